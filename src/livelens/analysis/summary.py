@@ -1,0 +1,298 @@
+"""Post-contact summaries.
+
+``extractive`` (default, offline): the customer's reason for contact (the
+first detected issue), what the agent did (agent sentences such as "I have
+issued…", "I've reset…", "your refund has been processed"), the outcome (read
+from the customer's last turns) and any follow-up the agent promised ("you
+will receive…", "within 5 business days"), cut to ``max_chars``.
+
+``openai``: any OpenAI-compatible chat-completions endpoint
+(``POST {url}/chat/completions``). HTTP 429 maps to ``QUOTA_EXCEEDED``, a
+content-filter refusal to ``FAILED_SAFETY_GUIDELINES``, anything else that
+goes wrong (timeout, 5xx, malformed answer) to ``INTERNAL_ERROR``.
+
+Summaries are built from the redacted text of a turn whenever the turn was
+redacted, so a summary never carries PII that the transcript does not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from livelens.analysis.registry import component
+from livelens.analysis.types import AnalysedTurn, Summary
+
+GENERATORS = ("extractive", "openai")
+
+_ENGLISH_LOCALES = frozenset(
+    {"en-US", "en-GB", "en-AU", "en-CA", "en-IE", "en-IN", "en-NZ", "en-ZA", "en-SG", "en-AB", "en-WL"}
+)
+
+
+def supported_languages() -> frozenset[str]:
+    """The English locales Contact Lens names; any other ``en``/``en-*`` tag is accepted too."""
+    return _ENGLISH_LOCALES
+
+
+def is_supported_language(language: str) -> bool:
+    tag = language.strip().lower()
+    return tag == "en" or tag.startswith("en-") or tag.startswith("en_")
+
+
+_ACTION = re.compile(
+    r"\b(?:i|we)(?:'ve| have|'ll| will| just| already| can| did|'m going to| am going to)?"
+    r"(?: just| also| now)?(?: (?:gone|went) ahead and)? "
+    r"(?:issued|issue|reset|refunded|refund|cancell?ed|cancel|updated|update|changed|change|sent|send|"
+    r"processed|process|booked|rebooked|rebook|added|add|removed|remove|credited|credit|escalated|escalate|"
+    r"scheduled|schedule|applied|apply|waived|waive|reversed|reverse|blocked|block|unblocked|unblock|"
+    r"replaced|replace|ordered|reissued|reissue|submitted|submit|opened|open|created|raised|filed|"
+    r"arranged|transferred|unlocked|unlock|activated|activate|upgraded|upgrade|extended|fixed|fix|"
+    r"resolved|corrected|correct|confirmed|verified|located|found|moved|switched|restored|restore|"
+    r"re-?sent|emailed|notified|flagged|placed|put)\b"
+    r"|\b(?:has|have) been (?:issued|reset|refunded|cancell?ed|updated|changed|sent|processed|booked|"
+    r"rebooked|credited|escalated|scheduled|applied|waived|reversed|blocked|unblocked|replaced|"
+    r"reissued|submitted|fixed|resolved|restored|approved|activated|unlocked)\b",
+    re.I,
+)
+_FOLLOW_UP = re.compile(
+    r"\b(?:within|in) (?:the next )?(?:\d+|one|two|three|four|five|seven|ten|a few|24|48)[- ]"
+    r"(?:business |working )?(?:days?|hours?|weeks?)\b|\byou(?:'ll| will| should) (?:receive|get|see|be)\b|"
+    r"\b(?:follow up|call you back|email you|get back to you|reach out to you|next week|tomorrow)\b",
+    re.I,
+)
+_RESOLVED = re.compile(
+    r"\b(?:thanks?|thank you|perfect|great|that worked|it works|works now|all set|sorted|awesome|"
+    r"appreciate|brilliant|excellent|problem solved|that helps|helpful)\b",
+    re.I,
+)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+def _text(turn: AnalysedTurn) -> str:
+    redaction = turn.analysis.redaction
+    return redaction.content if redaction is not None else turn.turn.content
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if len(s.strip()) > 2]
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return text[:limit]
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if text and text[-1] not in ".!?…":
+        text += "."
+    return text[0].upper() + text[1:] if text else text
+
+
+def _reason(turns: Sequence[AnalysedTurn]) -> str | None:
+    for t in turns:
+        if t.turn.participant_role == "CUSTOMER" and t.analysis.issues:
+            issue = t.analysis.issues[0]
+            redaction = t.analysis.redaction
+            if redaction is None or not redaction.original_spans:
+                return issue.text
+            # Map the issue onto the redacted text: use the redacted sentence
+            # that covers the issue, never the raw substring.
+            return _redacted_slice(t, issue.begin, issue.end)
+    customer = [t for t in turns if t.turn.participant_role == "CUSTOMER"]
+    if not customer:
+        return None
+    from livelens.analysis.issues import DEFAULT_CUE_WEIGHT, load_issue_detector
+
+    detector = load_issue_detector()
+    best: tuple[float, str] | None = None
+    for t in customer[:4]:
+        text = _text(t)
+        for s in detector.score(text, DEFAULT_CUE_WEIGHT):
+            if best is None or s.score > best[0]:
+                best = (s.score, text[s.begin : s.end])
+    return best[1] if best else None
+
+
+def _redacted_slice(turn: AnalysedTurn, begin: int, end: int) -> str:
+    """The redacted text corresponding to ``content[begin:end]``."""
+    redaction = turn.analysis.redaction
+    assert redaction is not None
+
+    def to_redacted(pos: int, is_end: bool) -> int:
+        shift = 0
+        for o, r in zip(redaction.original_spans, redaction.redacted_spans, strict=True):
+            if o.end <= pos:
+                shift += (r.end - r.begin) - (o.end - o.begin)
+            elif o.begin < pos:
+                return r.end if is_end else r.begin
+            else:
+                break
+        return pos + shift
+
+    return redaction.content[to_redacted(begin, False) : to_redacted(end, True)]
+
+
+def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int) -> str:
+    """The default summary text (see the module docstring)."""
+    parts: list[str] = []
+    reason = _reason(turns)
+    if reason:
+        parts.append("Customer: " + _sentence(reason))
+    actions: list[str] = []
+    follow_ups: list[str] = []
+    for t in turns:
+        if t.turn.participant_role != "AGENT":
+            continue
+        for s in _sentences(_text(t)):
+            if s.endswith("?"):
+                continue
+            if _FOLLOW_UP.search(s) and s not in follow_ups:
+                follow_ups.append(s)
+            elif _ACTION.search(s) and s not in actions:
+                actions.append(s)
+    if actions:
+        parts.append("Agent: " + " ".join(_sentence(a) for a in actions[:3]))
+    customer = [t for t in turns if t.turn.participant_role == "CUSTOMER"]
+    last = customer[-2:] if customer else []
+    if last:
+        sentiments = [t.analysis.sentiment for t in last]
+        closing = " ".join(_text(t) for t in last)
+        if "NEGATIVE" == sentiments[-1]:
+            parts.append("Outcome: the customer was still dissatisfied at the end.")
+        elif _RESOLVED.search(closing) or sentiments[-1] == "POSITIVE":
+            parts.append("Outcome: the customer accepted the resolution.")
+        else:
+            parts.append("Outcome: no clear resolution was stated.")
+    if follow_ups:
+        parts.append("Follow-up: " + " ".join(_sentence(f) for f in follow_ups[:2]))
+    return _clip(" ".join(parts), max_chars)
+
+
+def _role_label(role: str) -> str:
+    return {"CUSTOMER": "Customer", "AGENT": "Agent"}.get(role, role.title())
+
+
+_SYSTEM_PROMPT = (
+    "You summarise customer-service contacts for a contact-centre supervisor. Write at most {max_chars} "
+    "characters of plain text covering: the reason for contact, what the agent did, the outcome, and any "
+    "follow-up. Do not invent details and do not repeat personal data."
+)
+
+
+class ChatCompletionsSummarizer:
+    """Calls an OpenAI-compatible ``/chat/completions`` endpoint."""
+
+    def __init__(self, url: str, model: str, api_key: str | None = None, timeout: float = 20.0) -> None:
+        self.endpoint = url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def __call__(self, turns: Sequence[AnalysedTurn], max_chars: int) -> Summary:
+        transcript = "\n".join(f"{_role_label(t.turn.participant_role)}: {_text(t)}" for t in turns)
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": _SYSTEM_PROMPT.format(max_chars=max_chars)},
+                {"role": "user", "content": transcript},
+            ],
+        }
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(
+            self.endpoint, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
+                payload = json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            return _failure_for_http_error(exc)
+        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, ValueError, OSError):
+            return Summary("FAILED", failure_code="INTERNAL_ERROR")
+        try:
+            choice = payload["choices"][0]
+            if choice.get("finish_reason") == "content_filter":
+                return Summary("FAILED", failure_code="FAILED_SAFETY_GUIDELINES")
+            content = choice["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            return Summary("FAILED", failure_code="INTERNAL_ERROR")
+        if not isinstance(content, str) or not content.strip():
+            return Summary("FAILED", failure_code="INTERNAL_ERROR")
+        return Summary("COMPLETED", content=_clip(" ".join(content.split()), max_chars))
+
+
+def _failure_for_http_error(exc: urllib.error.HTTPError) -> Summary:
+    if exc.code == 429:
+        return Summary("FAILED", failure_code="QUOTA_EXCEEDED")
+    try:
+        error = json.loads(exc.read().decode("utf-8")).get("error") or {}
+    except (ValueError, AttributeError, OSError):
+        error = {}
+    codes = {str(error.get(k, "")).lower() for k in ("code", "type")} if isinstance(error, dict) else set()
+    if codes & {"content_filter", "content_policy_violation", "content_filtered", "safety"}:
+        return Summary("FAILED", failure_code="FAILED_SAFETY_GUIDELINES")
+    return Summary("FAILED", failure_code="INTERNAL_ERROR")
+
+
+def _validate(cfg: Mapping[str, Any]) -> None:
+    if cfg["generator"] not in GENERATORS:
+        raise ValueError(f"summary.generator must be one of {', '.join(GENERATORS)}, got {cfg['generator']!r}")
+    if cfg["generator"] == "openai":
+        for key in ("url", "model"):
+            if not isinstance(cfg[key], str) or not cfg[key]:
+                raise ValueError(f"summary.{key} is required when summary.generator is 'openai'")
+        if not cfg["url"].startswith(("http://", "https://")):
+            raise ValueError("summary.url must be an http(s) URL")
+    if cfg["api_key"] is not None and not isinstance(cfg["api_key"], str):
+        raise ValueError("summary.api_key must be a string")
+    if not isinstance(cfg["timeout"], (int, float)) or cfg["timeout"] <= 0:
+        raise ValueError("summary.timeout must be a positive number of seconds")
+
+
+@component(
+    "summary",
+    default_config={"generator": "extractive", "url": None, "model": None, "api_key": None, "timeout": 20.0},
+    per_turn=False,
+    validate=_validate,
+)
+def make_summary(cfg: Mapping[str, Any]) -> Any:
+    """Write the post-contact summary (runs once per contact, not per turn)."""
+    if cfg["generator"] == "openai":
+        return ChatCompletionsSummarizer(cfg["url"], cfg["model"], cfg["api_key"], float(cfg["timeout"]))
+    return lambda turns, max_chars: Summary("COMPLETED", content=extractive_summary(turns, max_chars))
+
+
+def summarize(
+    generator: Any, turns: Sequence[AnalysedTurn], *, max_chars: int, language: str = "en-US"
+) -> Summary:
+    """Apply the failure rules, then ``generator``."""
+    if max_chars < 1:
+        raise ValueError("max_chars must be positive")
+    if not is_supported_language(language):
+        return Summary("FAILED", failure_code="INVALID_ANALYSIS_CONFIGURATION")
+    roles = {t.turn.participant_role for t in turns if t.turn.content.strip()}
+    if not {"CUSTOMER", "AGENT"} <= roles:
+        return Summary("FAILED", failure_code="INSUFFICIENT_CONVERSATION_CONTENT")
+    try:
+        result: Summary = generator(turns, max_chars)
+    except Exception:  # noqa: BLE001 - a summary failure must not fail the contact
+        return Summary("FAILED", failure_code="INTERNAL_ERROR")
+    if result.status == "COMPLETED" and not (result.content or "").strip():
+        return Summary("FAILED", failure_code="INSUFFICIENT_CONVERSATION_CONTENT")
+    return result

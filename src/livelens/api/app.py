@@ -1,0 +1,135 @@
+"""The wire endpoint: one ASGI handler for the three AWS services and livelens' own API.
+
+Per request: route by method and raw path, authenticate (SigV4, or a
+participant token for connectparticipant), read the input where the model
+puts it, validate it, run the handler in a worker thread, and write the
+output along the model's output shape. Every failure leaves as a rest-json
+error; an unexpected exception is logged here and leaves as a bare
+``InternalServiceException``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.model import ServiceModel
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from livelens.api import ops  # noqa: F401  (registers the handlers)
+from livelens.api.auth import AuthError, SigV4Verifier
+from livelens.api.context import RequestContext, Services
+from livelens.api.routing import Router, registry
+from livelens.api.serialize import (
+    dumps,
+    error_body,
+    error_code_for,
+    error_status,
+    parse_input,
+    to_wire,
+)
+from livelens.api.validate import ShapeValidator, summarize
+from livelens.errors import InvalidRequestException, LivelensError
+
+log = logging.getLogger("livelens.api")
+
+MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
+class WireEndpoint:
+    def __init__(
+        self,
+        services: Services,
+        models: Mapping[str, ServiceModel],
+        verifier: SigV4Verifier,
+        *,
+        validate_responses: bool = False,
+    ) -> None:
+        self.services = services
+        self.models = dict(models)
+        self.verifier = verifier
+        self.router = Router(registry.build(self.models))
+        self.validate_responses = validate_responses
+        self._requests = ShapeValidator()
+        self._responses = ShapeValidator(dotall=True)
+
+    async def handle(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        match = self.router.match(request.method, raw_path)
+        if match is None:
+            allowed = self.router.allows(raw_path)
+            if allowed:
+                return self._error(request_id, "UnknownOperationException", 405,
+                                   f"{request.method} is not allowed here; use {', '.join(allowed)}.")
+            return self._error(request_id, "UnknownOperationException", 404,
+                               f"No operation at {request.method} {raw_path}.")
+        operation = match.operation
+        service_model = self.models.get(operation.service)
+        try:
+            body = await self._body(request)
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            caller = None
+            if operation.auth == "sigv4":
+                caller = self.verifier.verify(request.method, self._signed_url(request, raw_path), headers, body)
+            params: dict[str, Any] = dict(match.path_params)
+            if operation.model is not None:
+                query = request.scope.get("query_string", b"").decode("latin-1")
+                params = parse_input(operation.model, match.path_params, query, headers, body)
+                problems = self._requests.errors(operation.model.input_shape, params)
+                if problems:
+                    raise InvalidRequestException(summarize(problems))
+            context = RequestContext(self.services, caller, self._base_url(request), body)
+            result = await run_in_threadpool(operation.handler, context, params)
+            payload = to_wire(operation.model.output_shape, result) if operation.model else result
+            if self.validate_responses and operation.model is not None and operation.model.output_shape is not None:
+                problems = self._responses.errors(operation.model.output_shape, payload)
+                if problems:
+                    log.error("%s answered outside its model: %s", operation.name, summarize(problems))
+                    raise RuntimeError("response does not satisfy the service model")
+            return Response(dumps(payload), 200, media_type="application/json",
+                            headers={"x-amzn-RequestId": request_id})
+        except AuthError as exc:
+            return self._error(request_id, exc.code, 403, exc.message)
+        except LivelensError as exc:
+            code = error_code_for(operation.service, exc.code)
+            return self._error(request_id, code, error_status(service_model, code), exc.message)
+        except Exception:
+            log.exception("request %s (%s %s) failed", request_id, operation.service, operation.name)
+            code = error_code_for(operation.service, "InternalServiceException")
+            return self._error(request_id, code, 500, f"An internal error occurred (request id {request_id}).")
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise InvalidRequestException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise InvalidRequestException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        return body
+
+    @staticmethod
+    def _scheme(request: Request) -> str:
+        forwarded = request.headers.get("x-forwarded-proto")
+        return forwarded.split(",")[0].strip() if forwarded else request.url.scheme
+
+    def _base_url(self, request: Request) -> str:
+        host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+        return f"{self._scheme(request)}://{host}"
+
+    def _signed_url(self, request: Request, raw_path: str) -> str:
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return f"{self._base_url(request)}{raw_path}" + (f"?{query}" if query else "")
+
+    @staticmethod
+    def _error(request_id: str, code: str, status: int, message: str) -> Response:
+        return Response(
+            error_body(code, message),
+            status,
+            media_type="application/json",
+            headers={"x-amzn-ErrorType": code, "x-amzn-RequestId": request_id},
+        )

@@ -1,0 +1,31 @@
+"""What a handler receives besides its parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from livelens.api.auth import Caller
+from livelens.contacts.segment_log import SegmentLog
+from livelens.contacts.service import ContactCenter
+from livelens.ingest.chat import ChatIngest
+from livelens.ingest.voice import VoiceIngest
+
+
+@dataclass(frozen=True)
+class Services:
+    center: ContactCenter
+    segments: SegmentLog
+    chat: ChatIngest
+    voice: VoiceIngest
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    services: Services
+    caller: Caller | None
+    base_url: str
+    body: bytes = b""
+
+    @property
+    def region(self) -> str:
+        return self.caller.region if self.caller else "us-east-1"

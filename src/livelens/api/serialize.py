@@ -1,0 +1,201 @@
+"""rest-json on the wire: reading an operation's input, writing its output and errors.
+
+Input members come from where the operation model puts them (URI labels,
+query string, headers, JSON body); output is walked along the output shape so
+timestamps leave in the model's format and unset members are simply absent.
+Errors follow the rest-json convention botocore reads: the status code the
+error shape declares, the code in ``x-amzn-ErrorType``, a JSON body with
+``Message``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs
+
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from livelens.errors import InvalidRequestException
+
+
+#: Status codes of errors a service model may not declare for every operation.
+DEFAULT_STATUS = {
+    "InvalidRequestException": 400,
+    "ValidationException": 400,
+    "InvalidParameterException": 400,
+    "ResourceNotFoundException": 404,
+    "OutputTypeNotFoundException": 404,
+    "AccessDeniedException": 403,
+    "ContactNotFoundException": 410,
+    "ConflictException": 409,
+    "DuplicateResourceException": 409,
+    "ResourceConflictException": 409,
+    "IdempotencyException": 409,
+    "ThrottlingException": 429,
+    "InternalServiceException": 500,
+    "InternalServerException": 500,
+    "MissingAuthenticationTokenException": 403,
+    "UnrecognizedClientException": 403,
+    "InvalidSignatureException": 403,
+    "IncompleteSignatureException": 403,
+    "UnknownOperationException": 404,
+    "SerializationException": 400,
+}
+
+#: connectparticipant names two common errors differently from connect.
+PARTICIPANT_CODES = {
+    "InvalidRequestException": "ValidationException",
+    "InternalServiceException": "InternalServerException",
+}
+
+
+def error_code_for(service: str, code: str) -> str:
+    if service == "connectparticipant":
+        return PARTICIPANT_CODES.get(code, code)
+    return code
+
+
+def error_status(service_model: ServiceModel | None, code: str) -> int:
+    if service_model is not None and code in service_model.shape_names:
+        status = service_model.shape_for(code).metadata.get("error", {}).get("httpStatusCode")
+        if status:
+            return int(status)
+    return DEFAULT_STATUS.get(code, 400)
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"__type": code, "Message": message}).encode()
+
+
+# input ------------------------------------------------------------------
+
+
+def parse_json_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestException(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequestException("The request body must be a JSON object.")
+    return parsed
+
+
+def _from_text(shape: Shape, text: str, name: str) -> Any:
+    kind = shape.type_name
+    if kind in ("integer", "long"):
+        try:
+            return int(text)
+        except ValueError:
+            raise InvalidRequestException(f"{name} must be an integer, got {text[:32]!r}.") from None
+    if kind == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise InvalidRequestException(f"{name} must be true or false, got {text[:32]!r}.")
+        return text.lower() == "true"
+    if kind in ("float", "double"):
+        try:
+            return float(text)
+        except ValueError:
+            raise InvalidRequestException(f"{name} must be a number, got {text[:32]!r}.") from None
+    return text
+
+
+def _decode_blobs(shape: Shape, value: Any, name: str) -> Any:
+    """Base64-decode blob members of a JSON body (rest-json sends blobs as base64 text)."""
+    kind = shape.type_name
+    if kind == "blob" and isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequestException(f"{name} must be base64-encoded.") from None
+    if kind == "structure" and isinstance(value, dict):
+        members = shape.members  # type: ignore[attr-defined]
+        return {k: _decode_blobs(members[k], v, f"{name}.{k}") if k in members else v for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [_decode_blobs(shape.member, v, name) for v in value]  # type: ignore[attr-defined]
+    return value
+
+
+def parse_input(
+    model: OperationModel,
+    path_params: Mapping[str, str],
+    query_string: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> dict[str, Any]:
+    """The operation's input as botocore's caller wrote it, before validation."""
+    shape = model.input_shape
+    if shape is None:
+        return {}
+    members = shape.members
+    located = {n for n, m in members.items() if m.serialization.get("location")}
+    params: dict[str, Any] = {}
+    if len(located) < len(members) or body.strip():
+        parsed = parse_json_body(body)
+        for name, value in parsed.items():
+            if name in members and name not in located:
+                params[name] = _decode_blobs(members[name], value, name)
+    query = parse_qs(query_string, keep_blank_values=True)
+    for name, member in members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        if location == "uri" and wire_name in path_params:
+            params[name] = path_params[wire_name]
+        elif location == "querystring" and wire_name in query:
+            values = query[wire_name]
+            if member.type_name == "list":
+                params[name] = [_from_text(member.member, v, name) for v in values]  # type: ignore[attr-defined]
+            else:
+                params[name] = _from_text(member, values[-1], name)
+        elif location == "header" and wire_name.lower() in headers:
+            params[name] = _from_text(member, headers[wire_name.lower()], name)
+    return params
+
+
+# output -----------------------------------------------------------------
+
+
+def _timestamp(value: Any, shape: Shape) -> Any:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        if shape.serialization.get("timestampFormat", shape.metadata.get("timestampFormat")) == "iso8601":
+            return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return round(value.timestamp(), 3)
+    return value
+
+
+def to_wire(shape: Shape | None, value: Any) -> Any:
+    """``value`` shaped for the JSON body: unset members dropped, timestamps and blobs encoded."""
+    if shape is None or value is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure":
+        members = shape.members  # type: ignore[attr-defined]
+        return {
+            name: to_wire(members[name], member)
+            for name, member in value.items()
+            if name in members and member is not None
+            and members[name].serialization.get("location") is None
+        }
+    if kind == "list":
+        return [to_wire(shape.member, v) for v in value]  # type: ignore[attr-defined]
+    if kind == "map":
+        return {k: to_wire(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
+    if kind == "timestamp":
+        return _timestamp(value, shape)
+    if kind == "blob" and isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,126 @@
+"""The ``livelens`` command line: ``serve``, ``demo`` and the analysis tools."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from livelens import __version__
+from livelens.config import Settings
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.load(overrides)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def run_server(settings: Settings, on_ready: Any = None) -> None:
+    """Build the app, print where it listens and how to sign in, and serve until interrupted."""
+    import uvicorn
+
+    from livelens.app import build_runtime, create_app
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = build_runtime(settings)
+    app = create_app(settings, runtime)
+    sock = _bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    access_key, secret_key = runtime.generated_credentials or next(iter(runtime.credentials.items()))
+    if runtime.generated_credentials:
+        click.echo(f"Generated credentials (stored beside the database, mode 0600):")
+        click.echo(f"  aws_access_key_id     = {access_key}")
+        click.echo(f"  aws_secret_access_key = {secret_key}")
+    click.echo(f"livelens {__version__} listening on {url} (database {settings.db_path})", nl=True)
+    sys.stdout.flush()
+    config = uvicorn.Config(app, log_level="warning" if settings.log_level == "info" else settings.log_level,
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        threading.Thread(target=on_ready, args=(server, url, access_key, secret_key), daemon=True).start()
+    server.run(sockets=[sock])
+
+
+@click.group()
+@click.version_option(__version__, prog_name="livelens")
+def main() -> None:
+    """livelens: real-time contact analysis that speaks the Amazon Connect Contact Lens wire protocol."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="TCP port (0 picks a free one) [default: 8765].")
+@click.option("--db", default=None, help="SQLite database file [default: livelens.db].")
+@click.option("--credentials", default=None, type=click.Path(dir_okay=False),
+              help="File with one 'ACCESS_KEY_ID SECRET_ACCESS_KEY' pair per line.")
+def serve(host: str | None, port: int | None, db: str | None, credentials: str | None) -> None:
+    """Serve connect, connect-contact-lens and connectparticipant on one port."""
+    if credentials is not None and not Path(credentials).is_file():
+        raise click.BadParameter(f"no such file: {credentials}", param_hint="--credentials")
+    run_server(_settings(host=host, port=port, db=db, credentials=credentials))
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="TCP port [default: 8765].")
+@click.option("--db", default=None, help="SQLite database file [default: livelens.db].")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Replay speed factor.")
+def demo(host: str | None, port: int | None, db: str | None, speed: float) -> None:
+    """Serve, create a demo instance and replay the demo conversations live."""
+    run_server(_settings(host=host, port=port, db=db), on_ready=lambda *a: _play_demo(*a, speed=speed))
+
+
+def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed: float) -> None:
+    from livelens.replay import Endpoint, ensure_instance, load_conversation, play
+
+    while not server.started:
+        time.sleep(0.05)
+    endpoint = Endpoint(url, access_key, secret_key)
+    instance_id = ensure_instance(endpoint, "livelens-demo")
+    env = f"AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} AWS_DEFAULT_REGION=us-east-1"
+    conversations = sorted(
+        (f for f in resources.files("livelens.demo").iterdir() if f.name.endswith(".json")), key=lambda f: f.name
+    )
+    for file in conversations:
+        conversation = load_conversation(Path(str(file)))
+
+        def announce(contact_id: str, conversation: dict[str, Any] = conversation) -> None:
+            if conversation["channel"] == "voice":
+                command = (f"aws connect-contact-lens list-realtime-contact-analysis-segments "
+                           f"--instance-id {instance_id} --contact-id {contact_id}")
+            else:
+                command = (f"aws connect list-realtime-contact-analysis-segments-v2 --instance-id {instance_id} "
+                           f"--contact-id {contact_id} --output-type Redacted "
+                           f"--segment-types Transcript Issues Event PostContactSummary")
+            click.echo(f"\nReplaying '{conversation['title']}' ({conversation['channel']}) as contact {contact_id}.")
+            click.echo(f"  Paste this in another shell to see its live segments:\n  {env} \\\n    {command} "
+                       f"--endpoint-url {url}")
+
+        threading.Thread(
+            target=play, args=(endpoint, instance_id, conversation),
+            kwargs={"speed": speed, "on_start": announce}, daemon=True,
+        ).start()
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Server settings, declared once.
+
+Every setting has a name, a default and a help text (``SETTINGS``). Values
+come from, in increasing priority: the defaults, ``LIVELENS_<NAME>``
+environment variables, then explicit overrides (the ``serve`` command's
+options). A test checks that README.md documents every setting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+REDACTION_POLICIES = ("None", "RedactedAndOriginal", "RedactedOnly")
+REDACTION_MASKS = ("PII", "ENTITY_TYPE")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "Interface the server listens on."),
+    Setting("port", 8765, "TCP port the server listens on (0 picks a free one).", int),
+    Setting("db", "livelens.db", "SQLite database file (created if missing)."),
+    Setting(
+        "credentials",
+        "",
+        "Credentials file with one 'ACCESS_KEY_ID SECRET_ACCESS_KEY' pair per line. "
+        "Empty: use LIVELENS_CREDENTIALS, else generate a pair beside the database.",
+    ),
+    Setting("uploads_dir", "", "Folder for chat attachments (default: 'uploads' beside the database)."),
+    Setting("account_id", "123456789012", "AWS account id used in the ARNs livelens returns."),
+    Setting(
+        "default_redaction",
+        "RedactedAndOriginal",
+        "Redaction policy of new instances: None, RedactedAndOriginal or RedactedOnly.",
+    ),
+    Setting("default_language", "en-US", "Language of new instances' contacts."),
+    Setting(
+        "analysis",
+        "redaction,sentiment,issues,summary",
+        "Comma-separated analysers run on every turn of new instances.",
+    ),
+    Setting("redaction_mask", "PII", "How redacted spans read: PII ('[PII]') or ENTITY_TYPE ('[EMAIL]')."),
+    Setting("summary_generator", "extractive", "Post-contact summary generator: extractive or openai."),
+    Setting("summary_url", "", "Base URL of an OpenAI-compatible API for summary_generator=openai."),
+    Setting("summary_model", "", "Model name sent to the OpenAI-compatible API."),
+    Setting("summary_api_key", "", "Bearer key for the OpenAI-compatible API (optional)."),
+    Setting("summary_timeout", 30.0, "Seconds to wait for the OpenAI-compatible API.", float),
+    Setting("chat_duration_minutes", 1500, "Default lifetime of a chat contact's participant tokens.", int),
+    Setting("max_clock_skew", 300, "Seconds a SigV4 X-Amz-Date may differ from the server clock.", int),
+    Setting("validate_responses", False, "Check every response against the service model (tests).", _bool),
+    Setting("log_level", "info", "Log level: debug, info, warning or error."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    db: str = "livelens.db"
+    credentials: str = ""
+    uploads_dir: str = ""
+    account_id: str = "123456789012"
+    default_redaction: str = "RedactedAndOriginal"
+    default_language: str = "en-US"
+    analysis: str = "redaction,sentiment,issues,summary"
+    redaction_mask: str = "PII"
+    summary_generator: str = "extractive"
+    summary_url: str = ""
+    summary_model: str = ""
+    summary_api_key: str = ""
+    summary_timeout: float = 30.0
+    chat_duration_minutes: int = 1500
+    max_clock_skew: int = 300
+    validate_responses: bool = False
+    log_level: str = "info"
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Defaults ← ``LIVELENS_*`` environment ← ``overrides`` (``None`` values are skipped)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = env.get(f"LIVELENS_{setting.name.upper()}")
+            if raw is not None:
+                try:
+                    values[setting.name] = setting.parse(raw)
+                except ValueError as exc:
+                    raise ValueError(f"LIVELENS_{setting.name.upper()}: {exc}") from exc
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                values[name] = value
+        settings = replace(cls(), **values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.default_redaction not in REDACTION_POLICIES:
+            raise ValueError(f"default_redaction must be one of {', '.join(REDACTION_POLICIES)}")
+        if self.redaction_mask not in REDACTION_MASKS:
+            raise ValueError(f"redaction_mask must be one of {', '.join(REDACTION_MASKS)}")
+        if self.summary_generator not in ("extractive", "openai"):
+            raise ValueError("summary_generator must be extractive or openai")
+        if self.summary_generator == "openai" and not (self.summary_url and self.summary_model):
+            raise ValueError("summary_generator=openai needs summary_url and summary_model")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.db).expanduser()
+
+    @property
+    def uploads_path(self) -> Path:
+        if self.uploads_dir:
+            return Path(self.uploads_dir).expanduser()
+        return self.db_path.resolve().parent / "uploads"
+
+    @property
+    def analysis_components(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.analysis.split(",") if name.strip())
+
+
+assert [s.name for s in SETTINGS] == [f.name for f in fields(Settings)], "SETTINGS and Settings disagree"
+assert all(s.default == getattr(Settings(), s.name) for s in SETTINGS), "SETTINGS defaults disagree"

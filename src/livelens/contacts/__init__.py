@@ -1,0 +1,1 @@
+"""The domain: instances, contacts, participants, the transcript and the segment log."""

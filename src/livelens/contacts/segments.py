@@ -1,0 +1,199 @@
+"""Rendering transcript items and their analysis as Contact Lens segments.
+
+Each function returns ``(kind, raw, redacted)`` triples ready for the segment
+log: ``raw`` is ``None`` under RedactedOnly (the original never reaches
+storage) and ``redacted`` is ``None`` when the contact is not redacted.
+VOICE contacts get V1 shapes (connect-contact-lens), CHAT contacts V2 shapes
+(connect), as each API reference defines them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from livelens.analysis.types import CharSpan, Issue, Redaction, Summary, TurnAnalysis
+from livelens.contacts.models import Contact
+
+SegmentRow = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
+
+V1_SUMMARY_MAX = 1762
+V2_SUMMARY_MAX = 1270
+
+
+def redaction_to_record(redaction: Redaction) -> dict[str, Any]:
+    return {
+        "content": redaction.content,
+        "entities": [[e.begin, e.end, e.entity_type, e.score] for e in redaction.entities],
+        "original": [[s.begin, s.end] for s in redaction.original_spans],
+        "redacted": [[s.begin, s.end] for s in redaction.redacted_spans],
+    }
+
+
+def redaction_from_record(record: dict[str, Any]) -> Redaction:
+    from livelens.analysis.types import PiiSpan
+
+    return Redaction(
+        content=record["content"],
+        entities=tuple(PiiSpan(b, e, t, s) for b, e, t, s in record["entities"]),
+        original_spans=tuple(CharSpan(b, e) for b, e in record["original"]),
+        redacted_spans=tuple(CharSpan(b, e) for b, e in record["redacted"]),
+    )
+
+
+def to_redacted_offset(position: int, redaction: Redaction, *, end: bool) -> int:
+    """Map a character offset in the original text to the redacted text.
+
+    A position inside a redacted span snaps to the placeholder's start (for a
+    span's beginning) or end (for a span's end), so a mapped span always covers
+    whole placeholders.
+    """
+    shift = 0
+    for original, placeholder in zip(redaction.original_spans, redaction.redacted_spans):
+        if position <= original.begin:
+            break
+        if position < original.end:
+            return placeholder.end if end else placeholder.begin
+        shift = placeholder.end - original.end
+    return position + shift
+
+
+def _offsets(span: CharSpan | Issue) -> dict[str, int]:
+    return {"BeginOffsetChar": span.begin, "EndOffsetChar": span.end}
+
+
+def _mapped_issue(issue: Issue, redaction: Redaction) -> Issue:
+    begin = to_redacted_offset(issue.begin, redaction, end=False)
+    end = to_redacted_offset(issue.end, redaction, end=True)
+    return Issue(begin, end, redaction.content[begin:end])
+
+
+def turn_segments(
+    contact: Contact,
+    item: dict[str, Any],
+    analysis: TurnAnalysis,
+    redaction: Redaction | None,
+) -> list[SegmentRow]:
+    """The segments one chat message or voice utterance produces.
+
+    ``item["content"]`` is the original text, absent under RedactedOnly, when
+    ``redaction`` holds the only copy; ``analysis.issues`` offsets refer to the
+    text the pipeline saw (the original if kept, else the redacted one).
+    """
+    original = item.get("content") if contact.keeps_original else None
+    issues_in_original = original is not None
+    if contact.channel == "VOICE":
+        return _voice_segments(contact, item, analysis, redaction, original, issues_in_original)
+    return _chat_segments(contact, item, analysis, redaction, original, issues_in_original)
+
+
+def _voice_segments(contact: Contact, item: dict[str, Any], analysis: TurnAnalysis, redaction: Redaction | None,
+                    original: str | None, issues_in_original: bool) -> list[SegmentRow]:
+    def transcript(content: str, issues: Sequence[Issue]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "Id": item["id"],
+            "ParticipantId": item["participant_id"],
+            "ParticipantRole": item["role"],
+            "Content": content,
+            "BeginOffsetMillis": item["begin_ms"],
+            "EndOffsetMillis": item["end_ms"],
+        }
+        if analysis.sentiment:
+            body["Sentiment"] = analysis.sentiment
+        if issues:
+            body["IssuesDetected"] = [{"CharacterOffsets": _offsets(i)} for i in issues[:20]]
+        return body
+
+    raw = transcript(original, analysis.issues) if original is not None else None
+    redacted = None
+    if contact.redacts and redaction is not None:
+        issues = [_mapped_issue(i, redaction) for i in analysis.issues] if issues_in_original else analysis.issues
+        redacted = transcript(redaction.content, issues)
+    return [("Transcript", raw, redacted)]
+
+
+def _chat_segments(contact: Contact, item: dict[str, Any], analysis: TurnAnalysis, redaction: Redaction | None,
+                   original: str | None, issues_in_original: bool) -> list[SegmentRow]:
+    def transcript(content: str, spans: Sequence[CharSpan] | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "Id": item["id"],
+            "ParticipantId": item["participant_id"],
+            "ParticipantRole": item["role"],
+            "DisplayName": item["display_name"],
+            "Content": content,
+            "ContentType": item.get("content_type", "text/plain"),
+            "Time": {"AbsoluteTime": item["time"]},
+        }
+        if spans:
+            body["Redaction"] = {"CharacterOffsets": [_offsets(s) for s in spans]}
+        if analysis.sentiment:
+            body["Sentiment"] = analysis.sentiment
+        return body
+
+    def issues_segment(issues: Sequence[Issue]) -> dict[str, Any]:
+        return {
+            "IssuesDetected": [
+                {"TranscriptItems": [{"Id": item["id"], "Content": i.text, "CharacterOffsets": _offsets(i)}]}
+                for i in issues
+                if i.text.strip()
+            ]
+        }
+
+    rows: list[SegmentRow] = []
+    raw = None
+    if original is not None:
+        raw = transcript(original, redaction.original_spans if (contact.redacts and redaction) else None)
+    redacted = transcript(redaction.content, redaction.redacted_spans) if (contact.redacts and redaction) else None
+    rows.append(("Transcript", raw, redacted))
+    if analysis.issues:
+        raw_issues = issues_segment(analysis.issues) if original is not None else None
+        redacted_issues = None
+        if contact.redacts and redaction is not None:
+            mapped = [_mapped_issue(i, redaction) for i in analysis.issues] if issues_in_original else analysis.issues
+            redacted_issues = issues_segment(mapped)
+        if (raw_issues or redacted_issues or {}).get("IssuesDetected"):
+            rows.append(("Issues", raw_issues, redacted_issues))
+    return rows
+
+
+def both(contact: Contact, body: dict[str, Any]) -> SegmentRow:
+    """A segment that carries no personal data reads the same in both outputs."""
+    kind = next(iter(body))
+    return (
+        kind,
+        body[kind] if contact.keeps_original else None,
+        body[kind] if contact.redacts else None,
+    )
+
+
+def event_segment(contact: Contact, item: dict[str, Any]) -> SegmentRow:
+    body: dict[str, Any] = {"Id": item["id"], "EventType": item["content_type"], "Time": {"AbsoluteTime": item["time"]}}
+    for key, name in (("participant_id", "ParticipantId"), ("role", "ParticipantRole"), ("display_name", "DisplayName")):
+        if item.get(key):
+            body[name] = item[key]
+    return both(contact, {"Event": body})
+
+
+def attachments_segment(contact: Contact, item: dict[str, Any]) -> SegmentRow:
+    body = {
+        "Id": item["id"],
+        "ParticipantId": item["participant_id"],
+        "ParticipantRole": item["role"],
+        "DisplayName": item["display_name"],
+        "Attachments": item["attachments"],
+        "Time": {"AbsoluteTime": item["time"]},
+    }
+    return both(contact, {"Attachments": body})
+
+
+def summary_body(summary: Summary, max_chars: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"Status": summary.status}
+    if summary.status == "COMPLETED" and summary.content:
+        body["Content"] = summary.content[:max_chars]
+    if summary.failure_code:
+        body["FailureCode"] = summary.failure_code
+    return body
+
+
+def summary_max_chars(contact: Contact) -> int:
+    return V1_SUMMARY_MAX if contact.channel == "VOICE" else V2_SUMMARY_MAX

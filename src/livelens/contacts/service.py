@@ -1,0 +1,366 @@
+"""The contact center: instances, contacts and participants.
+
+``ContactCenter`` is what the wire layer calls for the connect operations. It
+owns every write, so it enforces the domain's rules in one place: which
+channels are analysed, how a contact's redaction policy and language are
+chosen, that a ``ClientToken`` makes a call idempotent, and that everything
+accepted is committed before the call returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from livelens.analysis.types import Redaction, Turn
+from livelens.config import REDACTION_MASKS, REDACTION_POLICIES
+from livelens.contacts.models import (
+    ANALYSED_CHANNELS,
+    COMPLETED,
+    IN_PROGRESS,
+    Contact,
+    Instance,
+    Participant,
+    iso,
+    now_iso,
+    parse_iso,
+)
+from livelens.contacts.next_token import NextTokenCodec
+from livelens.contacts.tokens import CONNECTION, PARTICIPANT, TokenIssuer
+from livelens.errors import (
+    AccessDeniedException,
+    ContactNotFoundException,
+    IdempotencyException,
+    InvalidRequestException,
+    ResourceNotFoundException,
+)
+from livelens.storage.base import Storage, Transaction
+
+REDACTION_ATTRIBUTE = "livelens:redaction"
+LANGUAGE_ATTRIBUTE = "livelens:language"
+ANALYSIS_TAG = "livelens:analysis"
+MASK_TAG = "livelens:redaction-mask"
+
+#: Kinds of transcript item; END marks the end of the contact for the analysis worker.
+MESSAGE, EVENT, ATTACHMENT, UTTERANCE, END = "MESSAGE", "EVENT", "ATTACHMENT", "UTTERANCE", "END"
+
+JOINED = "application/vnd.amazonaws.connect.event.participant.joined"
+LEFT = "application/vnd.amazonaws.connect.event.participant.left"
+CHAT_ENDED = "application/vnd.amazonaws.connect.event.chat.ended"
+
+
+@dataclass(frozen=True)
+class InstanceDefaults:
+    """Server-wide defaults for new instances (from :class:`livelens.config.Settings`)."""
+
+    redaction_policy: str = "RedactedAndOriginal"
+    language: str = "en-US"
+    analysis: tuple[str, ...] = ("redaction", "sentiment", "issues", "summary")
+    redaction_mask: str = "PII"
+    chat_duration_minutes: int = 1500
+
+
+@dataclass(frozen=True)
+class IssuedParticipant:
+    participant: Participant
+    token: str
+
+
+def request_fingerprint(request: Mapping[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent(
+    tx: Transaction, scope: str, token: str | None, request: Mapping[str, Any], create: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run ``create`` once per ``(scope, token)``; a repeat gets the first answer.
+
+    Runs inside the caller's write transaction, so the record of the answer
+    commits (or rolls back) together with what ``create`` wrote.
+    """
+    if not token:
+        return create()
+    fingerprint = request_fingerprint(request)
+    found = tx.get_idempotent(scope, token)
+    if found is not None:
+        if found[0] != fingerprint:
+            raise IdempotencyException("ClientToken was already used with different parameters.")
+        return found[1]
+    answer = create()
+    tx.put_idempotent(scope, token, fingerprint, answer)
+    return answer
+
+
+class ContactCenter:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        account_id: str,
+        defaults: InstanceDefaults,
+        tokens: TokenIssuer,
+        next_tokens: NextTokenCodec,
+        on_item: Callable[[str], None] = lambda contact_id: None,
+        redactor: Callable[[Contact, Turn], Redaction] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.account_id = account_id
+        self.defaults = defaults
+        self.tokens = tokens
+        self.next_tokens = next_tokens
+        self.on_item = on_item
+        self.redactor = redactor
+
+    # instances ------------------------------------------------------------
+    def create_instance(self, region: str, request: Mapping[str, Any], client_token: str | None) -> dict[str, Any]:
+        tags = dict(request.get("Tags") or {})
+        settings = self._instance_settings(tags)
+
+        def create() -> dict[str, Any]:
+            instance_id = str(uuid.uuid4())
+            instance = Instance(
+                id=instance_id,
+                arn=f"arn:aws:connect:{region}:{self.account_id}:instance/{instance_id}",
+                identity_management_type=request["IdentityManagementType"],
+                inbound_calls_enabled=request["InboundCallsEnabled"],
+                outbound_calls_enabled=request["OutboundCallsEnabled"],
+                created_time=now_iso(),
+                service_role=(
+                    f"arn:aws:iam::{self.account_id}:role/aws-service-role/connect.amazonaws.com/"
+                    f"AWSServiceRoleForAmazonConnect_{instance_id.replace('-', '')[:20]}"
+                ),
+                alias=request.get("InstanceAlias"),
+                directory_id=request.get("DirectoryId"),
+                tags=tags,
+                **settings,
+            )
+            tx.insert_instance(instance_id, instance.to_record())
+            return {"Id": instance.id, "Arn": instance.arn}
+
+        with self.storage.write() as tx:
+            return idempotent(tx, "CreateInstance", client_token, request, create)
+
+    def _instance_settings(self, tags: Mapping[str, str]) -> dict[str, Any]:
+        policy = tags.get(REDACTION_ATTRIBUTE, self.defaults.redaction_policy)
+        if policy not in REDACTION_POLICIES:
+            raise InvalidRequestException(
+                f"Tags.{REDACTION_ATTRIBUTE} must be one of {', '.join(REDACTION_POLICIES)}."
+            )
+        mask = tags.get(MASK_TAG, self.defaults.redaction_mask)
+        if mask not in REDACTION_MASKS:
+            raise InvalidRequestException(f"Tags.{MASK_TAG} must be one of {', '.join(REDACTION_MASKS)}.")
+        analysis = self.defaults.analysis
+        if ANALYSIS_TAG in tags:
+            analysis = tuple(n.strip() for n in tags[ANALYSIS_TAG].replace(" ", ",").split(",") if n.strip())
+        return {
+            "redaction_policy": policy,
+            "language": tags.get(LANGUAGE_ATTRIBUTE, self.defaults.language),
+            "analysis": list(analysis),
+            "redaction_mask": mask,
+        }
+
+    def get_instance(self, tx: Transaction, instance_id: str) -> Instance:
+        record = tx.get_instance(instance_id)
+        if record is None:
+            raise ResourceNotFoundException(f"Instance not found: {instance_id}")
+        return Instance.from_record(record)
+
+    def describe_instance(self, instance_id: str) -> Instance:
+        with self.storage.read() as tx:
+            return self.get_instance(tx, instance_id)
+
+    def list_instances(self, max_results: int | None, next_token: str | None) -> tuple[list[Instance], str | None]:
+        limit = max_results or 10
+        after = self.next_tokens.decode(next_token, "instances") if next_token else 0
+        with self.storage.read() as tx:
+            rows = tx.list_instances(after, limit + 1)
+        page = rows[:limit]
+        token = self.next_tokens.encode("instances", page[-1][0]) if len(rows) > limit else None
+        return [Instance.from_record(record) for _, record in page], token
+
+    def delete_instance(self, instance_id: str) -> None:
+        with self.storage.write() as tx:
+            self.get_instance(tx, instance_id)
+            tx.delete_instance(instance_id)
+
+    # contacts -------------------------------------------------------------
+    def get_contact(self, tx: Transaction, instance_id: str, contact_id: str) -> Contact:
+        self.get_instance(tx, instance_id)
+        record = tx.get_contact(contact_id)
+        if record is None or record.get("instance_id") != instance_id:
+            raise ResourceNotFoundException(f"Contact not found: {contact_id}")
+        return Contact.from_record(record)
+
+    def describe_contact(self, instance_id: str, contact_id: str) -> Contact:
+        with self.storage.read() as tx:
+            return self.get_contact(tx, instance_id, contact_id)
+
+    def _new_contact(self, tx: Transaction, instance: Instance, channel: str, method: str,
+                     attributes: Mapping[str, str], extra: Mapping[str, Any]) -> Contact:
+        policy = attributes.get(REDACTION_ATTRIBUTE, instance.redaction_policy)
+        if policy not in REDACTION_POLICIES:
+            raise InvalidRequestException(
+                f"Attributes.{REDACTION_ATTRIBUTE} must be one of {', '.join(REDACTION_POLICIES)}."
+            )
+        contact_id = str(uuid.uuid4())
+        now = now_iso()
+        contact = Contact(
+            id=contact_id,
+            arn=f"{instance.arn}/contact/{contact_id}",
+            instance_id=instance.id,
+            channel=channel,
+            initiation_method=method,
+            initiation_timestamp=now,
+            last_update_timestamp=now,
+            redaction_policy=policy,
+            language=attributes.get(LANGUAGE_ATTRIBUTE, instance.language),
+            analysis=list(instance.analysis),
+            redaction_mask=instance.redaction_mask,
+            attributes=dict(attributes),
+            **extra,
+        )
+        tx.insert_contact(contact_id, instance.id, channel, IN_PROGRESS, contact.to_record())
+        return contact
+
+    def create_contact(self, request: Mapping[str, Any], client_token: str | None) -> dict[str, Any]:
+        channel = request["Channel"]
+        if channel not in ANALYSED_CHANNELS:
+            raise InvalidRequestException(f"Channel {channel} is not analysed by livelens; use VOICE or CHAT.")
+
+        def create() -> dict[str, Any]:
+            instance = self.get_instance(tx, request["InstanceId"])
+            for field in ("RelatedContactId", "PreviousContactId"):
+                if request.get(field) and tx.get_contact(request[field]) is None:
+                    raise ResourceNotFoundException(f"{field} not found: {request[field]}")
+            contact = self._new_contact(
+                tx, instance, channel, request["InitiationMethod"], request.get("Attributes") or {},
+                {"name": request.get("Name"), "description": request.get("Description"),
+                 "related_contact_id": request.get("RelatedContactId"),
+                 "previous_contact_id": request.get("PreviousContactId")},
+            )
+            return {"ContactId": contact.id, "ContactArn": contact.arn}
+
+        with self.storage.write() as tx:
+            return idempotent(tx, f"CreateContact:{request['InstanceId']}", client_token, request, create)
+
+    def start_chat_contact(self, request: Mapping[str, Any], client_token: str | None) -> dict[str, Any]:
+        minutes = request.get("ChatDurationInMinutes") or self.defaults.chat_duration_minutes
+
+        def create() -> dict[str, Any]:
+            instance = self.get_instance(tx, request["InstanceId"])
+            if request.get("RelatedContactId") and tx.get_contact(request["RelatedContactId"]) is None:
+                raise ResourceNotFoundException(f"RelatedContactId not found: {request['RelatedContactId']}")
+            expires = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+            contact = self._new_contact(
+                tx, instance, "CHAT", "API", request.get("Attributes") or {},
+                {"related_contact_id": request.get("RelatedContactId"), "expires_at": iso(expires)},
+            )
+            issued = self._add_participant(tx, contact, "CUSTOMER", request["ParticipantDetails"]["DisplayName"])
+            initial = request.get("InitialMessage")
+            if initial:
+                self.append_item(tx, contact, issued.participant, MESSAGE,
+                                 {"content_type": initial["ContentType"], "content": initial["Content"]})
+            return {"ContactId": contact.id, "ParticipantId": issued.participant.id,
+                    "ParticipantToken": issued.token}
+
+        with self.storage.write() as tx:
+            answer = idempotent(tx, f"StartChatContact:{request['InstanceId']}", client_token, request, create)
+        self.on_item(answer["ContactId"])
+        return answer
+
+    def create_participant(self, request: Mapping[str, Any], client_token: str | None) -> dict[str, Any]:
+        details = request["ParticipantDetails"]
+        role = details.get("ParticipantRole") or "CUSTOM_BOT"
+        if role == "SYSTEM":
+            raise InvalidRequestException("ParticipantDetails.ParticipantRole SYSTEM cannot be added to a contact.")
+
+        def create() -> dict[str, Any]:
+            contact = self.get_contact(tx, request["InstanceId"], request["ContactId"])
+            if contact.ended:
+                raise ContactNotFoundException(f"Contact {contact.id} has ended.")
+            display_name = details.get("DisplayName") or role.replace("_", " ").title()
+            issued = self._add_participant(tx, contact, role, display_name)
+            return {
+                "ParticipantCredentials": {"ParticipantToken": issued.token,
+                                           "Expiry": issued.participant.token_expiry},
+                "ParticipantId": issued.participant.id,
+            }
+
+        with self.storage.write() as tx:
+            answer = idempotent(tx, f"CreateParticipant:{request['ContactId']}", client_token, request, create)
+        self.on_item(request["ContactId"])
+        return answer
+
+    def _add_participant(self, tx: Transaction, contact: Contact, role: str, display_name: str) -> IssuedParticipant:
+        expiry = contact.expires_at or iso(
+            datetime.now(timezone.utc) + timedelta(minutes=self.defaults.chat_duration_minutes)
+        )
+        participant = Participant(
+            id=str(uuid.uuid4()), contact_id=contact.id, instance_id=contact.instance_id, role=role,
+            display_name=display_name, created_at=now_iso(), token_expiry=expiry,
+        )
+        tx.insert_participant(participant.id, contact.id, participant.to_record())
+        if contact.channel == "CHAT":
+            self.append_item(tx, contact, participant, EVENT, {"content_type": JOINED})
+        return IssuedParticipant(participant, self.tokens.issue(PARTICIPANT, participant.id))
+
+    def stop_contact(self, instance_id: str, contact_id: str, reason: str | None) -> None:
+        with self.storage.write() as tx:
+            contact = self.get_contact(tx, instance_id, contact_id)
+            if contact.ended:
+                raise ContactNotFoundException(f"Contact {contact_id} is not active.")
+            self.end_contact(tx, contact, reason or "API")
+        self.on_item(contact_id)
+
+    def end_contact(self, tx: Transaction, contact: Contact, reason: str) -> None:
+        """Mark ``contact`` ended and queue the END marker that completes its analysis."""
+        now = now_iso()
+        if contact.channel == "CHAT":
+            self.append_item(tx, contact, None, EVENT, {"content_type": CHAT_ENDED})
+        contact.disconnect_timestamp = now
+        contact.disconnect_reason = reason
+        contact.last_update_timestamp = now
+        contact.ended = True
+        tx.update_contact(contact.id, data=contact.to_record(), ended=True)
+        self.append_item(tx, contact, None, END, {})
+
+    # the transcript -------------------------------------------------------
+    def append_item(self, tx: Transaction, contact: Contact, participant: Participant | None, kind: str,
+                    data: dict[str, Any], client_key: str | None = None) -> dict[str, Any]:
+        """Append one item to the contact's transcript (within the caller's write transaction)."""
+        item = {"time": now_iso(), **data}
+        if participant is not None:
+            item.update(participant_id=participant.id, role=participant.role,
+                        display_name=participant.display_name)
+        item_id = str(uuid.uuid4())
+        item["seq"] = tx.append_item(contact.id, item_id, kind, client_key, item)
+        item.update(id=item_id, kind=kind)
+        return item
+
+    # participant tokens ---------------------------------------------------
+    def authenticate(self, tx: Transaction, kind: str, token: str | None) -> tuple[Participant, Contact]:
+        """The live participant and contact a participant or connection token stands for."""
+        denied = AccessDeniedException("The participant token or connection token is invalid or has expired.")
+        participant_id = self.tokens.participant_id(kind, token) if token else None
+        record = tx.get_participant(participant_id) if participant_id else None
+        if record is None:
+            raise denied
+        participant = Participant.from_record(record)
+        contact_record = tx.get_contact(participant.contact_id)
+        if contact_record is None:
+            raise denied
+        contact = Contact.from_record(contact_record)
+        expiry = participant.token_expiry if kind == PARTICIPANT else participant.connection_expiry
+        now = datetime.now(timezone.utc)
+        if contact.ended or participant.disconnected_at or expiry is None or parse_iso(expiry) <= now:
+            raise denied
+        return participant, contact
+
+    def connection_token(self, participant: Participant) -> str:
+        return self.tokens.issue(CONNECTION, participant.id)

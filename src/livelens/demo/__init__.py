@@ -1,0 +1,1 @@
+"""Demo conversations that `make run` replays into a fresh server."""

@@ -1,0 +1,1 @@
+"""Adapters that turn incoming chat messages and voice utterances into transcript items."""

@@ -1,0 +1,253 @@
+"""Chat ingestion: the connectparticipant operations, as a Connect chat client uses them.
+
+Participants authenticate with the tokens :mod:`livelens.contacts.tokens`
+issues: a participant token for CreateParticipantConnection, then a
+connection token for everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from livelens.contacts.models import Contact, Participant, iso, now_iso, parse_iso
+from livelens.contacts.service import ATTACHMENT, EVENT, JOINED, LEFT, MESSAGE, ContactCenter
+from livelens.contacts.tokens import CONNECTION, PARTICIPANT
+from livelens.errors import ConflictException, InvalidRequestException, ResourceNotFoundException
+from livelens.ingest.protect import protect_turn
+
+MESSAGE_CONTENT_TYPES = (
+    "text/plain",
+    "text/markdown",
+    "application/json",
+    "application/vnd.amazonaws.connect.message.interactive",
+    "application/vnd.amazonaws.connect.message.interactive.response",
+)
+TYPING = "application/vnd.amazonaws.connect.event.typing"
+DELIVERED = "application/vnd.amazonaws.connect.event.message.delivered"
+READ = "application/vnd.amazonaws.connect.event.message.read"
+ACKNOWLEDGED = "application/vnd.amazonaws.connect.event.connection.acknowledged"
+EVENT_CONTENT_TYPES = (TYPING, DELIVERED, READ, ACKNOWLEDGED, JOINED, LEFT)
+ATTACHMENT_CONTENT_TYPES = (
+    "text/csv", "application/msword", "image/jpeg", "application/pdf", "image/png",
+    "application/vnd.ms-powerpoint", "application/vnd.ms-excel", "text/plain", "audio/wav",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "video/mp4", "image/heic", "image/heif", "image/gif",
+)
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+CONNECTION_LIFETIME = timedelta(hours=24)
+UPLOAD_URL_LIFETIME = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """Where attachment bodies land, and the URL prefix clients PUT them to."""
+
+    folder: Path
+
+    def path(self, attachment_id: str) -> Path:
+        return self.folder / attachment_id
+
+
+class ChatIngest:
+    def __init__(self, center: ContactCenter, uploads: Uploads) -> None:
+        self.center = center
+        self.uploads = uploads
+
+    # connections ----------------------------------------------------------
+    def create_participant_connection(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        types = request.get("Type") or ["CONNECTION_CREDENTIALS"]
+        if "WEBSOCKET" in types or "WEBRTC_CONNECTION" in types:
+            raise InvalidRequestException(
+                "Type: livelens offers CONNECTION_CREDENTIALS only (no WEBSOCKET or WEBRTC_CONNECTION)."
+            )
+        with self.center.storage.write() as tx:
+            participant, contact = self.center.authenticate(tx, PARTICIPANT, request["ParticipantToken"])
+            expiry = min(datetime.now(timezone.utc) + CONNECTION_LIFETIME, parse_iso(participant.token_expiry))
+            participant.connection_expiry = iso(expiry)
+            participant.connected_at = participant.connected_at or now_iso()
+            tx.update_participant(participant.id, participant.to_record())
+        return {
+            "ConnectionCredentials": {
+                "ConnectionToken": self.center.connection_token(participant),
+                "Expiry": participant.connection_expiry,
+            }
+        }
+
+    def _connection(self, tx: Any, token: str) -> tuple[Participant, Contact]:
+        return self.center.authenticate(tx, CONNECTION, token)
+
+    # messages and events --------------------------------------------------
+    def send_message(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        content_type = request["ContentType"]
+        if content_type not in MESSAGE_CONTENT_TYPES:
+            raise InvalidRequestException(
+                f"ContentType {content_type} is not supported; use one of {', '.join(MESSAGE_CONTENT_TYPES)}."
+            )
+        content = request["Content"]
+        if content_type in ("application/json",) or content_type.startswith("application/vnd"):
+            _require_json(content, "Content")
+        with self.center.storage.read() as tx:
+            participant, contact = self._connection(tx, request["ConnectionToken"])
+        fields = protect_turn(self.center, contact, participant.id, participant.role, content)
+        fields["content_type"] = content_type
+        item = self._append_once(request, MESSAGE, fields)
+        self.center.on_item(item["contact_id"])
+        return {"Id": item["id"], "AbsoluteTime": item["time"]}
+
+    def send_event(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        content_type = request["ContentType"]
+        if content_type not in EVENT_CONTENT_TYPES:
+            raise InvalidRequestException(
+                f"ContentType {content_type} is not supported; use one of {', '.join(EVENT_CONTENT_TYPES)}."
+            )
+        if content_type in (DELIVERED, READ):
+            return self._receipt(request, content_type)
+        if content_type in (TYPING, ACKNOWLEDGED):
+            # Ephemeral in Amazon Connect too: acknowledged, never part of the transcript.
+            with self.center.storage.read() as tx:
+                self._connection(tx, request["ConnectionToken"])
+            return {"Id": str(uuid.uuid4()), "AbsoluteTime": now_iso()}
+        item = self._append_once(request, EVENT, {"content_type": content_type})
+        self.center.on_item(item["contact_id"])
+        return {"Id": item["id"], "AbsoluteTime": item["time"]}
+
+    def _append_once(self, request: Mapping[str, Any], kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Append an item; a repeated ClientToken returns the first item instead."""
+        with self.center.storage.write() as tx:
+            participant, contact = self._connection(tx, request["ConnectionToken"])
+            client_key = f"{participant.id}:{request['ClientToken']}" if request.get("ClientToken") else None
+            if client_key:
+                existing = tx.find_item(contact.id, client_key=client_key)
+                if existing is not None:
+                    return {**existing, "contact_id": contact.id}
+            item = self.center.append_item(tx, contact, participant, kind, fields, client_key)
+        return {**item, "contact_id": contact.id}
+
+    def _receipt(self, request: Mapping[str, Any], content_type: str) -> dict[str, Any]:
+        content = _require_json(request.get("Content") or "", "Content")
+        message_id = content.get("messageId") if isinstance(content, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            raise InvalidRequestException('Content must be a JSON object with a "messageId" for receipts.')
+        now = now_iso()
+        with self.center.storage.write() as tx:
+            participant, contact = self._connection(tx, request["ConnectionToken"])
+            item = tx.find_item(contact.id, item_id=message_id)
+            if item is None or item["kind"] != MESSAGE:
+                raise ResourceNotFoundException(f"Message not found: {message_id}")
+            receipts = item.setdefault("receipts", [])
+            receipt = next((r for r in receipts if r["RecipientParticipantId"] == participant.id), None)
+            if receipt is None:
+                receipt = {"RecipientParticipantId": participant.id}
+                receipts.append(receipt)
+            key = "ReadTimestamp" if content_type == READ else "DeliveredTimestamp"
+            receipt.setdefault(key, now)
+            tx.update_item(contact.id, item["seq"], item)
+        return {"Id": str(uuid.uuid4()), "AbsoluteTime": now}
+
+    # attachments ----------------------------------------------------------
+    def start_attachment_upload(self, request: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+        content_type = request["ContentType"]
+        if content_type not in ATTACHMENT_CONTENT_TYPES:
+            raise InvalidRequestException(f"ContentType {content_type} is not a supported attachment type.")
+        size = request["AttachmentSizeInBytes"]
+        if size > MAX_ATTACHMENT_BYTES:
+            raise InvalidRequestException(f"AttachmentSizeInBytes must be at most {MAX_ATTACHMENT_BYTES}.")
+        with self.center.storage.write() as tx:
+            participant, contact = self._connection(tx, request["ConnectionToken"])
+            scope = f"StartAttachmentUpload:{participant.id}"
+            found = tx.get_idempotent(scope, request["ClientToken"])
+            if found is not None:
+                return found[1]
+            attachment_id = str(uuid.uuid4())
+            expiry = iso(datetime.now(timezone.utc) + UPLOAD_URL_LIFETIME)
+            tx.insert_attachment(attachment_id, contact.id, {
+                "AttachmentId": attachment_id, "AttachmentName": request["AttachmentName"],
+                "ContentType": content_type, "Size": size, "Status": "IN_PROGRESS",
+                "participant_id": participant.id, "upload_expiry": expiry,
+            })
+            answer = {
+                "AttachmentId": attachment_id,
+                "UploadMetadata": {
+                    "Url": f"{base_url}/livelens/v1/attachments/{attachment_id}",
+                    "UrlExpiry": expiry,
+                    "HeadersToInclude": {"Content-Type": content_type},
+                },
+            }
+            tx.put_idempotent(scope, request["ClientToken"], "", answer)
+        return answer
+
+    def receive_upload(self, attachment_id: str, body: bytes) -> None:
+        """The PUT to the URL StartAttachmentUpload handed out."""
+        with self.center.storage.read() as tx:
+            attachment = tx.get_attachment(attachment_id)
+        if attachment is None or attachment["Status"] != "IN_PROGRESS":
+            raise ResourceNotFoundException(f"No upload is pending for attachment {attachment_id}.")
+        if parse_iso(attachment["upload_expiry"]) < datetime.now(timezone.utc):
+            raise InvalidRequestException("The upload URL has expired.")
+        if len(body) != attachment["Size"]:
+            raise InvalidRequestException(
+                f"The upload has {len(body)} bytes; StartAttachmentUpload announced {attachment['Size']}."
+            )
+        self.uploads.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.uploads.path(attachment_id).with_suffix(".part")
+        with open(partial, "wb") as file:
+            file.write(body)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, self.uploads.path(attachment_id))
+
+    def complete_attachment_upload(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        (attachment_id,) = request["AttachmentIds"]
+        with self.center.storage.write() as tx:
+            participant, contact = self._connection(tx, request["ConnectionToken"])
+            attachment = tx.get_attachment(attachment_id)
+            if attachment is None or attachment["participant_id"] != participant.id:
+                raise ResourceNotFoundException(f"Attachment not found: {attachment_id}")
+            if attachment["Status"] == "APPROVED":
+                return {}
+            path = self.uploads.path(attachment_id)
+            if not path.exists() or path.stat().st_size != attachment["Size"]:
+                raise ConflictException(f"Attachment {attachment_id} has not been uploaded yet.")
+            attachment["Status"] = "APPROVED"
+            tx.update_attachment(attachment_id, attachment)
+            public = {k: attachment[k] for k in ("AttachmentName", "ContentType", "AttachmentId", "Status")}
+            self.center.append_item(tx, contact, participant, ATTACHMENT, {"attachments": [public]})
+        self.center.on_item(contact.id)
+        return {}
+
+    # transcript and disconnect --------------------------------------------
+    def get_transcript(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        from livelens.ingest.transcript import transcript_page
+
+        with self.center.storage.read() as tx:
+            participant, contact = self._connection(tx, request["ConnectionToken"])
+            if request.get("ContactId") and request["ContactId"] != contact.id:
+                raise InvalidRequestException("ContactId does not belong to this connection.")
+            return transcript_page(self.center, tx, contact, request)
+
+    def disconnect_participant(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        with self.center.storage.write() as tx:
+            participant, contact = self._connection(tx, request["ConnectionToken"])
+            participant.disconnected_at = now_iso()
+            tx.update_participant(participant.id, participant.to_record())
+            self.center.append_item(tx, contact, participant, EVENT, {"content_type": LEFT})
+            if participant.role == "CUSTOMER":
+                self.center.end_contact(tx, contact, "CUSTOMER_DISCONNECT")
+        self.center.on_item(contact.id)
+        return {}
+
+
+def _require_json(content: str, field: str) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise InvalidRequestException(f"{field} must be valid JSON for this ContentType.") from None

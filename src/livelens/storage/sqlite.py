@@ -1,0 +1,346 @@
+"""SQLite storage: one writer connection behind a lock, a reader per thread.
+
+Writes run in ``BEGIN IMMEDIATE`` transactions with ``synchronous=FULL`` in
+WAL mode, so a write is on disk before the request that made it is
+acknowledged. Reads run in deferred transactions, which in WAL mode see one
+consistent snapshot from their first statement to their end.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from livelens.storage.base import Record
+
+MIGRATIONS_PACKAGE = "livelens.storage.migrations.sqlite"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _loads(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def apply_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Apply the numbered ``.sql`` files not yet recorded in ``_migrations``."""
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    files = sorted(
+        (f for f in resources.files(MIGRATIONS_PACKAGE).iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
+    for file in files:
+        if file.name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in file.read_text().split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (file.name,)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(file.name)
+    return applied
+
+
+class SqliteStorage:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        self._writer = _connect(self.path)
+        apply_migrations(self._writer)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @contextmanager
+    def read(self) -> Iterator[SqliteTransaction]:
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            yield SqliteTransaction(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self) -> Iterator[SqliteTransaction]:
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTransaction(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._writer.close()
+
+
+class SqliteTransaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    # meta -----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # instances ------------------------------------------------------------
+    def insert_instance(self, instance_id: str, data: Record) -> None:
+        self.conn.execute("INSERT INTO instances (id, data) VALUES (?, ?)", (instance_id, _dumps(data)))
+
+    def get_instance(self, instance_id: str) -> Record | None:
+        row = self._one("SELECT data FROM instances WHERE id = ? AND deleted = 0", (instance_id,))
+        return None if row is None else _loads(row[0])
+
+    def list_instances(self, after: int, limit: int) -> list[tuple[int, Record]]:
+        rows = self.conn.execute(
+            "SELECT seq, data FROM instances WHERE seq > ? AND deleted = 0 ORDER BY seq LIMIT ?", (after, limit)
+        )
+        return [(seq, _loads(data)) for seq, data in rows]
+
+    def delete_instance(self, instance_id: str) -> None:
+        self.conn.execute("UPDATE instances SET deleted = 1 WHERE id = ?", (instance_id,))
+
+    # contacts -------------------------------------------------------------
+    def insert_contact(self, contact_id: str, instance_id: str, channel: str, status: str, data: Record) -> None:
+        self.conn.execute(
+            "INSERT INTO contacts (id, instance_id, channel, analysis_status, data) VALUES (?, ?, ?, ?, ?)",
+            (contact_id, instance_id, channel, status, _dumps(data)),
+        )
+
+    def get_contact(self, contact_id: str) -> Record | None:
+        row = self._one(
+            "SELECT data, analysis_status, ended, last_item_seq, analysed_seq FROM contacts WHERE id = ?",
+            (contact_id,),
+        )
+        if row is None:
+            return None
+        record: Record = _loads(row[0])
+        record.update(analysis_status=row[1], ended=bool(row[2]), last_item_seq=row[3], analysed_seq=row[4])
+        return record
+
+    def update_contact(
+        self,
+        contact_id: str,
+        *,
+        data: Record | None = None,
+        analysis_status: str | None = None,
+        ended: bool | None = None,
+    ) -> None:
+        sets, params = [], []
+        if data is not None:
+            sets.append("data = ?")
+            params.append(_dumps({k: v for k, v in data.items() if k not in _CONTACT_COLUMNS}))
+        if analysis_status is not None:
+            sets.append("analysis_status = ?")
+            params.append(analysis_status)
+        if ended is not None:
+            sets.append("ended = ?")
+            params.append(int(ended))
+        if sets:
+            self.conn.execute(f"UPDATE contacts SET {', '.join(sets)} WHERE id = ?", (*params, contact_id))
+
+    # participants ---------------------------------------------------------
+    def insert_participant(self, participant_id: str, contact_id: str, data: Record) -> None:
+        self.conn.execute(
+            "INSERT INTO participants (id, contact_id, data) VALUES (?, ?, ?)",
+            (participant_id, contact_id, _dumps(data)),
+        )
+
+    def get_participant(self, participant_id: str) -> Record | None:
+        row = self._one("SELECT data FROM participants WHERE id = ?", (participant_id,))
+        return None if row is None else _loads(row[0])
+
+    def update_participant(self, participant_id: str, data: Record) -> None:
+        self.conn.execute("UPDATE participants SET data = ? WHERE id = ?", (_dumps(data), participant_id))
+
+    def list_participants(self, contact_id: str) -> list[Record]:
+        rows = self.conn.execute("SELECT data FROM participants WHERE contact_id = ? ORDER BY rowid", (contact_id,))
+        return [_loads(data) for (data,) in rows]
+
+    # items ----------------------------------------------------------------
+    def append_item(self, contact_id: str, item_id: str, kind: str, client_key: str | None, data: Record) -> int:
+        row = self._one(
+            "UPDATE contacts SET last_item_seq = last_item_seq + 1 WHERE id = ? RETURNING last_item_seq",
+            (contact_id,),
+        )
+        if row is None:
+            raise KeyError(contact_id)
+        seq = int(row[0])
+        self.conn.execute(
+            "INSERT INTO items (contact_id, seq, id, kind, client_key, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (contact_id, seq, item_id, kind, client_key, _dumps(data)),
+        )
+        return seq
+
+    def _item(self, row: tuple[Any, ...] | None) -> Record | None:
+        if row is None:
+            return None
+        record: Record = _loads(row[3])
+        record.update(seq=row[0], id=row[1], kind=row[2])
+        return record
+
+    def find_item(self, contact_id: str, *, client_key: str | None = None, item_id: str | None = None) -> Record | None:
+        columns = "SELECT seq, id, kind, data FROM items"
+        if client_key is not None:
+            row = self._one(f"{columns} WHERE contact_id = ? AND client_key = ?", (contact_id, client_key))
+        elif item_id is not None:
+            row = self._one(f"{columns} WHERE id = ? AND contact_id = ?", (item_id, contact_id))
+        else:
+            raise ValueError("find_item needs client_key or item_id")
+        return self._item(row)
+
+    def list_items(
+        self,
+        contact_id: str,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int = 100,
+        descending: bool = False,
+        kinds: Sequence[str] | None = None,
+    ) -> list[Record]:
+        where = ["contact_id = ?", "seq > ?"]
+        params: list[Any] = [contact_id, after]
+        if before is not None:
+            where.append("seq < ?")
+            params.append(before)
+        if kinds is not None:
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        order = "DESC" if descending else "ASC"
+        rows = self.conn.execute(
+            f"SELECT seq, id, kind, data FROM items WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?",
+            (*params, limit),
+        )
+        return [r for r in (self._item(row) for row in rows) if r is not None]
+
+    def update_item(self, contact_id: str, seq: int, data: Record) -> None:
+        clean = {k: v for k, v in data.items() if k not in ("seq", "id", "kind")}
+        self.conn.execute(
+            "UPDATE items SET data = ? WHERE contact_id = ? AND seq = ?", (_dumps(clean), contact_id, seq)
+        )
+
+    # worker ---------------------------------------------------------------
+    def pending_contacts(self, limit: int) -> list[str]:
+        rows = self.conn.execute("SELECT id FROM contacts WHERE last_item_seq > analysed_seq LIMIT ?", (limit,))
+        return [contact_id for (contact_id,) in rows]
+
+    def mark_analysed(self, contact_id: str, seq: int) -> None:
+        self.conn.execute("UPDATE contacts SET analysed_seq = ? WHERE id = ?", (seq, contact_id))
+
+    # segments -------------------------------------------------------------
+    def append_segments(
+        self, contact_id: str, segments: Sequence[tuple[str, Record | None, Record | None]]
+    ) -> int:
+        row = self._one(
+            "UPDATE contacts SET last_segment_seq = last_segment_seq + ? WHERE id = ? RETURNING last_segment_seq",
+            (len(segments), contact_id),
+        )
+        if row is None:
+            raise KeyError(contact_id)
+        last = int(row[0])
+        first = last - len(segments) + 1
+        self.conn.executemany(
+            "INSERT INTO segments (contact_id, seq, kind, raw, redacted) VALUES (?, ?, ?, ?, ?)",
+            [
+                (contact_id, first + i, kind, None if raw is None else _dumps(raw),
+                 None if redacted is None else _dumps(redacted))
+                for i, (kind, raw, redacted) in enumerate(segments)
+            ],
+        )
+        return last
+
+    def list_segments(
+        self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int
+    ) -> list[tuple[int, str, Record | None, Record | None]]:
+        # One index range scan per kind, merged: the cost of a page does not
+        # depend on how deep into the log it starts or on how selective the filter is.
+        branch = (
+            "SELECT * FROM (SELECT seq, kind, raw, redacted FROM segments"
+            " WHERE contact_id = ? AND kind = ? AND seq > ? ORDER BY seq LIMIT ?)"
+        )
+        sql = " UNION ALL ".join([branch] * len(kinds)) + " ORDER BY seq LIMIT ?"
+        params: list[Any] = []
+        for kind in kinds:
+            params.extend((contact_id, kind, after, limit))
+        params.append(limit)
+        return [
+            (seq, kind, _loads(raw), _loads(redacted))
+            for seq, kind, raw, redacted in self.conn.execute(sql, params)
+        ]
+
+    # idempotency ----------------------------------------------------------
+    def get_idempotent(self, scope: str, token: str) -> tuple[str, Record] | None:
+        row = self._one("SELECT request_hash, response FROM idempotency WHERE scope = ? AND token = ?", (scope, token))
+        return None if row is None else (row[0], _loads(row[1]))
+
+    def put_idempotent(self, scope: str, token: str, request_hash: str, response: Record) -> None:
+        self.conn.execute(
+            "INSERT INTO idempotency (scope, token, request_hash, response) VALUES (?, ?, ?, ?)",
+            (scope, token, request_hash, _dumps(response)),
+        )
+
+    # attachments ----------------------------------------------------------
+    def insert_attachment(self, attachment_id: str, contact_id: str, data: Record) -> None:
+        self.conn.execute(
+            "INSERT INTO attachments (id, contact_id, data) VALUES (?, ?, ?)", (attachment_id, contact_id, _dumps(data))
+        )
+
+    def get_attachment(self, attachment_id: str) -> Record | None:
+        row = self._one("SELECT data FROM attachments WHERE id = ?", (attachment_id,))
+        return None if row is None else _loads(row[0])
+
+    def update_attachment(self, attachment_id: str, data: Record) -> None:
+        self.conn.execute("UPDATE attachments SET data = ? WHERE id = ?", (_dumps(data), attachment_id))
+
+
+_CONTACT_COLUMNS = ("analysis_status", "ended", "last_item_seq", "analysed_seq")

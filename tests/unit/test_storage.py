@@ -1,0 +1,62 @@
+from pathlib import Path
+
+from livelens.storage.sqlite import SqliteStorage, apply_migrations
+
+
+def _contact(storage: SqliteStorage, contact_id: str = "c1") -> None:
+    with storage.write() as tx:
+        tx.insert_contact(contact_id, "i1", "CHAT", "IN_PROGRESS", {"id": contact_id})
+
+
+def test_migrations_are_recorded_once(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path / "db.sqlite")
+    assert apply_migrations(storage._writer) == []
+    names = [r[0] for r in storage._writer.execute("SELECT name FROM _migrations")]
+    assert names == ["0001_initial.sql"]
+    storage.close()
+
+
+def test_segment_pages_are_keyset_ordered_and_filtered(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path / "db.sqlite")
+    _contact(storage)
+    with storage.write() as tx:
+        for n in range(10):
+            kind = "Transcript" if n % 3 else "Event"
+            tx.append_segments("c1", [(kind, {"n": n}, None)])
+    with storage.read() as tx:
+        first = tx.list_segments("c1", after=0, kinds=["Transcript", "Event"], limit=4)
+        rest = tx.list_segments("c1", after=first[-1][0], kinds=["Transcript", "Event"], limit=100)
+        events = tx.list_segments("c1", after=0, kinds=["Event"], limit=100)
+    assert [row[2]["n"] for row in first + rest] == list(range(10))
+    assert [row[2]["n"] for row in events] == [0, 3, 6, 9]
+    storage.close()
+
+
+def test_failed_write_rolls_back(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path / "db.sqlite")
+    _contact(storage)
+    try:
+        with storage.write() as tx:
+            tx.append_item("c1", "item-1", "MESSAGE", None, {"content": "hello"})
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with storage.read() as tx:
+        assert tx.list_items("c1") == []
+        assert tx.get_contact("c1")["last_item_seq"] == 0
+    storage.close()
+
+
+def test_pending_contacts_follow_the_analysed_cursor(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path / "db.sqlite")
+    _contact(storage)
+    with storage.write() as tx:
+        seq = tx.append_item("c1", "item-1", "MESSAGE", "p:t", {"content": "hello"})
+    with storage.read() as tx:
+        assert tx.pending_contacts(10) == ["c1"]
+        assert tx.find_item("c1", client_key="p:t")["id"] == "item-1"
+    with storage.write() as tx:
+        tx.mark_analysed("c1", seq)
+    with storage.read() as tx:
+        assert tx.pending_contacts(10) == []
+    storage.close()
