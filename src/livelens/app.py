@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -68,10 +69,13 @@ def pipeline_factory(settings: Settings) -> Callable[[Contact], Pipeline]:
         **({"api_key": settings.summary_api_key} if settings.summary_api_key else {}),
     }
 
+    @functools.lru_cache(maxsize=64)
+    def build(components: tuple[str, ...], mask: str) -> Pipeline:
+        config: dict[str, dict[str, Any]] = {"redaction": {"mask": mask}, "summary": summary}
+        return load_pipeline(components, config)
+
     def pipeline_for(contact: Contact) -> Pipeline:
-        components = tuple(name for name in contact.analysis if name != "summary")
-        config: dict[str, dict[str, Any]] = {"redaction": {"mask": contact.redaction_mask}, "summary": summary}
-        return load_pipeline(components, config)  # type: ignore[return-value]
+        return build(tuple(name for name in contact.analysis if name != "summary"), contact.redaction_mask)
 
     return pipeline_for
 

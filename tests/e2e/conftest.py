@@ -74,17 +74,35 @@ class Server:
                 self.process.wait()
 
 
-def start_server(directory: Path, *extra: str, env: dict[str, str] | None = None) -> Server:
+def start_server(
+    directory: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    credentials: bool = True,
+    wait_ready: bool = True,
+) -> Server:
+    """Start ``livelens serve`` on ``directory/livelens.db``.
+
+    With ``credentials=False`` no ``--credentials`` option is passed and
+    ``LIVELENS_CREDENTIALS`` is removed from the environment, so the server
+    falls back to (or generates) the pair stored beside the database.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    credentials = directory / "credentials"
-    credentials.write_text(f"{ACCESS_KEY} {SECRET_KEY}\n")
     db = directory / "livelens.db"
+    command = [LIVELENS, "serve", "--port", "0", "--db", str(db)]
+    if credentials:
+        credentials_file = directory / "credentials"
+        credentials_file.write_text(f"{ACCESS_KEY} {SECRET_KEY}\n")
+        command += ["--credentials", str(credentials_file)]
+    environment = {**os.environ, "LIVELENS_VALIDATE_RESPONSES": "1", **(env or {})}
+    if not credentials:
+        environment.pop("LIVELENS_CREDENTIALS", None)
     process = subprocess.Popen(
-        [LIVELENS, "serve", "--port", "0", "--db", str(db), "--credentials", str(credentials), *extra],
+        [*command, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "LIVELENS_VALIDATE_RESPONSES": "1", **(env or {})},
+        env=environment,
     )
     assert process.stdout is not None
     output: list[str] = []
@@ -98,9 +116,30 @@ def start_server(directory: Path, *extra: str, env: dict[str, str] | None = None
         if found:
             server = Server(found.group(1), db, process, output)
             _drain(process, output)
+            if wait_ready:
+                # The server prints "listening on" before its socket accepts connections
+                # (see test_auth.py::test_listening_means_accepting); wait for it here so
+                # that the other tests test what they are about.
+                _wait_accepting(server)
             return server
     process.kill()
     raise RuntimeError("livelens serve did not start:\n" + "".join(output))
+
+
+def _wait_accepting(server: Server, timeout: float = 60.0) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server.url)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((address.hostname, address.port), timeout=5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or server.process.poll() is not None:
+                raise RuntimeError("livelens serve never accepted connections:\n" + "".join(server.output))
+            time.sleep(0.02)
 
 
 def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
@@ -193,3 +232,144 @@ def start_chat(connect: Any, participant: Any, instance_id: str, **attributes: s
 
 def unique() -> str:
     return uuid.uuid4().hex[:12]
+
+
+# --- helpers shared by the e2e test modules ---------------------------------
+
+V2_TYPES = ["Transcript", "Categories", "Issues", "Event", "Attachments", "PostContactSummary"]
+
+
+def kind_of(segment: dict[str, Any]) -> str:
+    """The one segment type a segment carries (fails if it carries none or several)."""
+    (kind,) = list(segment)
+    return kind
+
+
+def segment_id(segment: dict[str, Any]) -> str | None:
+    body = segment[kind_of(segment)]
+    return body.get("Id") if isinstance(body, dict) else None
+
+
+def list_v2_all(
+    connect: Any,
+    instance_id: str,
+    contact_id: str,
+    output_type: str = "Raw",
+    segment_types: list[str] | None = None,
+    max_results: int = 100,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every V2 segment available now, paging until a page adds nothing or has no NextToken."""
+    segments: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "InstanceId": instance_id,
+        "ContactId": contact_id,
+        "OutputType": output_type,
+        "SegmentTypes": segment_types or V2_TYPES,
+        "MaxResults": max_results,
+    }
+    while True:
+        page = connect.list_realtime_contact_analysis_segments_v2(**kwargs)
+        segments.extend(page["Segments"])
+        if not page.get("NextToken") or not page["Segments"]:
+            return segments, page
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def list_v1_all(
+    contact_lens: Any, instance_id: str, contact_id: str, max_results: int = 100
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every V1 segment available now, paging until a page adds nothing or has no NextToken."""
+    segments: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"InstanceId": instance_id, "ContactId": contact_id, "MaxResults": max_results}
+    while True:
+        page = contact_lens.list_realtime_contact_analysis_segments(**kwargs)
+        segments.extend(page["Segments"])
+        if not page.get("NextToken") or not page["Segments"]:
+            return segments, page
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def wait_v2_completed(connect: Any, instance_id: str, contact_id: str, timeout: float = 60.0, **kwargs: Any) -> list[dict[str, Any]]:
+    """Wait until the contact's V2 analysis is COMPLETED and return all its segments."""
+
+    def done() -> list[dict[str, Any]] | None:
+        segments, last = list_v2_all(connect, instance_id, contact_id, **kwargs)
+        return segments if last["Status"] == "COMPLETED" and not last.get("NextToken") else None
+
+    return wait_for(done, timeout=timeout, interval=0.2)
+
+
+def wait_v1_completed(contact_lens: Any, instance_id: str, contact_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Wait until a V1 listing has no NextToken (analysis over) and return all its segments."""
+
+    def done() -> list[dict[str, Any]] | None:
+        segments, last = list_v1_all(contact_lens, instance_id, contact_id)
+        return segments if not last.get("NextToken") else None
+
+    return wait_for(done, timeout=timeout, interval=0.2)
+
+
+def signed_request(
+    server: Server,
+    method: str,
+    path: str,
+    body: bytes | str | dict[str, Any] | list[Any] | None = None,
+    *,
+    sign: bool = True,
+    access_key: str = ACCESS_KEY,
+    secret_key: str = SECRET_KEY,
+    service: str = "connect",
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """A raw HTTP request to ``server`` (SigV4-signed unless ``sign=False``); a ``requests.Response``."""
+    import json
+
+    import requests
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    if isinstance(body, (dict, list)):
+        data = json.dumps(body).encode()
+    elif isinstance(body, str):
+        data = body.encode()
+    else:
+        data = body or b""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    url = server.url + path
+    if sign:
+        request = AWSRequest(method, url, data=data, headers=all_headers)
+        SigV4Auth(Credentials(access_key, secret_key), service, REGION).add_auth(request)
+        all_headers = dict(request.headers)
+    return requests.request(method, url, data=data, headers=all_headers, timeout=30)
+
+
+def utterances_path(instance_id: str, contact_id: str) -> str:
+    return f"/livelens/v1/instances/{instance_id}/contacts/{contact_id}/utterances"
+
+
+def assert_client_error(excinfo: Any, code: str, status: int | None = None, mentions: str | None = None) -> None:
+    """``excinfo`` (from ``pytest.raises(ClientError)``) carries AWS error ``code``."""
+    error = excinfo.value.response
+    assert error["Error"]["Code"] == code, error
+    if status is not None:
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == status, error
+    message = error["Error"].get("Message", "")
+    assert "Traceback" not in message
+    if mentions is not None:
+        assert mentions in message, f"{mentions!r} not named in {message!r}"
+
+
+@pytest.fixture(scope="session")
+def unvalidated(server: Server) -> Callable[[str], Any]:
+    """Clients that skip botocore's client-side parameter validation (to reach the server's)."""
+    cache: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in cache:
+            cache[service] = server.client(
+                service, config=Config(retries={"max_attempts": 1}, parameter_validation=False)
+            )
+        return cache[service]
+
+    return client

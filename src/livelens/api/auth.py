@@ -15,7 +15,7 @@ import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from botocore.auth import SigV4Auth
@@ -110,7 +110,9 @@ class SigV4Verifier:
             )
         scope = parsed["credential"].split("/")
         if len(scope) != 5 or scope[4] != "aws4_request":
-            raise AuthError("IncompleteSignatureException", "Credential must have the form KEY/DATE/REGION/SERVICE/aws4_request.")
+            raise AuthError(
+                "IncompleteSignatureException", "Credential must have the form KEY/DATE/REGION/SERVICE/aws4_request."
+            )
         access_key, date, region, service, _ = scope
         secret = self.credentials.get(access_key)
         if secret is None:
@@ -121,12 +123,12 @@ class SigV4Verifier:
             )
         amz_date = headers.get("x-amz-date", "")
         try:
-            signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         except ValueError:
             raise AuthError("IncompleteSignatureException", "X-Amz-Date header is missing or malformed.") from None
         if not amz_date.startswith(date):
             raise AuthError("InvalidSignatureException", "Date in Credential scope does not match X-Amz-Date.")
-        skew = abs((datetime.now(timezone.utc) - signed_at).total_seconds())
+        skew = abs((datetime.now(UTC) - signed_at).total_seconds())
         if skew > self.max_skew:
             raise AuthError(
                 "InvalidSignatureException",

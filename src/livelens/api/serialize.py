@@ -14,14 +14,13 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from livelens.errors import InvalidRequestException
-
 
 #: Status codes of errors a service model may not declare for every operation.
 DEFAULT_STATUS = {
@@ -115,10 +114,10 @@ def _decode_blobs(shape: Shape, value: Any, name: str) -> Any:
         except (binascii.Error, ValueError):
             raise InvalidRequestException(f"{name} must be base64-encoded.") from None
     if kind == "structure" and isinstance(value, dict):
-        members = shape.members  # type: ignore[attr-defined]
+        members = shape.members
         return {k: _decode_blobs(members[k], v, f"{name}.{k}") if k in members else v for k, v in value.items()}
     if kind == "list" and isinstance(value, list):
-        return [_decode_blobs(shape.member, v, name) for v in value]  # type: ignore[attr-defined]
+        return [_decode_blobs(shape.member, v, name) for v in value]
     return value
 
 
@@ -150,7 +149,7 @@ def parse_input(
         elif location == "querystring" and wire_name in query:
             values = query[wire_name]
             if member.type_name == "list":
-                params[name] = [_from_text(member.member, v, name) for v in values]  # type: ignore[attr-defined]
+                params[name] = [_from_text(member.member, v, name) for v in values]
             else:
                 params[name] = _from_text(member, values[-1], name)
         elif location == "header" and wire_name.lower() in headers:
@@ -166,9 +165,9 @@ def _timestamp(value: Any, shape: Shape) -> Any:
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         if shape.serialization.get("timestampFormat", shape.metadata.get("timestampFormat")) == "iso8601":
-            return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return round(value.timestamp(), 3)
     return value
 
@@ -179,7 +178,7 @@ def to_wire(shape: Shape | None, value: Any) -> Any:
         return value
     kind = shape.type_name
     if kind == "structure":
-        members = shape.members  # type: ignore[attr-defined]
+        members = shape.members
         return {
             name: to_wire(members[name], member)
             for name, member in value.items()
@@ -187,9 +186,9 @@ def to_wire(shape: Shape | None, value: Any) -> Any:
             and members[name].serialization.get("location") is None
         }
     if kind == "list":
-        return [to_wire(shape.member, v) for v in value]  # type: ignore[attr-defined]
+        return [to_wire(shape.member, v) for v in value]
     if kind == "map":
-        return {k: to_wire(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {k: to_wire(shape.value, v) for k, v in value.items()}
     if kind == "timestamp":
         return _timestamp(value, shape)
     if kind == "blob" and isinstance(value, (bytes, bytearray)):

@@ -58,8 +58,8 @@ class ShapeValidator:
         if not isinstance(value, dict):
             self._fail(found, value, path or "body", "Member must be an object")
             return
-        members = shape.members  # type: ignore[attr-defined]
-        for name in shape.required_members:  # type: ignore[attr-defined]
+        members = shape.members
+        for name in shape.required_members:
             if value.get(name) is None:
                 self._fail(found, None, _join(path, name), "Member must not be null")
         for name, member in value.items():
@@ -72,7 +72,7 @@ class ShapeValidator:
             return
         self._length(shape, value, path, found, "length")
         for index, member in enumerate(value):
-            self._check(shape.member, member, f"{path}.{index + 1}", found)  # type: ignore[attr-defined]
+            self._check(shape.member, member, f"{path}.{index + 1}", found)
 
     def _check_map(self, shape: Shape, value: Any, path: str, found: list[str]) -> None:
         if not isinstance(value, dict):
@@ -80,8 +80,8 @@ class ShapeValidator:
             return
         self._length(shape, value, path, found, "length")
         for key, member in value.items():
-            self._check(shape.key, key, f"{path}.{key}", found)  # type: ignore[attr-defined]
-            self._check(shape.value, member, f"{path}.{key}", found)  # type: ignore[attr-defined]
+            self._check(shape.key, key, f"{path}.{key}", found)
+            self._check(shape.value, member, f"{path}.{key}", found)
 
     def _check_string(self, shape: Shape, value: Any, path: str, found: list[str]) -> None:
         if not isinstance(value, str):

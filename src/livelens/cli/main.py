@@ -40,6 +40,8 @@ def run_server(settings: Settings, on_ready: Any = None) -> None:
     from livelens.app import build_runtime, create_app
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "debug":
+        logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-recognizer chatter
     runtime = build_runtime(settings)
     app = create_app(settings, runtime)
     sock = _bind(settings.host, settings.port)
@@ -47,7 +49,7 @@ def run_server(settings: Settings, on_ready: Any = None) -> None:
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     access_key, secret_key = runtime.generated_credentials or next(iter(runtime.credentials.items()))
     if runtime.generated_credentials:
-        click.echo(f"Generated credentials (stored beside the database, mode 0600):")
+        click.echo("Generated credentials (stored beside the database, mode 0600):")
         click.echo(f"  aws_access_key_id     = {access_key}")
         click.echo(f"  aws_secret_access_key = {secret_key}")
     click.echo(f"livelens {__version__} listening on {url} (database {settings.db_path})", nl=True)

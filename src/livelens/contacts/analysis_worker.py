@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from livelens.analysis.types import AnalysedTurn, Issue, Redaction, Summary, Turn, TurnAnalysis
 from livelens.contacts import segments as render
 from livelens.contacts.models import COMPLETED, Contact
+from livelens.contacts.segments import SegmentRow
 from livelens.contacts.service import (
     ATTACHMENT,
     CHAT_ENDED,
@@ -30,7 +31,6 @@ from livelens.contacts.service import (
     UTTERANCE,
     ContactCenter,
 )
-from livelens.contacts.segments import SegmentRow
 
 log = logging.getLogger("livelens.worker")
 

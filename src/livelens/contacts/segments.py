@@ -49,7 +49,7 @@ def to_redacted_offset(position: int, redaction: Redaction, *, end: bool) -> int
     whole placeholders.
     """
     shift = 0
-    for original, placeholder in zip(redaction.original_spans, redaction.redacted_spans):
+    for original, placeholder in zip(redaction.original_spans, redaction.redacted_spans, strict=True):
         if position <= original.begin:
             break
         if position < original.end:
@@ -168,7 +168,8 @@ def both(contact: Contact, body: dict[str, Any]) -> SegmentRow:
 
 def event_segment(contact: Contact, item: dict[str, Any]) -> SegmentRow:
     body: dict[str, Any] = {"Id": item["id"], "EventType": item["content_type"], "Time": {"AbsoluteTime": item["time"]}}
-    for key, name in (("participant_id", "ParticipantId"), ("role", "ParticipantRole"), ("display_name", "DisplayName")):
+    participant = (("participant_id", "ParticipantId"), ("role", "ParticipantRole"), ("display_name", "DisplayName"))
+    for key, name in participant:
         if item.get(key):
             body[name] = item[key]
     return both(contact, {"Event": body})

@@ -14,14 +14,14 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from livelens.analysis.registry import registered
 from livelens.analysis.types import Redaction, Turn
 from livelens.config import REDACTION_MASKS, REDACTION_POLICIES
 from livelens.contacts.models import (
     ANALYSED_CHANNELS,
-    COMPLETED,
     IN_PROGRESS,
     Contact,
     Instance,
@@ -123,6 +123,9 @@ class ContactCenter:
         settings = self._instance_settings(tags)
 
         def create() -> dict[str, Any]:
+            alias = request.get("InstanceAlias")
+            if alias and any(r.get("alias") == alias for _, r in tx.list_instances(0, 1_000_000)):
+                raise InvalidRequestException(f"InstanceAlias {alias} is already in use.")
             instance_id = str(uuid.uuid4())
             instance = Instance(
                 id=instance_id,
@@ -158,6 +161,13 @@ class ContactCenter:
         analysis = self.defaults.analysis
         if ANALYSIS_TAG in tags:
             analysis = tuple(n.strip() for n in tags[ANALYSIS_TAG].replace(" ", ",").split(",") if n.strip())
+            known = registered()
+            unknown = [name for name in analysis if name not in known]
+            if unknown:
+                raise InvalidRequestException(
+                    f"Tags.{ANALYSIS_TAG}: unknown analysers {', '.join(unknown)}; "
+                    f"choose from {', '.join(sorted(known))}."
+                )
         return {
             "redaction_policy": policy,
             "language": tags.get(LANGUAGE_ATTRIBUTE, self.defaults.language),
@@ -256,7 +266,7 @@ class ContactCenter:
             instance = self.get_instance(tx, request["InstanceId"])
             if request.get("RelatedContactId") and tx.get_contact(request["RelatedContactId"]) is None:
                 raise ResourceNotFoundException(f"RelatedContactId not found: {request['RelatedContactId']}")
-            expires = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+            expires = datetime.now(UTC) + timedelta(minutes=minutes)
             contact = self._new_contact(
                 tx, instance, "CHAT", "API", request.get("Attributes") or {},
                 {"related_contact_id": request.get("RelatedContactId"), "expires_at": iso(expires)},
@@ -299,7 +309,7 @@ class ContactCenter:
 
     def _add_participant(self, tx: Transaction, contact: Contact, role: str, display_name: str) -> IssuedParticipant:
         expiry = contact.expires_at or iso(
-            datetime.now(timezone.utc) + timedelta(minutes=self.defaults.chat_duration_minutes)
+            datetime.now(UTC) + timedelta(minutes=self.defaults.chat_duration_minutes)
         )
         participant = Participant(
             id=str(uuid.uuid4()), contact_id=contact.id, instance_id=contact.instance_id, role=role,
@@ -357,7 +367,7 @@ class ContactCenter:
             raise denied
         contact = Contact.from_record(contact_record)
         expiry = participant.token_expiry if kind == PARTICIPANT else participant.connection_expiry
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if contact.ended or participant.disconnected_at or expiry is None or parse_iso(expiry) <= now:
             raise denied
         return participant, contact

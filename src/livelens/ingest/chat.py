@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ class ChatIngest:
             )
         with self.center.storage.write() as tx:
             participant, contact = self.center.authenticate(tx, PARTICIPANT, request["ParticipantToken"])
-            expiry = min(datetime.now(timezone.utc) + CONNECTION_LIFETIME, parse_iso(participant.token_expiry))
+            expiry = min(datetime.now(UTC) + CONNECTION_LIFETIME, parse_iso(participant.token_expiry))
             participant.connection_expiry = iso(expiry)
             participant.connected_at = participant.connected_at or now_iso()
             tx.update_participant(participant.id, participant.to_record())
@@ -168,7 +168,7 @@ class ChatIngest:
             if found is not None:
                 return found[1]
             attachment_id = str(uuid.uuid4())
-            expiry = iso(datetime.now(timezone.utc) + UPLOAD_URL_LIFETIME)
+            expiry = iso(datetime.now(UTC) + UPLOAD_URL_LIFETIME)
             tx.insert_attachment(attachment_id, contact.id, {
                 "AttachmentId": attachment_id, "AttachmentName": request["AttachmentName"],
                 "ContentType": content_type, "Size": size, "Status": "IN_PROGRESS",
@@ -191,7 +191,7 @@ class ChatIngest:
             attachment = tx.get_attachment(attachment_id)
         if attachment is None or attachment["Status"] != "IN_PROGRESS":
             raise ResourceNotFoundException(f"No upload is pending for attachment {attachment_id}.")
-        if parse_iso(attachment["upload_expiry"]) < datetime.now(timezone.utc):
+        if parse_iso(attachment["upload_expiry"]) < datetime.now(UTC):
             raise InvalidRequestException("The upload URL has expired.")
         if len(body) != attachment["Size"]:
             raise InvalidRequestException(

@@ -43,7 +43,7 @@ def _start(center: ContactCenter, tx: Transaction, contact: Contact, start: Mapp
         item = tx.find_item(contact.id, item_id=start["Id"])
         if item is None:
             raise InvalidRequestException(f"StartPosition.Id not found: {start['Id']}")
-        return item["seq"] - 1 if forward else item["seq"] + 1
+        return int(item["seq"]) - 1 if forward else int(item["seq"]) + 1
     if "AbsoluteTime" in start:
         try:
             moment = parse_iso(start["AbsoluteTime"])
@@ -60,7 +60,9 @@ def _start(center: ContactCenter, tx: Transaction, contact: Contact, start: Mapp
     return oldest - 1 if forward else contact.last_item_seq + 1
 
 
-def transcript_page(center: ContactCenter, tx: Transaction, contact: Contact, request: Mapping[str, Any]) -> dict[str, Any]:
+def transcript_page(
+    center: ContactCenter, tx: Transaction, contact: Contact, request: Mapping[str, Any]
+) -> dict[str, Any]:
     forward = request.get("ScanDirection", "BACKWARD") == "FORWARD"
     descending = request.get("SortOrder", "ASCENDING") == "DESCENDING"
     limit = request.get("MaxResults") or DEFAULT_MAX_RESULTS

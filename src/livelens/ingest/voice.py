@@ -77,7 +77,7 @@ class VoiceIngest:
         ids = []
         with self.center.storage.write() as tx:
             contact = self._live_voice_contact(tx, instance_id, contact_id)
-            for index, (utterance, fields) in enumerate(zip(utterances, prepared)):
+            for index, (utterance, fields) in enumerate(zip(utterances, prepared, strict=True)):
                 client_key = f"utterance:{client_token}:{index}" if client_token else None
                 existing = tx.find_item(contact.id, client_key=client_key) if client_key else None
                 if existing is not None:

@@ -48,7 +48,9 @@ class Transaction(Protocol):
 
     # the transcript
     def append_item(self, contact_id: str, item_id: str, kind: str, client_key: str | None, data: Record) -> int: ...
-    def find_item(self, contact_id: str, *, client_key: str | None = None, item_id: str | None = None) -> Record | None: ...
+    def find_item(
+        self, contact_id: str, *, client_key: str | None = None, item_id: str | None = None
+    ) -> Record | None: ...
     def list_items(
         self, contact_id: str, *, after: int = 0, before: int | None = None, limit: int = 100, descending: bool = False,
         kinds: Sequence[str] | None = None,

@@ -175,7 +175,8 @@ class SqliteTransaction:
         analysis_status: str | None = None,
         ended: bool | None = None,
     ) -> None:
-        sets, params = [], []
+        sets: list[str] = []
+        params: list[Any] = []
         if data is not None:
             sets.append("data = ?")
             params.append(_dumps({k: v for k, v in data.items() if k not in _CONTACT_COLUMNS}))
