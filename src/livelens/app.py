@@ -24,11 +24,13 @@ from livelens.config import Settings
 from livelens.contacts.analysis_worker import AnalysisWorker, Pipeline
 from livelens.contacts.models import Contact
 from livelens.contacts.next_token import NextTokenCodec
+from livelens.contacts.rules import RuleBook, RuleRunner
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
 from livelens.contacts.tokens import TokenIssuer
 from livelens.ingest.chat import ChatIngest, Uploads
 from livelens.ingest.voice import VoiceIngest
+from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, open_storage
 
 log = logging.getLogger("livelens")
@@ -46,6 +48,7 @@ class Runtime:
     worker: AnalysisWorker
     credentials: dict[str, str]
     generated_credentials: tuple[str, str] | None
+    deliverer: Deliverer | None = None
 
 
 def server_key(storage: Storage) -> bytes:
@@ -106,15 +109,23 @@ def build_runtime(settings: Settings) -> Runtime:
 
         load_pipeline(tuple(n for n in settings.analysis_components if n != "summary"))
 
-    worker = AnalysisWorker(center, pipeline_for, warm_up)
+    def embedder() -> Any:
+        from livelens.analysis.embeddings import load_embedder
+
+        return load_embedder().embed  # loaded once per process, on the first semantic rule
+
+    deliverer = Deliverer(storage)
+    rules = RuleRunner(center, embedder, on_alert=deliverer.notify)
+    worker = AnalysisWorker(center, pipeline_for, warm_up, rules=rules)
     center.on_item = worker.notify
     services = Services(
         center=center,
         segments=SegmentLog(center),
         chat=ChatIngest(center, Uploads(settings.uploads_path)),
         voice=VoiceIngest(center),
+        rules=RuleBook(center, embedder),
     )
-    return Runtime(settings, storage, services, worker, credentials, generated)
+    return Runtime(settings, storage, services, worker, credentials, generated, deliverer)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
@@ -129,12 +140,16 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(runtime.worker.run(), name="livelens-analysis-worker")
+        alerts = (asyncio.create_task(runtime.deliverer.run(), name="livelens-alert-delivery")
+                  if runtime.deliverer is not None else None)
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for running in (task, alerts):
+                if running is not None:
+                    running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
             runtime.storage.close()
 
     app = Starlette(

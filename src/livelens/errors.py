@@ -9,6 +9,7 @@ error code that the service model declares for the operation at hand.
     ├── OutputTypeNotFoundException    Raw asked under RedactedOnly, or Redacted without redaction
     ├── ContactNotFoundException       the contact is no longer active
     ├── DuplicateResourceException     a name already used in the instance
+    ├── ResourceConflictException      a rule name already used in the instance (CreateRule, UpdateRule)
     ├── ConflictException              the request conflicts with the resource's state
     ├── IdempotencyException           a ClientToken reused with other parameters
     ├── AccessDeniedException          a forged, expired or revoked participant token
@@ -47,6 +48,10 @@ class ContactNotFoundException(LivelensError):
 
 class DuplicateResourceException(LivelensError):
     code = "DuplicateResourceException"
+
+
+class ResourceConflictException(LivelensError):
+    code = "ResourceConflictException"
 
 
 class ConflictException(LivelensError):

@@ -138,7 +138,7 @@ def _wait_accepting(server: Server, timeout: float = 60.0) -> None:
             return
         except OSError:
             if time.monotonic() > deadline or server.process.poll() is not None:
-                raise RuntimeError("livelens serve never accepted connections:\n" + "".join(server.output))
+                raise RuntimeError("livelens serve never accepted connections:\n" + "".join(server.output)) from None
             time.sleep(0.02)
 
 
@@ -289,24 +289,30 @@ def list_v1_all(
         kwargs["NextToken"] = page["NextToken"]
 
 
-def wait_v2_completed(connect: Any, instance_id: str, contact_id: str, timeout: float = 60.0, **kwargs: Any) -> list[dict[str, Any]]:
+def wait_v2_completed(
+    connect: Any, instance_id: str, contact_id: str, timeout: float = 60.0, **kwargs: Any
+) -> list[dict[str, Any]]:
     """Wait until the contact's V2 analysis is COMPLETED and return all its segments."""
 
     def done() -> list[dict[str, Any]] | None:
         segments, last = list_v2_all(connect, instance_id, contact_id, **kwargs)
         return segments if last["Status"] == "COMPLETED" and not last.get("NextToken") else None
 
-    return wait_for(done, timeout=timeout, interval=0.2)
+    found: list[dict[str, Any]] = wait_for(done, timeout=timeout, interval=0.2)
+    return found
 
 
-def wait_v1_completed(contact_lens: Any, instance_id: str, contact_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+def wait_v1_completed(
+    contact_lens: Any, instance_id: str, contact_id: str, timeout: float = 60.0
+) -> list[dict[str, Any]]:
     """Wait until a V1 listing has no NextToken (analysis over) and return all its segments."""
 
     def done() -> list[dict[str, Any]] | None:
         segments, last = list_v1_all(contact_lens, instance_id, contact_id)
         return segments if not last.get("NextToken") else None
 
-    return wait_for(done, timeout=timeout, interval=0.2)
+    found: list[dict[str, Any]] = wait_for(done, timeout=timeout, interval=0.2)
+    return found
 
 
 def signed_request(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -126,11 +128,12 @@ def test_tokens_after_disconnect(connect: Any, participant: Any, instance_id: st
     chat = start_chat(connect, participant, instance_id)
     participant.send_message(ContentType="text/plain", Content="hello", ConnectionToken=chat.agent)
     participant.disconnect_participant(ConnectionToken=chat.agent)
-    for call in (
+    calls: list[Callable[[], Any]] = [
         lambda: participant.send_message(ContentType="text/plain", Content="again", ConnectionToken=chat.agent),
         lambda: participant.get_transcript(ConnectionToken=chat.agent),
         lambda: participant.disconnect_participant(ConnectionToken=chat.agent),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(ClientError) as error:
             call()
         assert_client_error(error, "AccessDeniedException", 403)
@@ -212,3 +215,18 @@ def test_listening_means_accepting(tmp_path: Path) -> None:
         assert started.client("connect").list_instances()["InstanceSummaryList"] == []
     finally:
         started.stop()
+
+
+@pytest.mark.parametrize("minutes, accepted", [(-10, False), (10, False), (-2, True), (2, True)])
+def test_clock_skew(server: Server, minutes: int, accepted: bool) -> None:
+    from datetime import datetime, timedelta
+    from unittest import mock
+
+    moment = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=minutes)
+    with mock.patch("botocore.auth.get_current_datetime", lambda: moment):
+        answer = signed_request(server, "GET", "/instance?maxResults=1")
+    if accepted:
+        assert answer.status_code == 200, answer.text
+    else:
+        assert answer.status_code == 403, answer.text
+        assert answer.headers["x-amzn-ErrorType"] == "InvalidSignatureException"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -16,7 +17,6 @@ from tests.e2e.conftest import (
     V2_TYPES,
     Server,
     assert_client_error,
-    kind_of,
     list_v1_all,
     list_v2_all,
     signed_request,
@@ -338,3 +338,31 @@ def test_redaction_attribute_visible_in_describe_contact(connect: Any, instance_
     assert described["Attributes"] == {"livelens:redaction": "RedactedOnly"}
     assert described["InitiationMethod"] == "INBOUND"
     assert "DisconnectTimestamp" not in described
+
+
+def test_redacted_only_initial_message(server: Server, connect: Any, participant: Any, instance_id: str) -> None:
+    """StartChatContact's InitialMessage is a turn like any other: under RedactedOnly its original is never stored."""
+    email = f"initial.{unique()}@example.net"
+    started = connect.start_chat_contact(
+        InstanceId=instance_id, ContactFlowId="e2e-flow", ParticipantDetails={"DisplayName": "C"},
+        Attributes={"livelens:redaction": "RedactedOnly"},
+        InitialMessage={"ContentType": "text/plain", "Content": f"Hi, I am {email}"},
+    )
+    segments = wait_for(lambda: list_v2_all(connect, instance_id, started["ContactId"], "Redacted",
+                                            ["Transcript"])[0], timeout=60)
+    assert email not in segments[0]["Transcript"]["Content"]
+    connection = participant.create_participant_connection(
+        Type=["CONNECTION_CREDENTIALS"], ParticipantToken=started["ParticipantToken"]
+    )["ConnectionCredentials"]["ConnectionToken"]
+    transcript = participant.get_transcript(ConnectionToken=connection, ScanDirection="FORWARD")
+    assert all(email not in item.get("Content", "") for item in transcript["Transcript"])
+    assert email.encode() not in _database_bytes(server)
+
+
+@pytest.mark.parametrize("query, field", [("maxResults=abc", "MaxResults"), ("maxResults=0", "MaxResults"),
+                                          ("maxResults=11", "MaxResults")])
+def test_bad_query_string(server: Server, query: str, field: str) -> None:
+    answer = signed_request(server, "GET", f"/instance?{query}")
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["x-amzn-ErrorType"] == "InvalidRequestException"
+    assert field in answer.json()["Message"]

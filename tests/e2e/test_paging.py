@@ -48,7 +48,7 @@ class V2Pager:
                                   "OutputType": "Raw", "SegmentTypes": V2_TYPES, "MaxResults": 1}
         if self.token:
             kwargs["NextToken"] = self.token
-        answer = self.connect.list_realtime_contact_analysis_segments_v2(**kwargs)
+        answer: dict[str, Any] = self.connect.list_realtime_contact_analysis_segments_v2(**kwargs)
         assert len(answer["Segments"]) <= 1
         if answer["Status"] == "IN_PROGRESS":
             assert answer.get("NextToken"), "IN_PROGRESS page without NextToken"
@@ -111,7 +111,7 @@ def test_v1_paging_one_by_one_through_a_live_voice_contact(server: Server, conne
         kwargs: dict[str, Any] = {"InstanceId": instance_id, "ContactId": contact_id, "MaxResults": 1}
         if token:
             kwargs["NextToken"] = token
-        answer = contact_lens.list_realtime_contact_analysis_segments(**kwargs)
+        answer: dict[str, Any] = contact_lens.list_realtime_contact_analysis_segments(**kwargs)
         assert len(answer["Segments"]) <= 1
         collected.extend(answer["Segments"])
         if not answer["Segments"] and answer.get("NextToken"):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -223,7 +222,7 @@ class ChatCompletionsSummarizer:
                 payload = json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             return _failure_for_http_error(exc)
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, ValueError, OSError):
+        except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError, OSError):
             return Summary("FAILED", failure_code="INTERNAL_ERROR")
         try:
             choice = payload["choices"][0]

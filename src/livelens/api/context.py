@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from livelens.api.auth import Caller
+from livelens.contacts.rules import RuleBook
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter
 from livelens.ingest.chat import ChatIngest
@@ -17,6 +18,7 @@ class Services:
     segments: SegmentLog
     chat: ChatIngest
     voice: VoiceIngest
+    rules: RuleBook | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(2048)  # accept (queue) connections from the moment "listening on" is printed
     sock.set_inheritable(True)
     return sock
 
@@ -122,6 +123,17 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
             kwargs={"speed": speed, "on_start": announce}, daemon=True,
         ).start()
         time.sleep(0.5)
+
+
+from livelens.cli import aws_commands, completion, watch  # noqa: E402
+from livelens.cli import replay as cli_replay  # noqa: E402
+
+for _command in [*aws_commands.COMMANDS, cli_replay.replay, watch.watch, completion.completion]:
+    main.add_command(_command)
+
+from livelens.cli.rules import rules as rules_group  # noqa: E402
+
+main.add_command(rules_group)
 
 
 if __name__ == "__main__":

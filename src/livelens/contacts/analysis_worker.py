@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from livelens.analysis.types import AnalysedTurn, Issue, Redaction, Summary, Turn, TurnAnalysis
 from livelens.contacts import segments as render
 from livelens.contacts.models import COMPLETED, Contact
-from livelens.contacts.segments import SegmentRow
+from livelens.contacts.segments import SegmentRow, whole_turn_redaction
 from livelens.contacts.service import (
     ATTACHMENT,
     CHAT_ENDED,
@@ -47,6 +47,15 @@ class Pipeline(Protocol):
 PipelineFor = Callable[[Contact], Pipeline]
 
 
+class RulesHook(Protocol):
+    """Category rules (:class:`livelens.contacts.rules.RuleRunner`): evaluated per turn, committed with it."""
+
+    def on_turn(self, contact: Contact, item: dict[str, Any], analysis: TurnAnalysis,
+                redaction: Redaction | None) -> list[SegmentRow]: ...
+    def on_end(self, contact: Contact, item: dict[str, Any]) -> list[SegmentRow]: ...
+    def commit(self, tx: Any, contact_id: str, seq: int) -> None: ...
+
+
 def turn_of(contact: Contact, item: dict[str, Any]) -> Turn:
     """The pipeline's view of an item: the original text if stored, else the redacted one."""
     content = item.get("content")
@@ -68,9 +77,11 @@ def turn_of(contact: Contact, item: dict[str, Any]) -> Turn:
 
 class AnalysisWorker:
     def __init__(
-        self, center: ContactCenter, pipeline_for: PipelineFor, warm_up: Callable[[], object] = lambda: None
+        self, center: ContactCenter, pipeline_for: PipelineFor, warm_up: Callable[[], object] = lambda: None,
+        rules: RulesHook | None = None,
     ) -> None:
         self.center = center
+        self.rules = rules
         self.pipeline_for = pipeline_for
         self.warm_up = warm_up
         self._wake: asyncio.Event | None = None
@@ -134,6 +145,8 @@ class AnalysisWorker:
                     tx.update_item(contact_id, item["seq"], {**item, "analysis": analysis_record})
                 if item["kind"] == END:
                     tx.update_contact(contact_id, analysis_status=COMPLETED)
+                if self.rules is not None:
+                    self.rules.commit(tx, contact_id, item["seq"])
                 tx.mark_analysed(contact_id, item["seq"])
             self.on_segments(contact_id)
         return len(items)
@@ -147,7 +160,8 @@ class AnalysisWorker:
         if kind == ATTACHMENT:
             return [render.attachments_segment(contact, item)], None
         if kind == END:
-            return ([self._summary(contact)] if "summary" in contact.analysis else []), None
+            rows = self._rules(lambda rules: rules.on_end(contact, item))
+            return rows + ([self._summary(contact)] if "summary" in contact.analysis else []), None
         return [], None
 
     def _turn(self, contact: Contact, item: dict[str, Any]) -> tuple[list[SegmentRow], dict[str, Any]]:
@@ -165,11 +179,21 @@ class AnalysisWorker:
         if redaction is None and contact.redacts:
             redaction = self._redact(pipeline, turn)
         rows = render.turn_segments(contact, item, analysis, redaction)
+        rows += self._rules(lambda rules: rules.on_turn(contact, item, analysis, redaction))
         record = {
             "sentiment": analysis.sentiment,
             "issues": [[i.begin, i.end, i.text] for i in analysis.issues],
         }
         return rows, record
+
+    def _rules(self, step: Callable[[RulesHook], list[SegmentRow]]) -> list[SegmentRow]:
+        if self.rules is None:
+            return []
+        try:
+            return step(self.rules)
+        except Exception:  # a broken rule must not stop the transcript
+            log.exception("rule evaluation failed; the turn is stored without categories")
+            return []
 
     @staticmethod
     def _redact(pipeline: Pipeline, turn: Turn) -> Redaction:
@@ -217,14 +241,3 @@ def stored_analysis(item: dict[str, Any]) -> TurnAnalysis:
         issues=[Issue(b, e, t) for b, e, t in record.get("issues", [])],
     )
 
-
-def whole_turn_redaction(content: str) -> Redaction:
-    from livelens.analysis.types import CharSpan, PiiSpan
-
-    placeholder = "[PII]"
-    return Redaction(
-        content=placeholder,
-        entities=(PiiSpan(0, len(content), "UNKNOWN", 0.0),),
-        original_spans=(CharSpan(0, len(content)),),
-        redacted_spans=(CharSpan(0, len(placeholder)),),
-    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from livelens.analysis.types import CharSpan, Issue, Redaction, Summary, TurnAnalysis
+from livelens.analysis.types import CharSpan, Issue, PiiSpan, Redaction, Summary, TurnAnalysis
 from livelens.contacts.models import Contact
 
 SegmentRow = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
@@ -31,13 +31,22 @@ def redaction_to_record(redaction: Redaction) -> dict[str, Any]:
 
 
 def redaction_from_record(record: dict[str, Any]) -> Redaction:
-    from livelens.analysis.types import PiiSpan
-
     return Redaction(
         content=record["content"],
         entities=tuple(PiiSpan(b, e, t, s) for b, e, t, s in record["entities"]),
         original_spans=tuple(CharSpan(b, e) for b, e in record["original"]),
         redacted_spans=tuple(CharSpan(b, e) for b, e in record["redacted"]),
+    )
+
+
+def whole_turn_redaction(content: str) -> Redaction:
+    """Fail closed: the redacted form of a turn the redactor could not process hides all of it."""
+    placeholder = "[PII]"
+    return Redaction(
+        content=placeholder,
+        entities=(PiiSpan(0, len(content), "UNKNOWN", 0.0),),
+        original_spans=(CharSpan(0, len(content)),),
+        redacted_spans=(CharSpan(0, len(placeholder)),),
     )
 
 

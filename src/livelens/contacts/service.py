@@ -31,6 +31,7 @@ from livelens.contacts.models import (
     parse_iso,
 )
 from livelens.contacts.next_token import NextTokenCodec
+from livelens.contacts.segments import redaction_to_record, whole_turn_redaction
 from livelens.contacts.tokens import CONNECTION, PARTICIPANT, TokenIssuer
 from livelens.errors import (
     AccessDeniedException,
@@ -52,6 +53,28 @@ MESSAGE, EVENT, ATTACHMENT, UTTERANCE, END = "MESSAGE", "EVENT", "ATTACHMENT", "
 JOINED = "application/vnd.amazonaws.connect.event.participant.joined"
 LEFT = "application/vnd.amazonaws.connect.event.participant.left"
 CHAT_ENDED = "application/vnd.amazonaws.connect.event.chat.ended"
+
+
+MESSAGE_CONTENT_TYPES = (
+    "text/plain",
+    "text/markdown",
+    "application/json",
+    "application/vnd.amazonaws.connect.message.interactive",
+    "application/vnd.amazonaws.connect.message.interactive.response",
+)
+
+
+def check_message_content(content_type: str, content: str, prefix: str = "") -> None:
+    """A chat message's content type must be one Amazon Connect accepts; JSON types must parse."""
+    if content_type not in MESSAGE_CONTENT_TYPES:
+        raise InvalidRequestException(
+            f"{prefix}ContentType {content_type} is not supported; use one of {', '.join(MESSAGE_CONTENT_TYPES)}."
+        )
+    if content_type.startswith("application/"):
+        try:
+            json.loads(content)
+        except ValueError:
+            raise InvalidRequestException(f"{prefix}Content must be valid JSON for this ContentType.") from None
 
 
 @dataclass(frozen=True)
@@ -261,6 +284,9 @@ class ContactCenter:
 
     def start_chat_contact(self, request: Mapping[str, Any], client_token: str | None) -> dict[str, Any]:
         minutes = request.get("ChatDurationInMinutes") or self.defaults.chat_duration_minutes
+        initial = request.get("InitialMessage")
+        if initial:
+            check_message_content(initial["ContentType"], initial["Content"], "InitialMessage.")
 
         def create() -> dict[str, Any]:
             instance = self.get_instance(tx, request["InstanceId"])
@@ -274,8 +300,9 @@ class ContactCenter:
             issued = self._add_participant(tx, contact, "CUSTOMER", request["ParticipantDetails"]["DisplayName"])
             initial = request.get("InitialMessage")
             if initial:
+                fields = self.turn_fields(contact, issued.participant.id, "CUSTOMER", initial["Content"])
                 self.append_item(tx, contact, issued.participant, MESSAGE,
-                                 {"content_type": initial["ContentType"], "content": initial["Content"]})
+                                 {"content_type": initial["ContentType"], **fields})
             return {"ContactId": contact.id, "ParticipantId": issued.participant.id,
                     "ParticipantToken": issued.token}
 
@@ -353,6 +380,32 @@ class ContactCenter:
         item.update(id=item_id, kind=kind)
         return item
 
+    def turn_fields(
+        self, contact: Contact, participant_id: str, role: str, content: str, **timing: Any
+    ) -> dict[str, Any]:
+        """The stored fields of a new turn: its text, or under RedactedOnly only its redacted form.
+
+        Under RedactedOnly, redaction runs on the request path before anything
+        is written, so the original text never reaches the database. If the
+        redactor is missing or fails, the whole turn is masked (fail closed).
+        """
+        if contact.keeps_original:
+            return {"content": content, **timing}
+        turn = Turn(
+            id="pending",
+            contact_id=contact.id,
+            channel=contact.channel,  # type: ignore[arg-type]
+            participant_id=participant_id,
+            participant_role=role,
+            content=content,
+            language=contact.language,
+        )
+        try:
+            redaction = self.redactor(contact, turn) if self.redactor else whole_turn_redaction(content)
+        except Exception:
+            redaction = whole_turn_redaction(content)
+        return {"redaction": redaction_to_record(redaction), **timing}
+
     # participant tokens ---------------------------------------------------
     def authenticate(self, tx: Transaction, kind: str, token: str | None) -> tuple[Participant, Contact]:
         """The live participant and contact a participant or connection token stands for."""
@@ -363,7 +416,7 @@ class ContactCenter:
             raise denied
         participant = Participant.from_record(record)
         contact_record = tx.get_contact(participant.contact_id)
-        if contact_record is None:
+        if contact_record is None or tx.get_instance(contact_record["instance_id"]) is None:
             raise denied
         contact = Contact.from_record(contact_record)
         expiry = participant.token_expiry if kind == PARTICIPANT else participant.connection_expiry

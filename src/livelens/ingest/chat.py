@@ -17,18 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from livelens.contacts.models import Contact, Participant, iso, now_iso, parse_iso
-from livelens.contacts.service import ATTACHMENT, EVENT, JOINED, LEFT, MESSAGE, ContactCenter
+from livelens.contacts.service import (
+    ATTACHMENT,
+    EVENT,
+    JOINED,
+    LEFT,
+    MESSAGE,
+    ContactCenter,
+    check_message_content,
+)
 from livelens.contacts.tokens import CONNECTION, PARTICIPANT
 from livelens.errors import ConflictException, InvalidRequestException, ResourceNotFoundException
-from livelens.ingest.protect import protect_turn
 
-MESSAGE_CONTENT_TYPES = (
-    "text/plain",
-    "text/markdown",
-    "application/json",
-    "application/vnd.amazonaws.connect.message.interactive",
-    "application/vnd.amazonaws.connect.message.interactive.response",
-)
 TYPING = "application/vnd.amazonaws.connect.event.typing"
 DELIVERED = "application/vnd.amazonaws.connect.event.message.delivered"
 READ = "application/vnd.amazonaws.connect.event.message.read"
@@ -87,17 +87,11 @@ class ChatIngest:
 
     # messages and events --------------------------------------------------
     def send_message(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        content_type = request["ContentType"]
-        if content_type not in MESSAGE_CONTENT_TYPES:
-            raise InvalidRequestException(
-                f"ContentType {content_type} is not supported; use one of {', '.join(MESSAGE_CONTENT_TYPES)}."
-            )
-        content = request["Content"]
-        if content_type in ("application/json",) or content_type.startswith("application/vnd"):
-            _require_json(content, "Content")
+        content_type, content = request["ContentType"], request["Content"]
+        check_message_content(content_type, content)
         with self.center.storage.read() as tx:
             participant, contact = self._connection(tx, request["ConnectionToken"])
-        fields = protect_turn(self.center, contact, participant.id, participant.role, content)
+        fields = self.center.turn_fields(contact, participant.id, participant.role, content)
         fields["content_type"] = content_type
         item = self._append_once(request, MESSAGE, fields)
         self.center.on_item(item["contact_id"])

@@ -13,7 +13,6 @@ from typing import Any
 from livelens.contacts.models import PARTICIPANT_ROLES
 from livelens.contacts.service import UTTERANCE, ContactCenter
 from livelens.errors import ContactNotFoundException, InvalidRequestException
-from livelens.ingest.protect import protect_turn
 
 MAX_BATCH = 100
 MAX_CONTENT = 16384
@@ -70,8 +69,8 @@ class VoiceIngest:
         with self.center.storage.read() as tx:
             contact = self._live_voice_contact(tx, instance_id, contact_id)
         prepared = [
-            protect_turn(self.center, contact, u["participant_id"], u["role"], u["content"],
-                         begin_ms=u["begin_ms"], end_ms=u["end_ms"])
+            self.center.turn_fields(contact, u["participant_id"], u["role"], u["content"],
+                                    begin_ms=u["begin_ms"], end_ms=u["end_ms"])
             for u in utterances
         ]
         ids = []

@@ -344,4 +344,98 @@ class SqliteTransaction:
         self.conn.execute("UPDATE attachments SET data = ? WHERE id = ?", (_dumps(data), attachment_id))
 
 
+    # rules ----------------------------------------------------------------
+    def insert_rule(self, rule_id: str, instance_id: str, name: str, data: Record) -> None:
+        self.conn.execute(
+            "INSERT INTO rules (id, instance_id, name, data) VALUES (?, ?, ?, ?)",
+            (rule_id, instance_id, name, _dumps(data)),
+        )
+
+    def get_rule(self, rule_id: str) -> Record | None:
+        row = self._one("SELECT data FROM rules WHERE id = ?", (rule_id,))
+        return None if row is None else _loads(row[0])
+
+    def find_rule_by_name(self, instance_id: str, name: str) -> Record | None:
+        row = self._one("SELECT data FROM rules WHERE instance_id = ? AND name = ?", (instance_id, name))
+        return None if row is None else _loads(row[0])
+
+    def list_rules(self, instance_id: str, after: int, limit: int) -> list[tuple[int, Record]]:
+        rows = self.conn.execute(
+            "SELECT seq, data FROM rules WHERE instance_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (instance_id, after, limit),
+        )
+        return [(seq, _loads(data)) for seq, data in rows]
+
+    def update_rule(self, rule_id: str, name: str, data: Record) -> None:
+        self.conn.execute("UPDATE rules SET name = ?, data = ? WHERE id = ?", (name, _dumps(data), rule_id))
+
+    def delete_rule(self, rule_id: str) -> None:
+        self.conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
+
+    def get_rule_states(self, contact_id: str) -> dict[str, Record]:
+        rows = self.conn.execute("SELECT rule_id, state FROM rule_state WHERE contact_id = ?", (contact_id,))
+        return {rule_id: _loads(state) for rule_id, state in rows}
+
+    def put_rule_states(self, contact_id: str, states: dict[str, Record]) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO rule_state (contact_id, rule_id, state) VALUES (?, ?, ?)",
+            [(contact_id, rule_id, _dumps(state)) for rule_id, state in states.items()],
+        )
+
+    def get_webhooks(self, instance_id: str) -> Record | None:
+        row = self._one("SELECT data FROM webhooks WHERE instance_id = ?", (instance_id,))
+        return None if row is None else _loads(row[0])
+
+    def put_webhooks(self, instance_id: str, data: Record) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO webhooks (instance_id, data) VALUES (?, ?)", (instance_id, _dumps(data))
+        )
+
+    def _alert(self, row: tuple[Any, ...]) -> Record:
+        record: Record = _loads(row[5])
+        record.update(id=row[0], instance_id=row[1], status=row[2], attempts=row[3], next_attempt=row[4])
+        return record
+
+    def insert_alert(self, alert_id: str, instance_id: str, next_attempt: float, data: Record) -> None:
+        self.conn.execute(
+            "INSERT INTO alerts (id, instance_id, status, attempts, next_attempt, data) VALUES (?, ?, 'PENDING', 0, ?, ?)",
+            (alert_id, instance_id, next_attempt, _dumps(data)),
+        )
+
+    def due_alerts(self, now: float, limit: int) -> list[Record]:
+        rows = self.conn.execute(
+            "SELECT id, instance_id, status, attempts, next_attempt, data FROM alerts"
+            " WHERE status = 'PENDING' AND next_attempt <= ? ORDER BY next_attempt LIMIT ?",
+            (now, limit),
+        )
+        return [self._alert(row) for row in rows]
+
+    def next_alert_due(self) -> float | None:
+        row = self._one("SELECT MIN(next_attempt) FROM alerts WHERE status = 'PENDING'")
+        return None if row is None or row[0] is None else float(row[0])
+
+    def update_alert(self, alert_id: str, *, status: str, attempts: int, next_attempt: float, data: Record) -> None:
+        clean = {k: v for k, v in data.items() if k not in ("id", "instance_id", "status", "attempts", "next_attempt")}
+        self.conn.execute(
+            "UPDATE alerts SET status = ?, attempts = ?, next_attempt = ?, data = ? WHERE id = ?",
+            (status, attempts, next_attempt, _dumps(clean), alert_id),
+        )
+
+    def list_alerts(self, instance_id: str, limit: int) -> list[Record]:
+        rows = self.conn.execute(
+            "SELECT id, instance_id, status, attempts, next_attempt, data FROM alerts"
+            " WHERE instance_id = ? ORDER BY seq DESC LIMIT ?",
+            (instance_id, limit),
+        )
+        return [self._alert(row) for row in rows]
+
+    def insert_rule_action(self, instance_id: str, data: Record) -> None:
+        self.conn.execute("INSERT INTO rule_actions (instance_id, data) VALUES (?, ?)", (instance_id, _dumps(data)))
+
+    def list_rule_actions(self, instance_id: str, limit: int) -> list[Record]:
+        rows = self.conn.execute(
+            "SELECT data FROM rule_actions WHERE instance_id = ? ORDER BY seq DESC LIMIT ?", (instance_id, limit)
+        )
+        return [_loads(data) for (data,) in rows]
+
 _CONTACT_COLUMNS = ("analysis_status", "ended", "last_item_seq", "analysed_seq")

@@ -1,0 +1,510 @@
+"""Category rules in the domain: the connect rules API, firing on live contacts, alerts.
+
+:class:`RuleBook` is what the wire layer calls for CreateRule, ListRules,
+DescribeRule, UpdateRule and DeleteRule, webhooks, recorded actions and the
+dry run. :class:`RuleRunner` is the analysis worker's collaborator: after a
+turn's analysis it advances the contact's rules (:mod:`livelens.rules.engine`)
+and returns the ``Categories`` segment; :meth:`RuleRunner.commit` then writes
+the rules' state, the alert outbox and the recorded actions inside the
+worker's transaction, the one that appends the turn's segments and advances
+``analysed_seq``. A turn is therefore evaluated exactly once, also across a
+crash: before the commit nothing of it is stored, after it everything is.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from livelens.analysis.types import Redaction, TurnAnalysis
+from livelens.contacts.models import Contact, Instance, now_iso
+from livelens.contacts.service import MESSAGE, UTTERANCE, ContactCenter, idempotent
+from livelens.errors import InvalidRequestException, ResourceConflictException, ResourceNotFoundException
+from livelens.rules import alerts
+from livelens.rules.dryrun import dry_run, turn_facts
+from livelens.rules.engine import (
+    CATEGORY,
+    EVENT,
+    NOTIFICATION,
+    TASK,
+    CompiledRule,
+    Embed,
+    Evaluation,
+    Firing,
+    TurnFacts,
+    needs_embedding,
+)
+from livelens.rules.parser import Function, RuleSyntaxError, parse
+from livelens.storage.base import Record, Transaction
+
+log = logging.getLogger("livelens.rules")
+
+#: The event sources livelens evaluates, and the channel each applies to.
+EVENT_SOURCES = {"OnRealTimeCallAnalysisAvailable": "VOICE", "OnRealTimeChatAnalysisAvailable": "CHAT"}
+SUPPORTED_ACTIONS = {
+    CATEGORY: "AssignContactCategoryAction",
+    EVENT: "EventBridgeAction",
+    NOTIFICATION: "SendNotificationAction",
+    TASK: "TaskAction",
+}
+MAX_ACTIONS = 20
+MAX_WEBHOOKS = 10
+V1_MAX_POINTS, V2_MAX_POINTS = 20, 5
+DEFAULT_PAGE = 50
+
+SegmentRow = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
+
+
+class RuleBook:
+    """The rules of every instance: CRUD with validation beyond the service model."""
+
+    def __init__(self, center: ContactCenter, embedder: Callable[[], Embed] | None = None) -> None:
+        self.center = center
+        self.storage = center.storage
+        self.embedder = embedder
+
+    # validation -----------------------------------------------------------
+    @staticmethod
+    def compile_function(source: str, event_source: str) -> Function:
+        try:
+            function = parse(source)
+        except RuleSyntaxError as exc:
+            raise InvalidRequestException(f"Function: {exc}") from None
+        if EVENT_SOURCES.get(event_source) == "CHAT" and function.uses_seconds:
+            leaf = next(l for l in function.leaves if getattr(l, "window", None) and l.window.unit == "seconds")  # type: ignore[attr-defined]
+            raise InvalidRequestException(
+                f"Function: windows in seconds apply to voice; a chat rule ({event_source}) counts turns "
+                f"(in {function.text_of(leaf)!r} at position {leaf.span[0]})."
+            )
+        return function
+
+    @staticmethod
+    def check_event_source(trigger: Mapping[str, Any]) -> str:
+        name = str(trigger.get("EventSourceName"))
+        if name not in EVENT_SOURCES:
+            raise InvalidRequestException(
+                f"TriggerEventSource.EventSourceName {name} is not evaluated by livelens; use "
+                f"{' or '.join(EVENT_SOURCES)}."
+            )
+        if trigger.get("IntegrationAssociationId"):
+            raise InvalidRequestException("TriggerEventSource.IntegrationAssociationId applies to third-party "
+                                          "integrations, which livelens does not have.")
+        return name
+
+    @staticmethod
+    def check_actions(actions: Sequence[Mapping[str, Any]]) -> None:
+        if not actions:
+            raise InvalidRequestException("Actions must list at least one action.")
+        if len(actions) > MAX_ACTIONS:
+            raise InvalidRequestException(f"Actions may list at most {MAX_ACTIONS} actions.")
+        for i, action in enumerate(actions, 1):
+            kind = action.get("ActionType")
+            if kind not in SUPPORTED_ACTIONS:
+                raise InvalidRequestException(
+                    f"Actions.{i}.ActionType {kind} is not supported by livelens real-time rules; use "
+                    f"{', '.join(SUPPORTED_ACTIONS)}."
+                )
+            member = SUPPORTED_ACTIONS[kind]
+            if kind != CATEGORY and not action.get(member):
+                raise InvalidRequestException(f"Actions.{i}.{member} is required for ActionType {kind}.")
+            others = [k for k in action if k not in ("ActionType", member)]
+            if others:
+                raise InvalidRequestException(f"Actions.{i}.{others[0]} does not belong to ActionType {kind}.")
+
+    @staticmethod
+    def check_filters(request: Mapping[str, Any]) -> None:
+        if request.get("PreEvaluationFilters"):
+            raise InvalidRequestException(
+                "PreEvaluationFilters are not supported by livelens; test contact attributes in the Function "
+                "instead, e.g. attribute \"queue\" = \"billing\"."
+            )
+
+    def _unique_name(self, tx: Transaction, instance_id: str, name: str, rule_id: str | None = None) -> None:
+        existing = tx.find_rule_by_name(instance_id, name)
+        if existing is not None and existing["RuleId"] != rule_id:
+            raise ResourceConflictException(f"A rule named {name} already exists in instance {instance_id}.")
+
+    def _rule(self, tx: Transaction, instance_id: str, rule_id: str) -> Record:
+        self.center.get_instance(tx, instance_id)
+        record = tx.get_rule(rule_id)
+        if record is None or record.get("InstanceId") != instance_id:
+            raise ResourceNotFoundException(f"Rule not found: {rule_id}")
+        return record
+
+    # operations -----------------------------------------------------------
+    def create_rule(self, request: Mapping[str, Any], client_token: str | None, updated_by: str) -> dict[str, Any]:
+        event_source = self.check_event_source(request["TriggerEventSource"])
+        self.compile_function(request["Function"], event_source)
+        self.check_actions(request["Actions"])
+        self.check_filters(request)
+
+        def create() -> dict[str, Any]:
+            instance = self.center.get_instance(tx, request["InstanceId"])
+            self._unique_name(tx, instance.id, request["Name"])
+            rule_id = str(uuid.uuid4())
+            now = now_iso()
+            record = {
+                "InstanceId": instance.id,
+                "Name": request["Name"],
+                "RuleId": rule_id,
+                "RuleArn": f"{instance.arn}/rule/{rule_id}",
+                "TriggerEventSource": dict(request["TriggerEventSource"]),
+                "Function": request["Function"],
+                "Actions": list(request["Actions"]),
+                "PublishStatus": request["PublishStatus"],
+                "CreatedTime": now,
+                "LastUpdatedTime": now,
+                "LastUpdatedBy": updated_by,
+                "Tags": dict(request.get("Tags") or {}),
+            }
+            tx.insert_rule(rule_id, instance.id, record["Name"], record)
+            return {"RuleArn": record["RuleArn"], "RuleId": rule_id}
+
+        with self.storage.write() as tx:
+            return idempotent(tx, f"CreateRule:{request['InstanceId']}", client_token, request, create)
+
+    def describe_rule(self, instance_id: str, rule_id: str) -> Record:
+        with self.storage.read() as tx:
+            return self._rule(tx, instance_id, rule_id)
+
+    def list_rules(self, instance_id: str, publish_status: str | None, event_source: str | None,
+                   max_results: int | None, next_token: str | None) -> tuple[list[Record], str | None]:
+        limit = max_results or DEFAULT_PAGE
+        scope = f"rules|{instance_id}|{publish_status or ''}|{event_source or ''}"
+        after = self.center.next_tokens.decode(next_token, scope) if next_token else 0
+        found: list[tuple[int, Record]] = []
+        with self.storage.read() as tx:
+            self.center.get_instance(tx, instance_id)
+            while len(found) <= limit:
+                rows = tx.list_rules(instance_id, after, 200)
+                if not rows:
+                    break
+                for seq, record in rows:
+                    if publish_status and record["PublishStatus"] != publish_status:
+                        continue
+                    if event_source and record["TriggerEventSource"]["EventSourceName"] != event_source:
+                        continue
+                    found.append((seq, record))
+                after = rows[-1][0]
+        page = found[:limit]
+        token = self.center.next_tokens.encode(scope, page[-1][0]) if len(found) > limit else None
+        return [record for _, record in page], token
+
+    def update_rule(self, request: Mapping[str, Any], updated_by: str) -> None:
+        self.check_actions(request["Actions"])
+        self.check_filters(request)
+        with self.storage.write() as tx:
+            record = self._rule(tx, request["InstanceId"], request["RuleId"])
+            self.compile_function(request["Function"], record["TriggerEventSource"]["EventSourceName"])
+            self._unique_name(tx, record["InstanceId"], request["Name"], record["RuleId"])
+            record.update(
+                Name=request["Name"],
+                Function=request["Function"],
+                Actions=list(request["Actions"]),
+                PublishStatus=request["PublishStatus"],
+                LastUpdatedTime=now_iso(),
+                LastUpdatedBy=updated_by,
+            )
+            tx.update_rule(record["RuleId"], record["Name"], record)
+
+    def delete_rule(self, instance_id: str, rule_id: str) -> None:
+        with self.storage.write() as tx:
+            self._rule(tx, instance_id, rule_id)
+            tx.delete_rule(rule_id)
+
+    # webhooks, actions, alerts ------------------------------------------------
+    def put_webhooks(self, instance_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        hooks = body.get("Webhooks")
+        if not isinstance(hooks, list) or len(hooks) > MAX_WEBHOOKS:
+            raise InvalidRequestException(f"Webhooks must be a list of at most {MAX_WEBHOOKS} webhooks.")
+        clean = []
+        for i, hook in enumerate(hooks, 1):
+            if not isinstance(hook, dict):
+                raise InvalidRequestException(f"Webhooks.{i} must be an object with Url and optional Secret.")
+            url = hook.get("Url")
+            parts = urlsplit(url) if isinstance(url, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2048:
+                raise InvalidRequestException(f"Webhooks.{i}.Url must be an http or https URL.")
+            secret = hook.get("Secret")
+            if secret is None:
+                secret = secrets.token_urlsafe(32)
+            if not isinstance(secret, str) or not 16 <= len(secret) <= 256:
+                raise InvalidRequestException(f"Webhooks.{i}.Secret must be a string of 16 to 256 characters.")
+            unknown = [k for k in hook if k not in ("Url", "Secret")]
+            if unknown:
+                raise InvalidRequestException(f"Webhooks.{i}.{unknown[0]} is not a webhook field.")
+            clean.append({"Url": url, "Secret": secret})
+        with self.storage.write() as tx:
+            self.center.get_instance(tx, instance_id)
+            tx.put_webhooks(instance_id, {"Webhooks": clean})
+        return {"Webhooks": clean}
+
+    def get_webhooks(self, instance_id: str) -> dict[str, Any]:
+        with self.storage.read() as tx:
+            self.center.get_instance(tx, instance_id)
+            config = tx.get_webhooks(instance_id) or {"Webhooks": []}
+        return {"Webhooks": [{"Url": h["Url"]} for h in config["Webhooks"]]}
+
+    def list_actions(self, instance_id: str, contact_id: str | None = None, limit: int = 1000) -> dict[str, Any]:
+        with self.storage.read() as tx:
+            self.center.get_instance(tx, instance_id)
+            actions = tx.list_rule_actions(instance_id, limit)
+        if contact_id:
+            actions = [a for a in actions if a.get("ContactId") == contact_id]
+        return {"Actions": actions}
+
+    def list_alerts(self, instance_id: str, limit: int = 1000) -> dict[str, Any]:
+        with self.storage.read() as tx:
+            self.center.get_instance(tx, instance_id)
+            rows = tx.list_alerts(instance_id, limit)
+        return {"Alerts": [
+            {"Id": r["id"], "EventId": r["event_id"], "Status": r["status"], "Attempts": r["attempts"],
+             "Url": r["url"], "RuleName": r["rule_name"], "ContactId": r["contact_id"],
+             "LastStatus": r.get("last_status"), "LastError": r.get("last_error"),
+             "Event": json.loads(r["body"])}
+            for r in rows
+        ]}
+
+
+    # dry run ------------------------------------------------------------------------
+    def test(self, instance_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The native dry run: a Function (or a stored rule) over a stored contact or a given transcript."""
+        if not isinstance(body, Mapping):
+            raise InvalidRequestException("The request body must be a JSON object.")
+        with self.center.storage.read() as tx:
+            self.center.get_instance(tx, instance_id)
+            source = body.get("Function")
+            event_source = None
+            if body.get("RuleId"):
+                record = tx.get_rule(str(body["RuleId"]))
+                if record is None or record.get("InstanceId") != instance_id:
+                    raise ResourceNotFoundException(f"Rule not found: {body['RuleId']}")
+                source, event_source = record["Function"], record["TriggerEventSource"]["EventSourceName"]
+            if not isinstance(source, str) or not source.strip():
+                raise InvalidRequestException("Function (or RuleId) is required.")
+            attributes: dict[str, str] = dict(body.get("Attributes") or {})
+            if body.get("ContactId"):
+                contact = self.center.get_contact(tx, instance_id, str(body["ContactId"]))
+                items = tx.list_items(contact.id, limit=1_000_000, kinds=(MESSAGE, UTTERANCE))
+                channel = contact.channel
+                attributes = {**contact.attributes, **attributes}
+                turns = [_stored_turn(contact, item) for item in items]
+            elif isinstance(body.get("Transcript"), list):
+                channel = str(body.get("Channel") or "CHAT").upper()
+                turns = body["Transcript"]
+            else:
+                raise InvalidRequestException("Give ContactId (a stored contact) or Transcript (a list of turns).")
+        if channel not in ("CHAT", "VOICE"):
+            raise InvalidRequestException("Channel must be CHAT or VOICE.")
+        function = RuleBook.compile_function(source, event_source or (
+            "OnRealTimeChatAnalysisAvailable" if channel == "CHAT" else "OnRealTimeCallAnalysisAvailable"))
+        try:
+            facts = turn_facts(turns)
+        except ValueError as exc:
+            raise InvalidRequestException(f"Transcript: {exc}") from None
+        embed = self.embedder() if (self.embedder and function.semantic) else None
+        return dry_run(function, facts, attributes=attributes, embed=embed)
+
+
+def _compiled(record: Record) -> CompiledRule:
+    return _compile(record["RuleId"], record["Name"], record["Function"], json.dumps(record["Actions"]),
+                    record.get("RuleArn", ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(rule_id: str, name: str, source: str, actions: str, arn: str) -> CompiledRule:
+    return CompiledRule(rule_id, name, parse(source), tuple(json.loads(actions)), arn)
+
+
+@dataclass
+class _Pending:
+    seq: int
+    states: dict[str, Record]
+    firings: list[Firing]
+    contact: Contact
+    redacted: bool
+
+
+@dataclass
+class RuleRunner:
+    """The analysis worker's rules collaborator (see the module docstring)."""
+
+    center: ContactCenter
+    embedder: Callable[[], Embed] | None = None
+    on_alert: Callable[[], None] = lambda: None
+    clock: Callable[[], float] = time.time
+    _pending: dict[str, _Pending] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # what applies -------------------------------------------------------------
+    def rules_for(self, tx: Transaction, contact: Contact) -> list[CompiledRule]:
+        """The PUBLISHED rules of the contact's instance for its channel (deleted ones are gone)."""
+        rules, after = [], 0
+        while True:
+            rows = tx.list_rules(contact.instance_id, after, 500)
+            if not rows:
+                return rules
+            for _, record in rows:
+                source = record["TriggerEventSource"]["EventSourceName"]
+                if record["PublishStatus"] == "PUBLISHED" and EVENT_SOURCES.get(source) == contact.channel:
+                    try:
+                        rules.append(_compiled(record))
+                    except RuleSyntaxError:  # validated at CreateRule; never expected
+                        log.exception("rule %s no longer parses; skipped", record["RuleId"])
+            after = rows[-1][0]
+
+    def _embed(self, rules: Sequence[CompiledRule]) -> Embed | None:
+        if self.embedder is None or not needs_embedding(rules):
+            return None
+        return self.embedder()
+
+    # the worker's hooks ---------------------------------------------------------
+    def on_turn(self, contact: Contact, item: Mapping[str, Any], analysis: TurnAnalysis,
+                redaction: Redaction | None) -> list[SegmentRow]:
+        """Advance the contact's rules by one analysed turn; the Categories segment, if any."""
+        original = item.get("content")
+        text_is_redacted = original is None
+        text = original if original is not None else (redaction.content if redaction else "")
+        facts = TurnFacts(
+            id=item["id"],
+            role=item["role"],
+            text=text,
+            sentiment=analysis.sentiment,
+            begin_ms=item.get("begin_ms"),
+            end_ms=item.get("end_ms"),
+            redaction=redaction if (contact.redacts and not text_is_redacted) else None,
+            text_is_redacted=text_is_redacted,
+        )
+        return self._step(contact, item["seq"], lambda ev: ev.on_turn(facts))
+
+    def on_end(self, contact: Contact, item: Mapping[str, Any]) -> list[SegmentRow]:
+        """The contact ended: decide "not said" and "in last N" conditions."""
+        return self._step(contact, item["seq"], lambda ev: ev.on_end())
+
+    def _step(self, contact: Contact, seq: int, advance: Callable[[Evaluation], list[Firing]]) -> list[SegmentRow]:
+        with self.center.storage.read() as tx:
+            rules = self.rules_for(tx, contact)
+            states = tx.get_rule_states(contact.id)
+        evaluation = Evaluation(rules, states, attributes=contact.attributes, embed=self._embed(rules))
+        firings = advance(evaluation)
+        with self._lock:
+            self._pending[contact.id] = _Pending(seq, evaluation.changed, firings, contact, contact.redacts)
+        category = [f for f in firings if f.rule.assigns_category]
+        return [categories_segment(contact, category)] if category else []
+
+    def commit(self, tx: Transaction, contact_id: str, seq: int) -> None:
+        """Persist what :meth:`on_turn` / :meth:`on_end` computed for item ``seq`` (inside the worker's write)."""
+        with self._lock:
+            pending = self._pending.pop(contact_id, None)
+        if pending is None or pending.seq != seq:
+            return
+        if pending.states:
+            tx.put_rule_states(contact_id, pending.states)
+        queued = False
+        for firing in pending.firings:
+            queued |= self._act(tx, pending.contact, firing)
+        if queued:
+            self.on_alert()
+
+    def _act(self, tx: Transaction, contact: Contact, firing: Firing) -> bool:
+        queued = False
+        now = now_iso()
+        instance_record = tx.get_instance(contact.instance_id)
+        instance_arn = Instance.from_record(instance_record).arn if instance_record else contact.arn.rsplit("/contact/", 1)[0]
+        explanation = firing.explain()
+        base = {"RuleId": firing.rule.id, "RuleName": firing.rule.name, "ContactId": contact.id, "Time": now,
+                "DecidedAtContactEnd": firing.at_end}
+        for action in firing.rule.actions:
+            kind = action.get("ActionType")
+            if kind == EVENT:
+                event = alerts.build_event(
+                    event_id=str(uuid.uuid4()), time_iso=now, account_id=self.center.account_id,
+                    instance_arn=instance_arn, contact_arn=contact.arn, contact_id=contact.id,
+                    channel=contact.channel, rule_id=firing.rule.id, rule_arn=firing.rule.arn,
+                    rule_name=firing.rule.name, action_name=action["EventBridgeAction"]["Name"],
+                    points=firing.points, redacted=contact.redacts, at_end=firing.at_end, explanation=explanation,
+                )
+                body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+                hooks = (tx.get_webhooks(contact.instance_id) or {}).get("Webhooks", [])
+                for hook in hooks:
+                    tx.insert_alert(str(uuid.uuid4()), contact.instance_id, self.clock(), {
+                        "event_id": event["id"], "url": hook["Url"], "secret": hook["Secret"], "body": body,
+                        "rule_name": firing.rule.name, "contact_id": contact.id,
+                    })
+                    queued = True
+                tx.insert_rule_action(contact.instance_id, {**base, "ActionType": kind, "Status": (
+                    f"QUEUED for {len(hooks)} webhook(s)" if hooks else "NO_WEBHOOK_CONFIGURED"), "Event": event})
+            elif kind in (NOTIFICATION, TASK):
+                member = SUPPORTED_ACTIONS[kind]
+                tx.insert_rule_action(contact.instance_id, {
+                    **base, "ActionType": kind, "Status": "RECORDED", member: action.get(member),
+                    "Matches": [{k: m[k] for k in ("condition", "item", "role", "turn", "text", "sentiment")}
+                                for m in explanation],
+                })
+        return queued
+
+def _stored_turn(contact: Contact, item: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored item as a dry-run turn: redacted text whenever the contact redacts."""
+    content = item.get("content")
+    if item.get("redaction"):
+        content = item["redaction"]["content"]
+    return {
+        "Id": item["id"],
+        "ParticipantRole": item.get("role"),
+        "Content": content or "",
+        "Sentiment": (item.get("analysis") or {}).get("sentiment"),
+        "BeginOffsetMillis": item.get("begin_ms"),
+        "EndOffsetMillis": item.get("end_ms"),
+    }
+
+
+# --- the Categories segment -----------------------------------------------------
+
+
+def categories_segment(contact: Contact, firings: Sequence[Firing]) -> SegmentRow:
+    """One ``Categories`` segment for the category rules that fired on this turn.
+
+    VOICE: the V1 shape (points of interest in milliseconds). CHAT: the V2
+    shape (transcript item Ids and character offsets, in the original text for
+    Raw and in the redacted text for Redacted). No text is carried.
+    """
+    if contact.channel == "VOICE":
+        body: dict[str, Any] = {"MatchedCategories": [], "MatchedDetails": {}}
+        for firing in firings:
+            points, seen = [], set()
+            for p in firing.points:
+                if p.get("ms") and tuple(p["ms"]) not in seen:
+                    seen.add(tuple(p["ms"]))
+                    points.append({"BeginOffsetMillis": p["ms"][0], "EndOffsetMillis": p["ms"][1]})
+            body["MatchedCategories"].append(firing.rule.name)
+            body["MatchedDetails"][firing.rule.name] = {"PointsOfInterest": points[:V1_MAX_POINTS],
+                                                        "RuleId": firing.rule.id}
+        return ("Categories", body if contact.keeps_original else None, body if contact.redacts else None)
+
+    def v2(which: str) -> dict[str, Any]:
+        details = {}
+        for firing in firings:
+            points, seen = [], set()
+            for p in firing.points:
+                span = p.get(which)
+                key = (p["item"], tuple(span or ()))
+                if key in seen:
+                    continue
+                seen.add(key)
+                item: dict[str, Any] = {"Id": p["item"]}
+                if span is not None:
+                    item["CharacterOffsets"] = {"BeginOffsetChar": span[0], "EndOffsetChar": span[1]}
+                points.append({"TranscriptItems": [item]})
+            details[firing.rule.name] = {"PointsOfInterest": points[:V2_MAX_POINTS], "RuleId": firing.rule.id}
+        return {"MatchedDetails": details}
+
+    return ("Categories", v2("raw") if contact.keeps_original else None, v2("redacted") if contact.redacts else None)
