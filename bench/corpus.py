@@ -15,7 +15,8 @@ CONVERSATIONS: list[list[tuple[str, str]]] = [
         ("CUSTOMER", "It's dana.whitfield@example.com and my phone is 415-555-0142."),
         ("AGENT", "Thank you Dana. I can see two identical charges of $84.20 on March 3rd."),
         ("CUSTOMER", "This is really frustrating, it's the second time this has happened."),
-        ("AGENT", "I understand. I have issued a refund for the duplicate charge; it will reach your card in 3 to 5 days."),
+        ("AGENT", "I understand. I have issued a refund for the duplicate charge; it will reach your card "
+                  "in 3 to 5 days."),
         ("CUSTOMER", "Great, thank you so much for sorting that out quickly!"),
         ("AGENT", "You're welcome. Is there anything else I can help with today?"),
     ],

@@ -66,6 +66,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         try:
             server_many = start_livelens(directory / "many", db=many.db)
             try:
+                server_one.wait_idle()
+                server_many.wait_idle()
                 cases = {
                     "one_at_10": (server_one, one, 10),
                     "one_at_end": (server_one, one, depth - PAGE),

@@ -264,6 +264,17 @@ class ServerProcess:
                     found[name] = int(value.split()[0])
         return found
 
+    def wait_idle(self, timeout: float = 120.0, window: float = 0.5, busy: float = 0.1) -> None:
+        """Wait until the server uses less than ``busy`` of a core over ``window`` s (models loaded)."""
+        deadline = time.monotonic() + timeout
+        last = self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(window)
+            now = self.cpu_seconds()
+            if now - last < busy * window:
+                return
+            last = now
+
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process (all threads) has used."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -29,9 +29,9 @@ from corpus import TURNS
 from harness import Answer, Connection, HttpError, ServerProcess, percentile, raw_request, start_livelens, workdir
 
 PERIOD = 2.0
-POLL_INTERVAL = 0.01
+POLL_INTERVAL = 0.025
 SENDERS = 32
-READERS = 4
+READERS = 2
 SETUP_CONNECTIONS = 16
 
 
@@ -202,7 +202,7 @@ class Run:
                 self.wakeup.clear()
                 try:
                     await asyncio.wait_for(self.wakeup.wait(), 0.05)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 continue
             chat = self.active.popleft()

@@ -74,6 +74,7 @@ def list_vs_limit(quick: bool = False) -> dict[str, Any]:
             body_file = directory / "page.json"
             body_file.write_bytes(answer_bytes)
             baseline = start_baseline(body_file, {"x-amzn-RequestId": str(uuid.uuid4())})
+            server.wait_idle()
             summary = _rounds({
                 "livelens": (server.url, [raw_request("POST", server.host, path, body)]),
                 "baseline": (baseline.url, [raw_request("POST", baseline.host, path, body)]),
@@ -103,6 +104,8 @@ def against_moto(quick: bool = False) -> dict[str, Any]:
                 described = call(target.url, "GET", path)
                 assert described["Instance"]["Id"] == instance_id, described
                 targets[name] = (target.url, [raw_request("GET", target.host, path)])
+            server.wait_idle()
+            moto.wait_idle()
             summary = _rounds(targets, quick)
         finally:
             server.stop()

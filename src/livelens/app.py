@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import Route
 
 from livelens.api.app import WireEndpoint
 from livelens.api.auth import SigV4Verifier, load_credentials
@@ -34,8 +33,6 @@ from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, open_storage
 
 log = logging.getLogger("livelens")
-
-ALL_METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"]
 
 
 @dataclass
@@ -153,8 +150,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             runtime.storage.close()
 
     app = Starlette(
-        routes=[Route("/{path:path}", endpoint.handle, methods=ALL_METHODS)],
+        routes=[],
         lifespan=lifespan,
     )
+    # Every path, whatever it contains, goes to the wire endpoint (a catch-all
+    # route's pattern would not match paths with a newline in them).
+    app.router.default = endpoint.asgi
     app.state.runtime = runtime
     return app

@@ -38,8 +38,19 @@ def test_outbox_retries_until_delivered_and_survives_a_restart(tmp_path: Path) -
     db = tmp_path / "x.db"
     storage = SqliteStorage(db)
     with storage.write() as tx:
-        tx.insert_alert("a1", "i1", 1000.0, {"event_id": "e1", "url": "http://hook", "secret": "s" * 16,
-                                             "body": json.dumps({"id": "e1"}), "rule_name": "r", "contact_id": "c"})
+        tx.insert_alert(
+            "a1",
+            "i1",
+            1000.0,
+            {
+                "event_id": "e1",
+                "url": "http://hook",
+                "secret": "s" * 16,
+                "body": json.dumps({"id": "e1"}),
+                "rule_name": "r",
+                "contact_id": "c",
+            },
+        )
     answers = [500]
     seen: list[dict[str, Any]] = []
 
@@ -72,10 +83,21 @@ def test_outbox_retries_until_delivered_and_survives_a_restart(tmp_path: Path) -
 def test_outbox_gives_up_after_max_attempts(tmp_path: Path) -> None:
     storage = SqliteStorage(tmp_path / "y.db")
     with storage.write() as tx:
-        tx.insert_alert("a1", "i1", 0.0, {"event_id": "e1", "url": "http://hook", "secret": "s" * 16, "body": "{}",
-                                          "rule_name": "r", "contact_id": "c"})
+        tx.insert_alert(
+            "a1",
+            "i1",
+            0.0,
+            {
+                "event_id": "e1",
+                "url": "http://hook",
+                "secret": "s" * 16,
+                "body": "{}",
+                "rule_name": "r",
+                "contact_id": "c",
+            },
+        )
 
-    def refuse(*_: Any) -> int:
+    def refuse(url: str, body: bytes, headers: Any, timeout: float) -> int:
         raise ConnectionRefusedError("refused")
 
     clock = Clock()

@@ -15,12 +15,16 @@ def rule(source: str, name: str = "r") -> CompiledRule:
     return CompiledRule.from_source(name, name, source)
 
 
-def turn(i: int, role: str, text: str, sentiment: str | None = "NEUTRAL", at: int | None = None, **kw: Any) -> TurnFacts:
+def turn(
+    i: int, role: str, text: str, sentiment: str | None = "NEUTRAL", at: int | None = None, **kw: Any
+) -> TurnFacts:
     begin = at if at is not None else i * 5000
     return TurnFacts(f"t{i}", role, text, sentiment, begin, begin + 4000, **kw)
 
 
-def run(source: str, turns: list[TurnFacts], *, end: bool = True, **kw: Any) -> list[tuple[int | str, list[dict[str, Any]]]]:
+def run(
+    source: str, turns: list[TurnFacts], *, end: bool = True, **kw: Any
+) -> list[tuple[int | str, list[dict[str, Any]]]]:
     """(turn number or "end", points) for every firing."""
     evaluation = Evaluation([rule(source)], **kw)
     fired: list[tuple[int | str, list[dict[str, Any]]]] = []
@@ -70,8 +74,8 @@ def test_first_window_in_seconds_and_turns() -> None:
 def test_last_window_is_decided_at_end() -> None:
     assert [n for n, _ in run('agent said "refund" in last 2 turns', CALL)] == ["end"]
     assert run('agent said "sorry" in last 2 turns', CALL) == []
-    assert [n for n, _ in run('customer sentiment NEGATIVE for 2 turns in last 10 seconds', CALL)] == []
-    assert [n for n, _ in run('customer sentiment NEGATIVE for 2 turns in last 17 seconds', CALL)] == ["end"]
+    assert [n for n, _ in run("customer sentiment NEGATIVE for 2 turns in last 10 seconds", CALL)] == []
+    assert [n for n, _ in run("customer sentiment NEGATIVE for 2 turns in last 17 seconds", CALL)] == ["end"]
 
 
 def test_negative_streak_counts_the_speakers_turns() -> None:
@@ -115,7 +119,10 @@ def test_semantic_match_embeds_each_turn_once() -> None:
         return np.array([[1.0, 0.0] if "manager" in t or "supervisor" in t else [0.0, 1.0] for t in texts])
 
     turns = [turn(0, "CUSTOMER", "hello"), turn(1, "CUSTOMER", "get me your supervisor")]
-    rules = [rule('customer means "I want a manager"', "a"), rule('customer means "I want a manager" threshold 0.9', "b")]
+    rules = [
+        rule('customer means "I want a manager"', "a"),
+        rule('customer means "I want a manager" threshold 0.9', "b"),
+    ]
     evaluation = Evaluation(rules, embed=embed)
     assert evaluation.on_turn(turns[0]) == []
     fired = evaluation.on_turn(turns[1])
@@ -141,8 +148,11 @@ def test_redacted_offsets_and_text() -> None:
 
 
 def test_state_survives_serialisation_mid_contact() -> None:
-    rules = [rule("customer sentiment NEGATIVE for 3 turns", "neg"), rule('customer said all("charged", "cancel")', "all"),
-             rule('agent never said "goodbye"', "bye")]
+    rules = [
+        rule("customer sentiment NEGATIVE for 3 turns", "neg"),
+        rule('customer said all("charged", "cancel")', "all"),
+        rule('agent never said "goodbye"', "bye"),
+    ]
     straight = Evaluation(rules)
     expected = [[f.rule.name for f in straight.on_turn(t)] for t in CALL] + [[f.rule.name for f in straight.on_end()]]
     states: dict[str, Any] = {}
@@ -167,8 +177,13 @@ def test_a_changed_function_starts_afresh_but_a_fired_rule_stays_fired() -> None
 
 
 def test_cost_per_turn_does_not_grow_with_the_contact() -> None:
-    rules = [rule(f'customer said "word{i}" and customer sentiment NEGATIVE for 3 turns and agent never said "bye{i}"', f"r{i}")
-             for i in range(50)]
+    rules = [
+        rule(
+            f'customer said "word{i}" and customer sentiment NEGATIVE for 3 turns and agent never said "bye{i}"',
+            f"r{i}",
+        )
+        for i in range(50)
+    ]
     states: dict[str, Any] = {}
     work, sizes = [], []
     for i in range(2000):

@@ -2,7 +2,18 @@
 
 import pytest
 
-from livelens.rules.parser import And, Attribute, Means, Not, Or, RuleSyntaxError, Said, SentimentChange, SentimentRun, parse
+from livelens.rules.parser import (
+    And,
+    Attribute,
+    Means,
+    Not,
+    Or,
+    RuleSyntaxError,
+    Said,
+    SentimentChange,
+    SentimentRun,
+    parse,
+)
 from livelens.rules.text import find, stem, words
 
 
@@ -12,12 +23,19 @@ def test_said_with_quantifier_speaker_and_window() -> None:
     assert isinstance(leaf, Said)
     assert leaf.speaker == "CUSTOMER" and leaf.quantifier == "any"
     assert leaf.phrases == ("cancel", "close my account")
-    assert leaf.window is not None and (leaf.window.edge, leaf.window.amount, leaf.window.unit) == ("first", 60, "seconds")
+    assert leaf.window is not None and (leaf.window.edge, leaf.window.amount, leaf.window.unit) == (
+        "first",
+        60,
+        "seconds",
+    )
 
 
 def test_never_said_and_none_are_not_said() -> None:
-    for source in ('agent never said "thank you for calling"', 'agent did not say "thank you for calling"',
-                   'agent said none "thank you for calling"'):
+    for source in (
+        'agent never said "thank you for calling"',
+        'agent did not say "thank you for calling"',
+        'agent said none "thank you for calling"',
+    ):
         root = parse(source).root
         assert isinstance(root, Not) and isinstance(root.child, Said), source
 
@@ -58,7 +76,7 @@ def test_leaves_are_numbered_and_keep_their_source() -> None:
         ('customer said "x" "y"', 18, "'and', 'or' or the end"),
         ("", 0, "a condition"),
         ('customer said "x" in first 0 turns', 27, "between 1"),
-        ('customer sentiment from NEGATIVE to NEGATIVE', 36, "two different"),
+        ("customer sentiment from NEGATIVE to NEGATIVE", 36, "two different"),
         ('customer said "!!!"', 14, "at least one word"),
         ('customer said "x" $', 18, "unexpected character"),
     ],

@@ -19,6 +19,7 @@ from botocore.model import ServiceModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from livelens.api import ops  # noqa: F401  (registers the handlers)
 from livelens.api.auth import AuthError, SigV4Verifier
@@ -39,6 +40,18 @@ log = logging.getLogger("livelens.api")
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
 
+#: Operations answered on the event loop instead of a worker thread. Each only reads (SQLite in WAL
+#: mode: a reader never waits for a writer) a bounded amount (MaxResults <= 100), all of it CPU work
+#: that the GIL serialises anyway; the hop to a thread cost more than the work and, with several in
+#: flight, made the event loop queue for the GIL behind them (bench/BENCHMARKS.md, benchmark 2).
+INLINE_OPERATIONS = frozenset({
+    ("connect", "ListRealtimeContactAnalysisSegmentsV2"),
+    ("connect-contact-lens", "ListRealtimeContactAnalysisSegments"),
+    ("connect", "DescribeInstance"),
+    ("connect", "ListInstances"),
+    ("connect", "DescribeContact"),
+})
+
 
 class WireEndpoint:
     def __init__(
@@ -56,6 +69,15 @@ class WireEndpoint:
         self.validate_responses = validate_responses
         self._requests = ShapeValidator()
         self._responses = ShapeValidator(dotall=True)
+
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint as an ASGI app (HTTP only; the application handles lifespan)."""
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -84,7 +106,10 @@ class WireEndpoint:
                 if problems:
                     raise InvalidRequestException(summarize(problems))
             context = RequestContext(self.services, caller, self._base_url(request), body)
-            result = await run_in_threadpool(operation.handler, context, params)
+            if (operation.service, operation.name) in INLINE_OPERATIONS:
+                result = operation.handler(context, params)
+            else:
+                result = await run_in_threadpool(operation.handler, context, params)
             payload = to_wire(operation.model.output_shape, result) if operation.model else result
             if self.validate_responses and operation.model is not None and operation.model.output_shape is not None:
                 problems = self._responses.errors(operation.model.output_shape, payload)

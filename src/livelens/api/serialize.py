@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+import re
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -160,35 +162,157 @@ def parse_input(
 # output -----------------------------------------------------------------
 
 
-def _timestamp(value: Any, shape: Shape) -> Any:
+#: ``iso8601`` timestamps livelens stores (``contacts.models.iso``) are already in the form the wire
+#: wants; parsing and re-formatting one gives back the same string, so it is passed through as is.
+_CANONICAL_ISO = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z"
+)
+
+
+def _timestamp_format(shape: Shape) -> Any:
+    return shape.serialization.get("timestampFormat", shape.metadata.get("timestampFormat"))
+
+
+def _timestamp(value: Any, shape: Shape, timestamp_format: Any = None) -> Any:
+    if timestamp_format is None:
+        timestamp_format = _timestamp_format(shape)
     if isinstance(value, str):
+        if timestamp_format == "iso8601" and _CANONICAL_ISO.fullmatch(value):
+            return value
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        if shape.serialization.get("timestampFormat", shape.metadata.get("timestampFormat")) == "iso8601":
+        if timestamp_format == "iso8601":
             return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return round(value.timestamp(), 3)
     return value
 
 
+Wire = Callable[[Any], Any]
+#: One compiled writer per output shape (keyed by identity; the shape is kept so the id stays its own).
+#: ``None`` as a writer means "the value goes out unchanged" (strings, numbers, booleans).
+_WRITERS: dict[int, tuple[Shape, Wire | None]] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer(shape: Shape) -> Wire | None:
+    found = _WRITERS.get(id(shape))
+    if found is not None and found[0] is shape:
+        return found[1]
+    with _WRITERS_LOCK:
+        return _compile(shape)
+
+
+#: Writers by what a shape *is*: botocore makes a new Shape object for every reference to a shape,
+#: so a recursive shape is only recognised as itself by its service, name and serialization.
+_BY_NAME: dict[tuple[int, str, str], tuple[Shape, Wire | None]] = {}
+
+
+def _compile(shape: Shape) -> Wire | None:
+    found = _WRITERS.get(id(shape))
+    if found is not None and found[0] is shape:
+        return found[1]
+    key = (id(getattr(shape, "_shape_resolver", None)), shape.name, repr(sorted(shape.serialization.items())))
+    named = _BY_NAME.get(key)
+    if named is not None:
+        _WRITERS[id(shape)] = (shape, named[1])
+        return named[1]
+    writer = _build(shape, key)
+    return writer
+
+
+def _remember(shape: Shape, key: tuple[int, str, str], writer: Wire | None) -> None:
+    _WRITERS[id(shape)] = (shape, writer)
+    _BY_NAME[key] = (shape, writer)
+
+
+def _build(shape: Shape, key: tuple[int, str, str]) -> Wire | None:
+    kind = shape.type_name
+    if kind == "structure":
+        table: dict[str, Wire | None] = {}
+
+        def structure(value: Any) -> Any:
+            return {
+                name: member if write is None else (None if member is None else write(member))
+                for name, member in value.items()
+                if member is not None and name in table
+                for write in (table[name],)
+            }
+
+        _remember(shape, key, structure)  # before the members: shapes may be recursive
+        for name, member_shape in shape.members.items():
+            if member_shape.serialization.get("location") is None:
+                table[name] = _compile(member_shape)
+        return structure
+    if kind == "list":
+        item = shape.member
+        holder: list[Wire | None] = []
+
+        def listing(value: Any) -> Any:
+            write = holder[0]
+            if write is None:
+                return list(value)
+            return [None if v is None else write(v) for v in value]
+
+        _remember(shape, key, listing)
+        holder.append(_compile(item))
+        return listing
+    if kind == "map":
+        values: list[Wire | None] = []
+
+        def mapping(value: Any) -> Any:
+            write = values[0]
+            if write is None:
+                return dict(value.items())
+            return {k: None if v is None else write(v) for k, v in value.items()}
+
+        _remember(shape, key, mapping)
+        values.append(_compile(shape.value))
+        return mapping
+    writer: Wire | None = None
+    if kind == "timestamp":
+        timestamp_format = _timestamp_format(shape)
+
+        def writer(value: Any) -> Any:
+            return _timestamp(value, shape, timestamp_format)
+    elif kind == "blob":
+
+        def writer(value: Any) -> Any:
+            return base64.b64encode(value).decode("ascii") if isinstance(value, (bytes, bytearray)) else value
+    _remember(shape, key, writer)
+    return writer
+
+
 def to_wire(shape: Shape | None, value: Any) -> Any:
-    """``value`` shaped for the JSON body: unset members dropped, timestamps and blobs encoded."""
+    """``value`` shaped for the JSON body: unset members dropped, timestamps and blobs encoded.
+
+    Walks ``value`` along ``shape`` with writers compiled once per shape (see :func:`to_wire_reference`
+    for the plain walk they must agree with).
+    """
+    if shape is None or value is None:
+        return value
+    write = _writer(shape)
+    return value if write is None else write(value)
+
+
+def to_wire_reference(shape: Shape | None, value: Any) -> Any:
+    """The plain recursive walk :func:`to_wire` compiles (kept as the specification, and for tests)."""
     if shape is None or value is None:
         return value
     kind = shape.type_name
     if kind == "structure":
         members = shape.members
         return {
-            name: to_wire(members[name], member)
+            name: to_wire_reference(members[name], member)
             for name, member in value.items()
             if name in members and member is not None
             and members[name].serialization.get("location") is None
         }
     if kind == "list":
-        return [to_wire(shape.member, v) for v in value]
+        return [to_wire_reference(shape.member, v) for v in value]
     if kind == "map":
-        return {k: to_wire(shape.value, v) for k, v in value.items()}
+        return {k: to_wire_reference(shape.value, v) for k, v in value.items()}
     if kind == "timestamp":
         return _timestamp(value, shape)
     if kind == "blob" and isinstance(value, (bytes, bytearray)):

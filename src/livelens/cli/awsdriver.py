@@ -31,6 +31,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -118,6 +119,7 @@ def _yaml_dump(value: Any, stream: TextIO) -> None:
         return dumper.represent_str(data.isoformat())
 
     Dumper.add_representer(datetime.datetime, represent_datetime)
+    Dumper.add_representer(OrderedDict, lambda dumper, data: dumper.represent_dict(data))
     yaml.dump(value, stream, Dumper=Dumper, default_flow_style=False, allow_unicode=True, sort_keys=True)
 
 
@@ -336,7 +338,7 @@ def yaml_input_skeleton(operation_model: Any) -> str:
         if member.metadata.get("idempotencyToken"):
             required.discard(name)
         buffer = io.StringIO()
-        yaml.safe_dump({name: skeleton.get(name)}, buffer, default_flow_style=False, allow_unicode=True,
+        yaml.safe_dump(json.loads(json.dumps({name: skeleton.get(name)})), buffer, default_flow_style=False, allow_unicode=True,
                        sort_keys=False)
         text = buffer.getvalue().rstrip("\n").split("\n")
         doc = _strip_html(member.documentation)
@@ -494,11 +496,30 @@ class LivelensDriverMixin:
                 raise UsageProblem("--cli-input-yaml: the YAML must be a mapping of parameter names to values")
             for key, value in data.items():
                 call_parameters.setdefault(key, value)
-        if getattr(parsed_args, "generate_cli_skeleton", None) == "yaml-input":
+        skeleton = getattr(parsed_args, "generate_cli_skeleton", None)
+        if skeleton in ("yaml-input", "output"):
+            # Every calling-command handler runs (the session emits to all); awscli's own skeleton
+            # handler must find nothing left to do.
+            parsed_args.generate_cli_skeleton = None
             _, service, operation = event_name.split(".", 2)
             service_model = self.session.get_service_model(service)
             names = {xform_name(name, "-"): name for name in service_model.operation_names}
-            sys.stdout.write(yaml_input_skeleton(service_model.operation_model(names[operation])))
+            operation_model = service_model.operation_model(names[operation])
+            if skeleton == "yaml-input":
+                sys.stdout.write(yaml_input_skeleton(operation_model))
+                return 0
+            # As awscli's: validate the input, print a sample output. Done here because botocore's Stubber
+            # (which awscli uses) rejects a sample of a tagged union (the V2 segment) in newer botocore.
+            from botocore.utils import ArgumentGenerator
+            from botocore.validate import validate_parameters
+
+            if operation_model.input_shape is not None:
+                validate_parameters(call_parameters, operation_model.input_shape)
+            sample: dict[str, Any] = {}
+            if operation_model.output_shape is not None:
+                sample = ArgumentGenerator(use_member_names=True).generate_skeleton(operation_model.output_shape)
+            caller = _LazyCallers.get("default")(self.session, self)
+            caller._display_response(operation_model.name, sample, parsed_globals)
             return 0
         return None
 

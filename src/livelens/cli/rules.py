@@ -35,8 +35,12 @@ def load_transcript(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     out = []
     for turn in turns:
         if isinstance(turn, dict) and "text" in turn and "Content" not in turn:
-            turn = {"ParticipantRole": turn.get("role"), "Content": turn["text"], "Sentiment": turn.get("sentiment"),
-                    **({"BeginOffsetMillis": turn.get("at"), "EndOffsetMillis": turn.get("end")} if voice else {})}
+            turn = {
+                "ParticipantRole": turn.get("role"),
+                "Content": turn["text"],
+                "Sentiment": turn.get("sentiment"),
+                **({"BeginOffsetMillis": turn.get("at"), "EndOffsetMillis": turn.get("end")} if voice else {}),
+            }
         out.append(turn)
     return out, (str(channel).upper() if channel else None)
 
@@ -75,8 +79,14 @@ def _sentiment_analyser(channel: str) -> Any:
     pipeline = load_pipeline(("sentiment",))
 
     def sentiment(role: str, text: str) -> str | None:
-        turn = Turn(id="dry-run", contact_id="dry-run", channel=channel,  # type: ignore[arg-type]
-                    participant_id=role, participant_role=role, content=text)
+        turn = Turn(
+            id="dry-run",
+            contact_id="dry-run",
+            channel=channel,  # type: ignore[arg-type]
+            participant_id=role,
+            participant_role=role,
+            content=text,
+        )
         return pipeline.analyze(turn).sentiment
 
     return sentiment
@@ -111,21 +121,43 @@ def _remote(endpoint_url: str, instance_id: str, payload: dict[str, Any], region
 @rules.command("test")
 @click.option("--function", "function", default=None, help="The rule's Function (see docs/rules.md).")
 @click.option("--rule-id", default=None, help="Test a stored rule instead (needs --instance-id).")
-@click.option("--transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="JSON file: a list of turns {ParticipantRole, Content, Sentiment?, BeginOffsetMillis?, "
-                   "EndOffsetMillis?}, or a demo conversation.")
-@click.option("--channel", type=click.Choice(["chat", "voice"], case_sensitive=False), default=None,
-              help="The transcript's channel [default: from the file, else chat].")
+@click.option(
+    "--transcript",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON file: a list of turns {ParticipantRole, Content, Sentiment?, BeginOffsetMillis?, "
+    "EndOffsetMillis?}, or a demo conversation.",
+)
+@click.option(
+    "--channel",
+    type=click.Choice(["chat", "voice"], case_sensitive=False),
+    default=None,
+    help="The transcript's channel [default: from the file, else chat].",
+)
 @click.option("--attribute", "attributes", multiple=True, metavar="KEY=VALUE", help="A contact attribute.")
 @click.option("--instance-id", default=None, help="Evaluate on the server (with --contact-id or --transcript).")
 @click.option("--contact-id", default=None, help="A stored contact to evaluate against (needs --instance-id).")
-@click.option("--endpoint-url", envvar="LIVELENS_ENDPOINT", default="http://127.0.0.1:8765", show_default=True,
-              help="The livelens server (remote mode).")
+@click.option(
+    "--endpoint-url",
+    envvar="LIVELENS_ENDPOINT",
+    default="http://127.0.0.1:8765",
+    show_default=True,
+    help="The livelens server (remote mode).",
+)
 @click.option("--region", default="us-east-1", show_default=True, help="Region to sign requests for.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def test_rule(function: str | None, rule_id: str | None, transcript: Path | None, channel: str | None,
-              attributes: tuple[str, ...], instance_id: str | None, contact_id: str | None, endpoint_url: str,
-              region: str, as_json: bool) -> None:
+def test_rule(
+    function: str | None,
+    rule_id: str | None,
+    transcript: Path | None,
+    channel: str | None,
+    attributes: tuple[str, ...],
+    instance_id: str | None,
+    contact_id: str | None,
+    endpoint_url: str,
+    region: str,
+    as_json: bool,
+) -> None:
     """Evaluate a Function against a transcript and explain each match: which condition, which turn, which words.
 
     Locally (no server) on a JSON turn list, or on the server against a stored

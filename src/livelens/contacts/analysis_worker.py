@@ -142,7 +142,10 @@ class AnalysisWorker:
                 if rows:
                     tx.append_segments(contact_id, rows)
                 if analysis_record is not None:
-                    tx.update_item(contact_id, item["seq"], {**item, "analysis": analysis_record})
+                    # Merge into the item as it is now: a read receipt may have been added to it
+                    # while the turn was being analysed (writing back ``item`` would lose it).
+                    latest = tx.find_item(contact_id, item_id=item["id"]) or item
+                    tx.update_item(contact_id, item["seq"], {**latest, "analysis": analysis_record})
                 if item["kind"] == END:
                     tx.update_contact(contact_id, analysis_status=COMPLETED)
                 if self.rules is not None:

@@ -80,7 +80,7 @@ class RuleBook:
         except RuleSyntaxError as exc:
             raise InvalidRequestException(f"Function: {exc}") from None
         if EVENT_SOURCES.get(event_source) == "CHAT" and function.uses_seconds:
-            leaf = next(l for l in function.leaves if getattr(l, "window", None) and l.window.unit == "seconds")  # type: ignore[attr-defined]
+            leaf = next(x for x in function.leaves if getattr(x, "window", None) and x.window.unit == "seconds")  # type: ignore[attr-defined]
             raise InvalidRequestException(
                 f"Function: windows in seconds apply to voice; a chat rule ({event_source}) counts turns "
                 f"(in {function.text_of(leaf)!r} at position {leaf.span[0]})."
@@ -96,8 +96,10 @@ class RuleBook:
                 f"{' or '.join(EVENT_SOURCES)}."
             )
         if trigger.get("IntegrationAssociationId"):
-            raise InvalidRequestException("TriggerEventSource.IntegrationAssociationId applies to third-party "
-                                          "integrations, which livelens does not have.")
+            raise InvalidRequestException(
+                "TriggerEventSource.IntegrationAssociationId applies to third-party "
+                "integrations, which livelens does not have."
+            )
         return name
 
     @staticmethod
@@ -125,7 +127,7 @@ class RuleBook:
         if request.get("PreEvaluationFilters"):
             raise InvalidRequestException(
                 "PreEvaluationFilters are not supported by livelens; test contact attributes in the Function "
-                "instead, e.g. attribute \"queue\" = \"billing\"."
+                'instead, e.g. attribute "queue" = "billing".'
             )
 
     def _unique_name(self, tx: Transaction, instance_id: str, name: str, rule_id: str | None = None) -> None:
@@ -176,8 +178,14 @@ class RuleBook:
         with self.storage.read() as tx:
             return self._rule(tx, instance_id, rule_id)
 
-    def list_rules(self, instance_id: str, publish_status: str | None, event_source: str | None,
-                   max_results: int | None, next_token: str | None) -> tuple[list[Record], str | None]:
+    def list_rules(
+        self,
+        instance_id: str,
+        publish_status: str | None,
+        event_source: str | None,
+        max_results: int | None,
+        next_token: str | None,
+    ) -> tuple[list[Record], str | None]:
         limit = max_results or DEFAULT_PAGE
         scope = f"rules|{instance_id}|{publish_status or ''}|{event_source or ''}"
         after = self.center.next_tokens.decode(next_token, scope) if next_token else 0
@@ -232,7 +240,7 @@ class RuleBook:
                 raise InvalidRequestException(f"Webhooks.{i} must be an object with Url and optional Secret.")
             url = hook.get("Url")
             parts = urlsplit(url) if isinstance(url, str) else None
-            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2048:
+            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or len(str(url)) > 2048:
                 raise InvalidRequestException(f"Webhooks.{i}.Url must be an http or https URL.")
             secret = hook.get("Secret")
             if secret is None:
@@ -266,14 +274,23 @@ class RuleBook:
         with self.storage.read() as tx:
             self.center.get_instance(tx, instance_id)
             rows = tx.list_alerts(instance_id, limit)
-        return {"Alerts": [
-            {"Id": r["id"], "EventId": r["event_id"], "Status": r["status"], "Attempts": r["attempts"],
-             "Url": r["url"], "RuleName": r["rule_name"], "ContactId": r["contact_id"],
-             "LastStatus": r.get("last_status"), "LastError": r.get("last_error"),
-             "Event": json.loads(r["body"])}
-            for r in rows
-        ]}
-
+        return {
+            "Alerts": [
+                {
+                    "Id": r["id"],
+                    "EventId": r["event_id"],
+                    "Status": r["status"],
+                    "Attempts": r["attempts"],
+                    "Url": r["url"],
+                    "RuleName": r["rule_name"],
+                    "ContactId": r["contact_id"],
+                    "LastStatus": r.get("last_status"),
+                    "LastError": r.get("last_error"),
+                    "Event": json.loads(r["body"]),
+                }
+                for r in rows
+            ]
+        }
 
     # dry run ------------------------------------------------------------------------
     def test(self, instance_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -305,8 +322,11 @@ class RuleBook:
                 raise InvalidRequestException("Give ContactId (a stored contact) or Transcript (a list of turns).")
         if channel not in ("CHAT", "VOICE"):
             raise InvalidRequestException("Channel must be CHAT or VOICE.")
-        function = RuleBook.compile_function(source, event_source or (
-            "OnRealTimeChatAnalysisAvailable" if channel == "CHAT" else "OnRealTimeCallAnalysisAvailable"))
+        function = RuleBook.compile_function(
+            source,
+            event_source
+            or ("OnRealTimeChatAnalysisAvailable" if channel == "CHAT" else "OnRealTimeCallAnalysisAvailable"),
+        )
         try:
             facts = turn_facts(turns)
         except ValueError as exc:
@@ -316,8 +336,9 @@ class RuleBook:
 
 
 def _compiled(record: Record) -> CompiledRule:
-    return _compile(record["RuleId"], record["Name"], record["Function"], json.dumps(record["Actions"]),
-                    record.get("RuleArn", ""))
+    return _compile(
+        record["RuleId"], record["Name"], record["Function"], json.dumps(record["Actions"]), record.get("RuleArn", "")
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -348,7 +369,8 @@ class RuleRunner:
     # what applies -------------------------------------------------------------
     def rules_for(self, tx: Transaction, contact: Contact) -> list[CompiledRule]:
         """The PUBLISHED rules of the contact's instance for its channel (deleted ones are gone)."""
-        rules, after = [], 0
+        rules: list[CompiledRule] = []
+        after = 0
         while True:
             rows = tx.list_rules(contact.instance_id, after, 500)
             if not rows:
@@ -368,8 +390,9 @@ class RuleRunner:
         return self.embedder()
 
     # the worker's hooks ---------------------------------------------------------
-    def on_turn(self, contact: Contact, item: Mapping[str, Any], analysis: TurnAnalysis,
-                redaction: Redaction | None) -> list[SegmentRow]:
+    def on_turn(
+        self, contact: Contact, item: Mapping[str, Any], analysis: TurnAnalysis, redaction: Redaction | None
+    ) -> list[SegmentRow]:
         """Advance the contact's rules by one analysed turn; the Categories segment, if any."""
         original = item.get("content")
         text_is_redacted = original is None
@@ -419,38 +442,80 @@ class RuleRunner:
         queued = False
         now = now_iso()
         instance_record = tx.get_instance(contact.instance_id)
-        instance_arn = Instance.from_record(instance_record).arn if instance_record else contact.arn.rsplit("/contact/", 1)[0]
+        instance_arn = (
+            Instance.from_record(instance_record).arn if instance_record else contact.arn.rsplit("/contact/", 1)[0]
+        )
         explanation = firing.explain()
-        base = {"RuleId": firing.rule.id, "RuleName": firing.rule.name, "ContactId": contact.id, "Time": now,
-                "DecidedAtContactEnd": firing.at_end}
+        base = {
+            "RuleId": firing.rule.id,
+            "RuleName": firing.rule.name,
+            "ContactId": contact.id,
+            "Time": now,
+            "DecidedAtContactEnd": firing.at_end,
+        }
         for action in firing.rule.actions:
             kind = action.get("ActionType")
             if kind == EVENT:
                 event = alerts.build_event(
-                    event_id=str(uuid.uuid4()), time_iso=now, account_id=self.center.account_id,
-                    instance_arn=instance_arn, contact_arn=contact.arn, contact_id=contact.id,
-                    channel=contact.channel, rule_id=firing.rule.id, rule_arn=firing.rule.arn,
-                    rule_name=firing.rule.name, action_name=action["EventBridgeAction"]["Name"],
-                    points=firing.points, redacted=contact.redacts, at_end=firing.at_end, explanation=explanation,
+                    event_id=str(uuid.uuid4()),
+                    time_iso=now,
+                    account_id=self.center.account_id,
+                    instance_arn=instance_arn,
+                    contact_arn=contact.arn,
+                    contact_id=contact.id,
+                    channel=contact.channel,
+                    rule_id=firing.rule.id,
+                    rule_arn=firing.rule.arn,
+                    rule_name=firing.rule.name,
+                    action_name=action["EventBridgeAction"]["Name"],
+                    points=firing.points,
+                    redacted=contact.redacts,
+                    at_end=firing.at_end,
+                    explanation=explanation,
                 )
                 body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
                 hooks = (tx.get_webhooks(contact.instance_id) or {}).get("Webhooks", [])
                 for hook in hooks:
-                    tx.insert_alert(str(uuid.uuid4()), contact.instance_id, self.clock(), {
-                        "event_id": event["id"], "url": hook["Url"], "secret": hook["Secret"], "body": body,
-                        "rule_name": firing.rule.name, "contact_id": contact.id,
-                    })
+                    tx.insert_alert(
+                        str(uuid.uuid4()),
+                        contact.instance_id,
+                        self.clock(),
+                        {
+                            "event_id": event["id"],
+                            "url": hook["Url"],
+                            "secret": hook["Secret"],
+                            "body": body,
+                            "rule_name": firing.rule.name,
+                            "contact_id": contact.id,
+                        },
+                    )
                     queued = True
-                tx.insert_rule_action(contact.instance_id, {**base, "ActionType": kind, "Status": (
-                    f"QUEUED for {len(hooks)} webhook(s)" if hooks else "NO_WEBHOOK_CONFIGURED"), "Event": event})
+                tx.insert_rule_action(
+                    contact.instance_id,
+                    {
+                        **base,
+                        "ActionType": kind,
+                        "Status": (f"QUEUED for {len(hooks)} webhook(s)" if hooks else "NO_WEBHOOK_CONFIGURED"),
+                        "Event": event,
+                    },
+                )
             elif kind in (NOTIFICATION, TASK):
                 member = SUPPORTED_ACTIONS[kind]
-                tx.insert_rule_action(contact.instance_id, {
-                    **base, "ActionType": kind, "Status": "RECORDED", member: action.get(member),
-                    "Matches": [{k: m[k] for k in ("condition", "item", "role", "turn", "text", "sentiment")}
-                                for m in explanation],
-                })
+                tx.insert_rule_action(
+                    contact.instance_id,
+                    {
+                        **base,
+                        "ActionType": kind,
+                        "Status": "RECORDED",
+                        member: action.get(member),
+                        "Matches": [
+                            {k: m[k] for k in ("condition", "item", "role", "turn", "text", "sentiment")}
+                            for m in explanation
+                        ],
+                    },
+                )
         return queued
+
 
 def _stored_turn(contact: Contact, item: Mapping[str, Any]) -> dict[str, Any]:
     """A stored item as a dry-run turn: redacted text whenever the contact redacts."""
@@ -486,8 +551,10 @@ def categories_segment(contact: Contact, firings: Sequence[Firing]) -> SegmentRo
                     seen.add(tuple(p["ms"]))
                     points.append({"BeginOffsetMillis": p["ms"][0], "EndOffsetMillis": p["ms"][1]})
             body["MatchedCategories"].append(firing.rule.name)
-            body["MatchedDetails"][firing.rule.name] = {"PointsOfInterest": points[:V1_MAX_POINTS],
-                                                        "RuleId": firing.rule.id}
+            body["MatchedDetails"][firing.rule.name] = {
+                "PointsOfInterest": points[:V1_MAX_POINTS],
+                "RuleId": firing.rule.id,
+            }
         return ("Categories", body if contact.keeps_original else None, body if contact.redacts else None)
 
     def v2(which: str) -> dict[str, Any]:

@@ -87,7 +87,9 @@ class SegmentLog:
             contact = self.center.get_contact(tx, instance_id, contact_id)
             check(contact)
             after = self.center.next_tokens.decode(next_token, scope) if next_token else 0
-            rows = tx.list_segments(contact_id, after=after, kinds=kinds, limit=limit + 1) if kinds else []
+            output = {"Raw": "raw", "Redacted": "redacted"}.get(output_type or "", "both")
+            rows = (tx.list_segments(contact_id, after=after, kinds=kinds, limit=limit + 1, output=output)
+                    if kinds else [])
         page = rows[:limit]
         segments = []
         for _seq, kind, raw, redacted in page:

@@ -76,7 +76,7 @@ def build_event(
     and the turn's sentiment.
     """
     matches = []
-    for point, explained in zip(points, list(explanation) + [{}] * len(points)):
+    for point, explained in zip(points, list(explanation) + [{}] * len(points), strict=False):
         match: dict[str, Any] = {
             "condition": explained.get("condition"),
             "transcriptItemId": point["item"],
@@ -178,8 +178,13 @@ class DeliveryPolicy:
 class Deliverer:
     """Drains the alert outbox; one per process, started in the app's lifespan."""
 
-    def __init__(self, storage: Storage, policy: DeliveryPolicy | None = None, post: Post = http_post,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        policy: DeliveryPolicy | None = None,
+        post: Post = http_post,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.storage = storage
         self.policy = policy or DeliveryPolicy()
         self.post = post
@@ -228,7 +233,7 @@ class Deliverer:
             return 0
         results = list(self._pool.map(self._attempt, alerts))
         with self.storage.write() as tx:
-            for alert, (status, attempts, next_attempt, data) in zip(alerts, results):
+            for alert, (status, attempts, next_attempt, data) in zip(alerts, results, strict=True):
                 tx.update_alert(alert["id"], status=status, attempts=attempts, next_attempt=next_attempt, data=data)
         return len(alerts)
 
@@ -254,6 +259,8 @@ class Deliverer:
             data["delivered_at"] = now
             return DELIVERED, attempts, now, data
         if attempts >= self.policy.max_attempts:
-            log.warning("alert %s to %s failed for good after %d attempts: %s", alert["id"], alert["url"], attempts, error)
+            log.warning(
+                "alert %s to %s failed for good after %d attempts: %s", alert["id"], alert["url"], attempts, error
+            )
             return FAILED, attempts, now, data
         return PENDING, attempts, now + backoff(attempts, self.policy.base_delay, self.policy.max_delay), data

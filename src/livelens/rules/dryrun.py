@@ -37,19 +37,22 @@ def turn_facts(turns: Sequence[Mapping[str, Any]], sentiment: Sentiment | None =
         level = _get(turn, "Sentiment", "sentiment")
         if level is None and sentiment is not None:
             level = sentiment(role.upper(), text)
-        facts.append(TurnFacts(
-            id=str(_get(turn, "Id", "id") or f"turn-{i + 1}"),
-            role=role.upper(),
-            text=text,
-            sentiment=level.upper() if isinstance(level, str) else None,
-            begin_ms=_get(turn, "BeginOffsetMillis", "begin_ms"),
-            end_ms=_get(turn, "EndOffsetMillis", "end_ms"),
-        ))
+        facts.append(
+            TurnFacts(
+                id=str(_get(turn, "Id", "id") or f"turn-{i + 1}"),
+                role=role.upper(),
+                text=text,
+                sentiment=level.upper() if isinstance(level, str) else None,
+                begin_ms=_get(turn, "BeginOffsetMillis", "begin_ms"),
+                end_ms=_get(turn, "EndOffsetMillis", "end_ms"),
+            )
+        )
     return facts
 
 
-def _evaluate(function: Function, root: Any, facts: Sequence[TurnFacts], attributes: Mapping[str, str],
-              embed: Embed | None) -> tuple[int | None, bool, list[dict[str, Any]]]:
+def _evaluate(
+    function: Function, root: Any, facts: Sequence[TurnFacts], attributes: Mapping[str, str], embed: Embed | None
+) -> tuple[int | None, bool, list[dict[str, Any]]]:
     rule = CompiledRule("dry-run", "dry-run", Function(function.source, root, function.leaves))
     evaluation = Evaluation([rule], attributes=attributes, embed=embed)
     for index, turn in enumerate(facts, 1):
@@ -74,13 +77,15 @@ def dry_run(
     conditions = []
     for leaf in function.leaves:
         leaf_turn, leaf_end, matches = _evaluate(function, leaf, facts, attributes, embed)
-        conditions.append({
-            "Condition": function.text_of(leaf),
-            "Holds": leaf_turn is not None or leaf_end,
-            "Turn": leaf_turn,
-            "AtContactEnd": leaf_end,
-            "Matches": matches,
-        })
+        conditions.append(
+            {
+                "Condition": function.text_of(leaf),
+                "Holds": leaf_turn is not None or leaf_end,
+                "Turn": leaf_turn,
+                "AtContactEnd": leaf_end,
+                "Matches": matches,
+            }
+        )
     return {
         "Function": function.source,
         "Turns": len(facts),
@@ -125,5 +130,7 @@ def _describe(match: Mapping[str, Any]) -> str:
     if match.get("sentiment"):
         extra += f" sentiment {match['sentiment']}"
     span = f" chars {offsets[0]}-{offsets[1]}" if offsets else ""
-    return (f"  turn {match['turn']} {match['role']} [{match['item']}]{span}: {match['text']!r}{extra}"
-            f" <- {match['condition']}")
+    return (
+        f"  turn {match['turn']} {match['role']} [{match['item']}]{span}: {match['text']!r}{extra}"
+        f" <- {match['condition']}"
+    )

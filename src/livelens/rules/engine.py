@@ -59,7 +59,10 @@ Value = bool | None  # None: not decided yet
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 CATEGORY, EVENT, NOTIFICATION, TASK = (
-    "ASSIGN_CONTACT_CATEGORY", "GENERATE_EVENTBRIDGE_EVENT", "SEND_NOTIFICATION", "CREATE_TASK",
+    "ASSIGN_CONTACT_CATEGORY",
+    "GENERATE_EVENTBRIDGE_EVENT",
+    "SEND_NOTIFICATION",
+    "CREATE_TASK",
 )
 CONTEXT = "*"  # the key of the contact-wide counters in a contact's state map
 
@@ -81,7 +84,9 @@ class CompiledRule:
         return any(a.get("ActionType") == CATEGORY for a in self.actions)
 
     @classmethod
-    def from_source(cls, rule_id: str, name: str, source: str, actions: Sequence[Mapping[str, Any]] = ()) -> CompiledRule:
+    def from_source(
+        cls, rule_id: str, name: str, source: str, actions: Sequence[Mapping[str, Any]] = ()
+    ) -> CompiledRule:
         return cls(rule_id, name, parse(source), tuple(actions))
 
 
@@ -125,7 +130,9 @@ class Firing:
         out = []
         for point in self.points:
             leaf = self.rule.function.leaves[point["leaf"]]
-            out.append({"condition": self.rule.function.text_of(leaf), **{k: v for k, v in point.items() if k != "leaf"}})
+            out.append(
+                {"condition": self.rule.function.text_of(leaf), **{k: v for k, v in point.items() if k != "leaf"}}
+            )
         return out
 
 
@@ -135,7 +142,7 @@ class Firing:
 def to_redacted(position: int, redaction: Redaction, *, end: bool) -> int:
     """An offset in the original text mapped into the redacted text (spans snap to whole placeholders)."""
     shift = 0
-    for original, placeholder in zip(redaction.original_spans, redaction.redacted_spans):
+    for original, placeholder in zip(redaction.original_spans, redaction.redacted_spans, strict=False):
         if position <= original.begin:
             break
         if position < original.end:
@@ -155,8 +162,18 @@ def point(turn: TurnFacts, index: int, leaf: int, span: tuple[int, int] | None, 
         redacted = [to_redacted(begin, turn.redaction, end=False), to_redacted(end, turn.redaction, end=True)]
         text = turn.redaction.content[redacted[0] : redacted[1]]
     ms = [turn.begin_ms, turn.end_ms] if turn.begin_ms is not None and turn.end_ms is not None else None
-    return {"leaf": leaf, "item": turn.id, "role": turn.role, "turn": index, "ms": ms, "raw": raw,
-            "redacted": redacted, "text": text, "sentiment": turn.sentiment, **extra}
+    return {
+        "leaf": leaf,
+        "item": turn.id,
+        "role": turn.role,
+        "turn": index,
+        "ms": ms,
+        "raw": raw,
+        "redacted": redacted,
+        "text": text,
+        "sentiment": turn.sentiment,
+        **extra,
+    }
 
 
 # --- semantic examples ---------------------------------------------------------
@@ -182,7 +199,7 @@ def example_vectors(phrases: tuple[str, ...], embed: Embed) -> np.ndarray:
 
 
 def _speaks(leaf: Any, turn: TurnFacts) -> bool:
-    return leaf.speaker == "ANYONE" or leaf.speaker == turn.role
+    return bool(leaf.speaker == "ANYONE" or leaf.speaker == turn.role)
 
 
 def _keys(leaf: Leaf) -> list[str]:
@@ -295,7 +312,7 @@ class Evaluation:
             if any(v is True for v in values):
                 return True
             return False if all(v is False for v in values) else None
-        return leaves[node.index].get("v")  # type: ignore[no-any-return]
+        return leaves[node.index].get("v")
 
     def _points(self, node: Node, leaves: list[State]) -> list[dict[str, Any]]:
         """The evidence of a TRUE node: its TRUE positive leaves' points of interest."""
@@ -369,7 +386,9 @@ class Evaluation:
             return True
         return False
 
-    def _occurrences(self, leaf: Leaf, slot: State, turn: TurnFacts, index: int) -> list[tuple[str, list[dict[str, Any]]]]:
+    def _occurrences(
+        self, leaf: Leaf, slot: State, turn: TurnFacts, index: int
+    ) -> list[tuple[str, list[dict[str, Any]]]]:
         if isinstance(leaf, Said):
             if not _speaks(leaf, turn):
                 return []
@@ -410,8 +429,7 @@ class Evaluation:
             best = int(np.argmax(scores))
             score = float(scores[best])
             if score >= leaf.threshold:
-                return [("0", [point(turn, index, leaf.index, None, phrase=leaf.phrases[best],
-                                     score=round(score, 3))])]
+                return [("0", [point(turn, index, leaf.index, None, phrase=leaf.phrases[best], score=round(score, 3))])]
             return []
         return []
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal, TypeVar, Union
 
 from livelens.rules.text import phrase_stems
 
@@ -142,7 +142,8 @@ class Or:
     children: tuple[Node, ...]
 
 
-Node = Union[Said, SentimentRun, SentimentChange, Means, Attribute, Not, And, Or]
+Node = Union[Said, SentimentRun, SentimentChange, Means, Attribute, Not, And, Or]  # noqa: UP007
+L = TypeVar("L", bound=Leaf)
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -159,8 +160,10 @@ class Function:
 
     @property
     def uses_seconds(self) -> bool:
-        return any(getattr(leaf, "window", None) is not None and leaf.window.unit == "seconds"  # type: ignore[attr-defined]
-                   for leaf in self.leaves)
+        return any(
+            getattr(leaf, "window", None) is not None and leaf.window.unit == "seconds"  # type: ignore[attr-defined]
+            for leaf in self.leaves
+        )
 
     @property
     def semantic(self) -> tuple[Means, ...]:
@@ -324,8 +327,10 @@ class _Parser:
         if self.accept("means"):
             return self.means(start, speaker)
         if word is None:
-            raise self.error("a condition ('customer', 'agent', 'anyone', 'said', 'never said', 'sentiment', "
-                             "'means', 'attribute', 'not' or '(')")
+            raise self.error(
+                "a condition ('customer', 'agent', 'anyone', 'said', 'never said', 'sentiment', "
+                "'means', 'attribute', 'not' or '(')"
+            )
         raise self.error("'said', 'never said', 'did not say', 'sentiment' or 'means'")
 
     def phrases(self) -> tuple[str, ...]:
@@ -348,8 +353,9 @@ class _Parser:
         if not phrase_stems(token.value) and expected != "a value":
             raise RuleSyntaxError("a phrase must contain at least one word", token.position, self.source)
         if len(token.value) > MAX_PHRASE_CHARS:
-            raise RuleSyntaxError(f"a phrase may have at most {MAX_PHRASE_CHARS} characters", token.position,
-                                  self.source)
+            raise RuleSyntaxError(
+                f"a phrase may have at most {MAX_PHRASE_CHARS} characters", token.position, self.source
+            )
         self.i += 1
         return token.value
 
@@ -365,7 +371,7 @@ class _Parser:
         token = self.expect("a sentiment (POSITIVE, NEGATIVE or NEUTRAL)", "positive", "negative", "neutral")
         return token.keyword.upper()
 
-    def leaf(self, node: Leaf) -> Leaf:
+    def leaf(self, node: L) -> L:
         numbered = type(node)(**{**node.__dict__, "index": len(self.leaves)})
         self.leaves.append(numbered)
         return numbered
@@ -379,12 +385,23 @@ class _Parser:
         window = self.window()
         if quantifier == "none":
             if negated:
-                raise RuleSyntaxError("'never said none' is a double negative; write 'said any'", word.position,  # type: ignore[union-attr]
-                                      self.source)
+                raise RuleSyntaxError(
+                    "'never said none' is a double negative; write 'said any'",
+                    word.position,  # type: ignore[union-attr]
+                    self.source,
+                )
             quantifier, negated = "any", True
-        node = self.leaf(Said((start, self.end_of_previous()), speaker=speaker, quantifier=quantifier,  # type: ignore[arg-type]
-                              phrases=phrases, stems=tuple(phrase_stems(p) for p in phrases), window=window))
-        return Not(node) if negated else node  # type: ignore[arg-type]
+        node = self.leaf(
+            Said(
+                (start, self.end_of_previous()),
+                speaker=speaker,
+                quantifier=quantifier,  # type: ignore[arg-type]
+                phrases=phrases,
+                stems=tuple(phrase_stems(p) for p in phrases),
+                window=window,
+            )
+        )
+        return Not(node) if negated else node
 
     def sentiment(self, start: int, speaker: Speaker) -> Node:
         if self.accept("from"):
@@ -392,11 +409,19 @@ class _Parser:
             self.expect("'to'", "to")
             after = self.level()
             if before == after:
-                raise RuleSyntaxError("a sentiment change needs two different sentiments",
-                                      self.tokens[self.i - 1].position, self.source)
+                raise RuleSyntaxError(
+                    "a sentiment change needs two different sentiments", self.tokens[self.i - 1].position, self.source
+                )
             window = self.window()
-            return self.leaf(SentimentChange((start, self.end_of_previous()), speaker=speaker, before=before,  # type: ignore[return-value]
-                                             after=after, window=window))
+            return self.leaf(
+                SentimentChange(
+                    (start, self.end_of_previous()),
+                    speaker=speaker,
+                    before=before,
+                    after=after,
+                    window=window,
+                )
+            )
         self.accept("is")
         level = self.level()
         count = 1
@@ -411,8 +436,15 @@ class _Parser:
                 else:
                     self.i -= 1  # the "in" of a window
         window = self.window()
-        return self.leaf(SentimentRun((start, self.end_of_previous()), speaker=speaker, level=level,  # type: ignore[return-value]
-                                      count=count, window=window))
+        return self.leaf(
+            SentimentRun(
+                (start, self.end_of_previous()),
+                speaker=speaker,
+                level=level,
+                count=count,
+                window=window,
+            )
+        )
 
     def means(self, start: int, speaker: Speaker) -> Node:
         phrases = self.phrases()
@@ -423,19 +455,33 @@ class _Parser:
                 raise self.error("a threshold between 0 and 1")
             threshold = float(token.text)
             if not 0.0 < threshold <= 1.0:
-                raise RuleSyntaxError(f"the threshold must be above 0 and at most 1, got {token.text}",
-                                      token.position, self.source)
+                raise RuleSyntaxError(
+                    f"the threshold must be above 0 and at most 1, got {token.text}", token.position, self.source
+                )
             self.i += 1
         window = self.window()
-        return self.leaf(Means((start, self.end_of_previous()), speaker=speaker, phrases=phrases,  # type: ignore[return-value]
-                               threshold=threshold, window=window))
+        return self.leaf(
+            Means(
+                (start, self.end_of_previous()),
+                speaker=speaker,
+                phrases=phrases,
+                threshold=threshold,
+                window=window,
+            )
+        )
 
     def attribute(self, start: int) -> Node:
         key = self.string_value("the attribute name as a quoted string")
         operator = self.expect("'=' or '!='", "=", "==", "!=")
         value = self.string_value("the attribute value as a quoted string")
-        return self.leaf(Attribute((start, self.end_of_previous()), key=key, value=value,  # type: ignore[return-value]
-                                   equal=operator.text != "!="))
+        return self.leaf(
+            Attribute(
+                (start, self.end_of_previous()),
+                key=key,
+                value=value,
+                equal=operator.text != "!=",
+            )
+        )
 
     def string_value(self, expected: str) -> str:
         token = self.token

@@ -64,7 +64,7 @@ class Transaction(Protocol):
     # the segment log
     def append_segments(self, contact_id: str, segments: Sequence[tuple[str, Record | None, Record | None]]) -> int: ...
     def list_segments(
-        self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int
+        self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int, output: str = "both"
     ) -> list[tuple[int, str, Record | None, Record | None]]: ...
 
     # idempotency (ClientToken)

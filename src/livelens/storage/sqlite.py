@@ -301,12 +301,14 @@ class SqliteTransaction:
         return last
 
     def list_segments(
-        self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int
+        self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int, output: str = "both"
     ) -> list[tuple[int, str, Record | None, Record | None]]:
         # One index range scan per kind, merged: the cost of a page does not
         # depend on how deep into the log it starts or on how selective the filter is.
+        # ``output`` ("raw", "redacted" or "both") names the bodies to read; the other is None.
+        columns = {"raw": "raw, NULL", "redacted": "NULL, redacted"}.get(output, "raw, redacted")
         branch = (
-            "SELECT * FROM (SELECT seq, kind, raw, redacted FROM segments"
+            f"SELECT * FROM (SELECT seq, kind, {columns} FROM segments"
             " WHERE contact_id = ? AND kind = ? AND seq > ? ORDER BY seq LIMIT ?)"
         )
         sql = " UNION ALL ".join([branch] * len(kinds)) + " ORDER BY seq LIMIT ?"
@@ -398,7 +400,8 @@ class SqliteTransaction:
 
     def insert_alert(self, alert_id: str, instance_id: str, next_attempt: float, data: Record) -> None:
         self.conn.execute(
-            "INSERT INTO alerts (id, instance_id, status, attempts, next_attempt, data) VALUES (?, ?, 'PENDING', 0, ?, ?)",
+            "INSERT INTO alerts (id, instance_id, status, attempts, next_attempt, data)"
+            " VALUES (?, ?, 'PENDING', 0, ?, ?)",
             (alert_id, instance_id, next_attempt, _dumps(data)),
         )
 

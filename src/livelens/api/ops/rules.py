@@ -10,8 +10,19 @@ from livelens.api.serialize import parse_json_body
 from livelens.contacts.rules import RuleBook
 
 Params = dict[str, Any]
-RULE_FIELDS = ("Name", "RuleId", "RuleArn", "TriggerEventSource", "Function", "Actions", "PublishStatus",
-               "CreatedTime", "LastUpdatedTime", "LastUpdatedBy", "Tags")
+RULE_FIELDS = (
+    "Name",
+    "RuleId",
+    "RuleArn",
+    "TriggerEventSource",
+    "Function",
+    "Actions",
+    "PublishStatus",
+    "CreatedTime",
+    "LastUpdatedTime",
+    "LastUpdatedBy",
+    "Tags",
+)
 
 
 def _book(ctx: RequestContext) -> RuleBook:
@@ -32,14 +43,24 @@ def create_rule(ctx: RequestContext, params: Params) -> dict[str, Any]:
 
 @operation("connect", "ListRules")
 def list_rules(ctx: RequestContext, params: Params) -> dict[str, Any]:
-    rules, token = _book(ctx).list_rules(params["InstanceId"], params.get("PublishStatus"),
-                                         params.get("EventSourceName"), params.get("MaxResults"),
-                                         params.get("NextToken"))
+    rules, token = _book(ctx).list_rules(
+        params["InstanceId"],
+        params.get("PublishStatus"),
+        params.get("EventSourceName"),
+        params.get("MaxResults"),
+        params.get("NextToken"),
+    )
     summaries = [
-        {"Name": r["Name"], "RuleId": r["RuleId"], "RuleArn": r["RuleArn"],
-         "EventSourceName": r["TriggerEventSource"]["EventSourceName"], "PublishStatus": r["PublishStatus"],
-         "ActionSummaries": [{"ActionType": a["ActionType"]} for a in r["Actions"]],
-         "CreatedTime": r["CreatedTime"], "LastUpdatedTime": r["LastUpdatedTime"]}
+        {
+            "Name": r["Name"],
+            "RuleId": r["RuleId"],
+            "RuleArn": r["RuleArn"],
+            "EventSourceName": r["TriggerEventSource"]["EventSourceName"],
+            "PublishStatus": r["PublishStatus"],
+            "ActionSummaries": [{"ActionType": a["ActionType"]} for a in r["Actions"]],
+            "CreatedTime": r["CreatedTime"],
+            "LastUpdatedTime": r["LastUpdatedTime"],
+        }
         for r in rules
     ]
     return {"RuleSummaryList": summaries, "NextToken": token}

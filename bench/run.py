@@ -1,0 +1,196 @@
+"""Run livelens' benchmarks, print one table and write the same figures to bench/results.json.
+
+    python bench/run.py                 # everything (what `make bench` runs; ~10 minutes)
+    python bench/run.py --quick         # every benchmark, tiny and fast (what tests/bench runs)
+    python bench/run.py --only list,depth --out /tmp/r.json
+
+Each benchmark is bounded in time and count, talks to 127.0.0.1 only, and
+stops by itself. Figures are ratios measured side by side in one run; the
+absolute numbers are printed for context only (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import analysis_cost  # noqa: E402
+import depth  # noqa: E402
+import latency  # noqa: E402
+import startup  # noqa: E402
+import throughput  # noqa: E402
+from harness import machine  # noqa: E402
+
+BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "latency": latency.run,
+    "list": throughput.list_vs_limit,
+    "peer": throughput.against_moto,
+    "depth": depth.run,
+    "analysis": analysis_cost.run,
+    "startup": startup.run,
+}
+
+Row = tuple[str, str, str, str, str]
+
+
+def _ms(value: Any, bound: float | None = None) -> str:
+    if value is None or (isinstance(value, float) and math.isinf(value)):
+        return f"> {bound:.0f} s" if bound else "not visible"
+    return f"{value:,.1f} ms" if value < 10_000 else f"{value / 1000:,.1f} s"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def rows_for(name: str, result: dict[str, Any], results: dict[str, Any]) -> list[Row]:
+    if "error" in result:
+        return [(name, "failed", result["error"].splitlines()[-1][:80], "", "ERROR")]
+    rows: list[Row] = []
+    if name == "latency":
+        for r in result["runs"]:
+            n = r["contacts"]
+            bound = r["bound_seconds"]
+            label = f"1 ingest→visible N={n}"
+            goal, verdict = "", ""
+            if n == 200:
+                goal = "p99 < 100 ms"
+                verdict = _verdict(r["p99_ms"] is not None and not math.isinf(r["p99_ms"]) and r["p99_ms"] < 100)
+            rows.append((label, "p50 / p99 / max",
+                         f"{_ms(r['p50_ms'], bound)} / {_ms(r['p99_ms'], bound)} / {_ms(r['max_ms'], bound)}",
+                         goal, verdict))
+            rows.append((label, "turns/s offered / accepted / analysed",
+                         f"{r['offered_turns_per_s']:.0f} / {r['accepted_turns_per_s']:.1f} / "
+                         f"{r['analysed_turns_per_s']:.1f} ({r['visible']}/{r['accepted']} visible)", "", ""))
+    elif name == "list":
+        rows.append(("2 V2 page of 100 vs no-work app", "req/s livelens / baseline",
+                     f"{result['livelens']['requests_per_s']:,.0f} / {result['baseline']['requests_per_s']:,.0f}",
+                     "", ""))
+        rows.append(("2 V2 page of 100 vs no-work app", "ratio", f"{result['ratio']:.2f}", "≥ 0.7",
+                     _verdict(result["ratio"] >= 0.7)))
+    elif name == "peer":
+        rows.append(("3 DescribeInstance vs moto", "req/s livelens / moto",
+                     f"{result['livelens']['requests_per_s']:,.0f} / {result['moto']['requests_per_s']:,.0f}", "", ""))
+        rows.append(("3 DescribeInstance vs moto", "ratio livelens/moto", f"{result['ratio']:.2f}", "", ""))
+    elif name == "depth":
+        rows.append((f"4 page at segment 10 vs {result['segments']:,}", "ms / ms",
+                     f"{result['one_at_10_ms']:.2f} / {result['one_at_end_ms']:.2f}", "", ""))
+        rows.append((f"4 page at segment 10 vs {result['segments']:,}", "ratio", f"{result['depth_ratio']:.2f}",
+                     "≤ 1.2", _verdict(result["depth_ratio"] <= 1.2)))
+        rows.append((f"4 1 vs {result['contacts']:,} contacts in the db", "ms / ms",
+                     f"{result['one_at_10_ms']:.2f} / {result['many_at_10_ms']:.2f}", "", ""))
+        rows.append((f"4 1 vs {result['contacts']:,} contacts in the db", "ratio", f"{result['contacts_ratio']:.2f}",
+                     "≤ 1.2", _verdict(result["contacts_ratio"] <= 1.2)))
+    elif name == "analysis":
+        rules = result["rules"]
+        label = "5 analysis, per core"
+        what = "turns/s (pipeline + 50 rules)" if rules.get("available") else "turns/s (pipeline; NO rules)"
+        rows.append((label, what, f"{result['turns_per_core_s']:.1f} ({result['cpu_ms_per_turn']:.1f} ms/turn)",
+                     "", ""))
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in result["shares"].items())
+        rows.append((label, "share of CPU", shares, "", ""))
+        if not rules.get("available"):
+            rows.append((label, "categories (50 rules)", f"not measured: {rules.get('reason', '')[:60]}", "", ""))
+        memory = result.get("memory")
+        if memory:
+            rows.append((f"5 memory, {memory['contacts']} live contacts", "peak RSS / per contact",
+                         f"{memory['peak_rss_mib']:.0f} MiB / {memory['per_contact_kib']:.1f} KiB", "", ""))
+    elif name == "startup":
+        rows.append(("6 start-up", "serve → first answer (median)", f"{result['first_answer_s']:.2f} s", "", ""))
+    return rows
+
+
+def memory_from_latency(results: dict[str, Any]) -> dict[str, Any] | None:
+    runs = results.get("latency", {}).get("runs") or []
+    if not runs:
+        return None
+    biggest = max(runs, key=lambda r: r["contacts"])
+    if not biggest.get("peak_rss_kib") or not biggest.get("rss_before_kib"):
+        return None
+    grown = biggest["peak_rss_kib"] - biggest["rss_before_kib"]
+    return {
+        "contacts": biggest["contacts"],
+        "warm_rss_mib": round(biggest["rss_before_kib"] / 1024, 1),
+        "peak_rss_mib": round(biggest["peak_rss_kib"] / 1024, 1),
+        "per_contact_kib": round(grown / biggest["contacts"], 1),
+        "source": "benchmark 1 (latency), its largest N",
+    }
+
+
+def table(rows: list[Row]) -> str:
+    header: Row = ("benchmark", "measure", "value", "goal", "verdict")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    def line(row: Row) -> str:
+        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
+
+    out = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in rows]
+    return "\n".join(out)
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no infinity: a turn never seen is ``null``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that the harness works")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results.json"))
+    args = parser.parse_args(argv)
+    chosen = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
+    unknown = [n for n in chosen if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+
+    results: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    for name in chosen:
+        print(f"[bench] {name}{' (quick)' if args.quick else ''} …", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        try:
+            results[name] = BENCHMARKS[name](args.quick)
+        except Exception:
+            traceback.print_exc()
+            results[name] = {"error": traceback.format_exc()}
+        timings[name] = round(time.perf_counter() - started, 1)
+        print(f"[bench] {name} took {timings[name]} s", file=sys.stderr, flush=True)
+    if "analysis" in results and "error" not in results["analysis"]:
+        memory = memory_from_latency(results)
+        if memory:
+            results["analysis"]["memory"] = memory
+
+    rows = [row for name in chosen for row in rows_for(name, results[name], results)]
+    info = machine()
+    printed = table(rows)
+    local = " (+ local changes)" if info["dirty"] else ""
+    print(f"livelens benchmarks — {info['date']} — commit {info['commit']}{local}"
+          f" — {info['nproc']} cores ({info['cpu']}), {info['memory_gib']} GiB, Python {info['python']}"
+          f"{' — QUICK mode' if args.quick else ''}")
+    print(printed)
+    Path(args.out).write_text(json.dumps(_clean({
+        "machine": info, "quick": args.quick, "seconds": timings, "results": results,
+        "table": [dict(zip(("benchmark", "measure", "value", "goal", "verdict"), r, strict=True)) for r in rows],
+    }), indent=2) + "\n")
+    print(f"(written to {args.out})")
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

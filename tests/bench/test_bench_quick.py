@@ -1,0 +1,64 @@
+"""The benchmark harness still runs: every benchmark in its ``--quick`` mode (tiny, a few seconds each).
+
+This checks that the harness works, not how fast livelens is: `make bench`
+measures that and BENCHMARKS.md records it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "bench"
+MOTO = Path(sys.executable).parent / "moto_server"
+
+sys.path.insert(0, str(BENCH))
+
+
+def test_signer_matches_botocore() -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from harness import ACCESS_KEY, REGION, SECRET_KEY, sigv4
+
+    body = b'{"OutputType":"Raw","MaxResults":100}'
+    headers = sigv4("POST", "127.0.0.1:8765", "/contact/list-real-time-analysis-segments-v2/i-1/c-1",
+                    "b=2&a=1 2", body, {"Content-Type": "application/json"}, amz_date="20260102T030405Z")
+    request = AWSRequest("POST", "http://127.0.0.1:8765/contact/list-real-time-analysis-segments-v2/i-1/c-1"
+                         "?b=2&a=1%202", data=body,
+                         headers={k: v for k, v in headers.items() if k != "Authorization"})
+    request.context["timestamp"] = "20260102T030405Z"
+    signer = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "connect", REGION)
+    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    assert headers["Authorization"].endswith(f"Signature={expected}")
+
+
+def test_every_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
+    chosen = ["latency", "list", "depth", "analysis", "startup"] + (["peer"] if MOTO.exists() else [])
+    if not MOTO.exists():
+        warnings.warn("moto_server is not installed (pip install -e '.[bench]'): benchmark 3 not exercised",
+                      stacklevel=1)
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--only", ",".join(chosen), "--out", str(out)],
+        capture_output=True, text=True, timeout=240, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "| benchmark" in result.stdout and "QUICK mode" in result.stdout
+    written = json.loads(out.read_text())
+    assert set(written["results"]) == set(chosen)
+    assert written["machine"]["nproc"]
+    latency = written["results"]["latency"]["runs"][0]
+    assert latency["accepted"] > 0 and latency["visible"] == latency["accepted"], latency
+    assert written["results"]["list"]["ratio"] > 0
+    assert written["results"]["depth"]["depth_ratio"] > 0
+    assert written["results"]["analysis"]["turns_per_core_s"] > 0
+    assert written["results"]["startup"]["first_answer_s"] > 0
+    if "peer" in chosen:
+        assert written["results"]["peer"]["ratio"] > 0
+    rows = {(row["benchmark"], row["measure"]) for row in written["table"]}
+    assert len(rows) >= 10
