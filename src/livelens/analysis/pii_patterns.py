@@ -146,15 +146,28 @@ STREET = re.compile(
 STREET_EU = re.compile(
     r"\b(?:(?:rue|via|calle|avenida|rua|ulica|ul\.|piazza|plaza)\s+(?:[\w'-]+\s+){0,3}\d{1,5}|"
     r"\d{1,5},?\s+(?:rue|via|calle|avenida|rua|boulevard|chemin|allée)\s+(?:[\w'-]+\s*){1,4}|"
-    r"[A-ZÄÖÜ][\wäöüß-]*(?:stra(?:ss|ß)e|strasse|gasse|weg|platz|allee|straat|laan|gade|vej|gatan|vägen|utca|tie|katu)\s+\d{1,5}[a-z]?)",
+    r"[A-ZÄÖÜ][\wäöüß-]*\s?(?:stra(?:ss|ß)e|strasse|gasse|weg|platz|allee|straat|laan|gade|vej|gatan|vägen|utca|tie|katu)\s+\d{1,5}[a-z]?)",
+    re.I,
+)
+_US_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
+    "OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|AA|AE|AP"
+)
+ADDRESS_PARTS = re.compile(
+    rf"\b(?:(?:apt|apartment|suite|ste|unit)\.?\s*#?\s*\d+[a-z]?|p\.?\s?o\.?\s+box\s+\d+|box\s+\d+)\b|"
+    rf"(?<=,\s)(?:{_US_STATES})\s+\d{{5}}(?:-\d{{4}})?\b|\b(?:{_US_STATES})\s+\d{{5}}(?:-\d{{4}})?\b(?=\s*(?:$|[.,;\n]))",
     re.I,
 )
 PHONE = re.compile(r"(?<![\w+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.,-]{0,3}\d{3}[\s.,-]{0,3}\d{4}(?!\w)")
 NAME_INTRO = re.compile(
     r"\b(?:my name is|my name's|name is|name's|this is|i am|i'm|speaking with|talking to|"
-    r"it's|call me|account holder is|spelled)\s+((?:[A-Z][a-z'-]+)(?:\s+[A-Z][a-z'-]+){0,2}|"
+    r"call me|account holder is|spelled|(?:mr|mrs|ms|miss|dr|mx)\.?)\s+((?:[A-Z][a-z'-]+)(?:\s+[A-Z][a-z'-]+){0,2}|"
     r"(?:[a-z][a-z'-]+)(?:\s+[a-z][a-z'-]+){0,2})",
+    re.I,
 )
+# Only these introductions are trusted when the name is written in lower case
+# (voice transcripts); after the others a name must be capitalised.
+_LOWERCASE_LEADS = frozenset({"my name is", "my name's", "name is", "name's", "account holder is"})
 _NOT_NAMES = frozenset(
     """a an the and or but so i me my we our you your he she they it this that these those here there
     calling call calls called going trying looking having getting just really very so not still also
@@ -215,14 +228,28 @@ class StreetRecognizer(LocalRecognizer):
                 start, end = address.match_start, address.match_end
                 if start is not None and end is not None:
                     results.append(RecognizerResult("ADDRESS", int(start), int(end), 0.9))
-            for pattern in (STREET, STREET_EU):
+            for pattern, score in ((STREET, 0.7), (STREET_EU, 0.7), (ADDRESS_PARTS, 0.6)):
                 for m in pattern.finditer(text):
-                    results.append(RecognizerResult("ADDRESS", m.start(), m.end(), 0.7))
+                    results.append(RecognizerResult("ADDRESS", m.start(), m.end(), score))
         return results
 
 
-class SpokenPhoneRecognizer(LocalRecognizer):
-    """North American numbers however they are grouped ("415, 555, 1234")."""
+_PHONE_ANY = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{5,18}\d(?![\w/])")
+_PHONE_BEFORE = re.compile(
+    r"\b(?:phone|call|calling|mobile|cell|tel|telephone|fax|desk|office|reach|text|sms|whatsapp|"
+    r"contact|registered|messages to|ring|dial|landline|number is)\b[^.?!\d]{0,30}$",
+    re.I,
+)
+_PHONE_AFTER = re.compile(r"^\W{0,3}(?:office|fax|mobile|cell|home|work|desk)\b", re.I)
+
+
+class LoosePhoneRecognizer(LocalRecognizer):
+    """Phone numbers presidio's parser misses.
+
+    North American numbers however they are grouped ("415, 555, 1234"), and
+    international ones ("+41 98 297 78 75", "0494 26 46 14") when a word such
+    as "call", "phone" or "fax" stands next to them.
+    """
 
     def __init__(self) -> None:
         super().__init__(supported_entities=["PHONE"], name="livelens-phone")
@@ -238,6 +265,51 @@ class SpokenPhoneRecognizer(LocalRecognizer):
             digits = re.sub(r"\D", "", m.group(0))
             if len(digits) == 10 or (len(digits) == 11 and digits[0] == "1"):
                 results.append(RecognizerResult("PHONE", m.start(), m.end(), 0.6))
+        for m in _PHONE_ANY.finditer(text):
+            digits = re.sub(r"\D", "", m.group(0))
+            if not 6 <= len(digits) <= 15:
+                continue
+            before = text[max(0, m.start() - 45) : m.start()]
+            after = text[m.end() : m.end() + 12]
+            if _PHONE_BEFORE.search(before) or _PHONE_AFTER.search(after):
+                start, end = m.start(), m.end()
+                while end > start and text[end - 1] in " .-(":
+                    end -= 1
+                results.append(RecognizerResult("PHONE", start, end, 0.65))
+        return results
+
+
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){11,18}\d(?![\d-])")
+_CARD_CONTEXT = re.compile(
+    r"\b(?:card|credit|debit|visa|master ?card|amex|american express|discover|maestro|cc)\b", re.I
+)
+
+
+class CardRecognizer(LocalRecognizer):
+    """Luhn-valid 12-19 digit numbers after a card word, or 15-16 digits with a card prefix.
+
+    presidio's own card recogniser knows only some issuer prefixes and
+    lengths; a number that fails the Luhn check is never reported as a card.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["CREDIT_DEBIT_NUMBER"], name="livelens-card")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        results = []
+        for m in _CARD.finditer(text):
+            digits = re.sub(r"\D", "", m.group(0))
+            if not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+                continue
+            if _CARD_CONTEXT.search(text[max(0, m.start() - 40) : m.start()]):
+                results.append(RecognizerResult("CREDIT_DEBIT_NUMBER", m.start(), m.end(), 0.9))
+            elif len(digits) in (15, 16) and digits[0] in "3456":
+                results.append(RecognizerResult("CREDIT_DEBIT_NUMBER", m.start(), m.end(), 0.7))
         return results
 
 
@@ -258,7 +330,7 @@ class NameIntroRecognizer(LocalRecognizer):
             words = m.group(1).split()
             lead = m.group(0)[: m.start(1) - m.start()].strip().lower()
             capitalised = words[0][0].isupper()
-            if lead in ("this is", "i am", "i'm", "it's") and not capitalised:
+            if not capitalised and lead not in _LOWERCASE_LEADS:
                 continue
             kept = []
             for w in words:

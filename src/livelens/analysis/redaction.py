@@ -74,8 +74,8 @@ _PRIORITY = {
     "PASSPORT_NUMBER": 8,
     "DRIVER_ID": 8,
     "BANK_ACCOUNT_NUMBER": 7,
-    "PHONE": 6,
-    "ADDRESS": 5,
+    "ADDRESS": 6,
+    "PHONE": 5,
     "NAME": 4,
 }
 
@@ -99,9 +99,10 @@ class PiiDetector:
         )
 
         from livelens.analysis.pii_patterns import (
+            CardRecognizer,
             ContextRecognizer,
+            LoosePhoneRecognizer,
             NameIntroRecognizer,
-            SpokenPhoneRecognizer,
             StreetRecognizer,
         )
 
@@ -128,14 +129,13 @@ class PiiDetector:
             SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
             ContextRecognizer(),
             StreetRecognizer(),
-            SpokenPhoneRecognizer(),
+            LoosePhoneRecognizer(),
+            CardRecognizer(),
             NameIntroRecognizer(),
         ):
             registry.add_recognizer(recognizer)
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
-        self._requested = sorted(
-            {*_FROM_PRESIDIO, *ENTITY_TYPES}
-        )
+        self._requested = sorted(self._analyzer.get_supported_entities(language="en"))
 
     def detect(
         self, text: str, entities: Iterable[str] = ENTITY_TYPES, threshold: float = 0.4

@@ -43,7 +43,7 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 #: Operations answered on the event loop instead of a worker thread. Each only reads (SQLite in WAL
 #: mode: a reader never waits for a writer) a bounded amount (MaxResults <= 100), all of it CPU work
 #: that the GIL serialises anyway; the hop to a thread cost more than the work and, with several in
-#: flight, made the event loop queue for the GIL behind them (bench/BENCHMARKS.md, benchmark 2).
+#: flight, made the event loop queue for the GIL behind them (BENCHMARKS.md, benchmark 2).
 INLINE_OPERATIONS = frozenset({
     ("connect", "ListRealtimeContactAnalysisSegmentsV2"),
     ("connect-contact-lens", "ListRealtimeContactAnalysisSegments"),

@@ -634,6 +634,9 @@ class LivelensDriverMixin:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
             return 0
+        except ValueError as exc:
+            # awscli's argument conversion (e.g. an integer option given "many") raises plain ValueErrors.
+            return self._fail(f"livelens: error: invalid parameter value: {_one_line(str(exc))}", EXIT_USAGE, debug)
         except Exception as exc:
             return self._fail(f"livelens: error: {_one_line(str(exc)) or type(exc).__name__}", EXIT_OTHER, debug)
 

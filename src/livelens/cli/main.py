@@ -136,6 +136,9 @@ for _command in [*aws_commands.COMMANDS, cli_replay.replay, watch.watch, complet
 from livelens.cli.rules import rules as rules_group  # noqa: E402
 
 main.add_command(rules_group)
+from livelens.cli.eval import eval_command  # noqa: E402
+
+main.add_command(eval_command)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from livelens.analysis import AnalysedTurn, Pipeline, Turn, load_pipeline
+
+CONVERSATION = [
+    ("CUSTOMER", "Hi. I'm calling because I was charged twice for my order."),
+    ("AGENT", "I'm sorry about that. Can I have your order number?"),
+    ("CUSTOMER", "Sure, it's 12345 and my email is maria@example.com."),
+    ("AGENT", "Thanks. I have issued a refund for the duplicate charge. You will receive it within 5 business days."),
+    ("CUSTOMER", "Perfect, thank you so much!"),
+]
+
+
+@pytest.fixture(scope="module")
+def analysed(pipeline: Pipeline, make_turn: Callable[..., Turn]) -> list[AnalysedTurn]:
+    out = []
+    for role, text in CONVERSATION:
+        turn = make_turn(text, role=role)
+        out.append(AnalysedTurn(turn, pipeline.analyze(turn)))
+    return out
+
+
+def test_extractive_summary_has_reason_action_outcome_follow_up(pipeline: Pipeline, analysed: list[AnalysedTurn]) -> None:
+    summary = pipeline.summarize(analysed, max_chars=1762)
+    assert summary.status == "COMPLETED" and summary.failure_code is None
+    content = summary.content or ""
+    assert "charged twice" in content
+    assert "I have issued a refund" in content
+    assert "accepted the resolution" in content
+    assert "within 5 business days" in content
+    assert "maria@example.com" not in content
+
+
+@pytest.mark.parametrize("max_chars", [1270, 120, 40, 5])
+def test_summary_respects_max_chars(pipeline: Pipeline, analysed: list[AnalysedTurn], max_chars: int) -> None:
+    summary = pipeline.summarize(analysed, max_chars=max_chars)
+    assert summary.status == "COMPLETED"
+    assert summary.content and len(summary.content) <= max_chars
+
+
+def test_insufficient_content_without_both_parties(pipeline: Pipeline, analysed: list[AnalysedTurn]) -> None:
+    customer_only = [t for t in analysed if t.turn.participant_role == "CUSTOMER"]
+    agent_only = [t for t in analysed if t.turn.participant_role == "AGENT"]
+    for turns in ([], customer_only, agent_only):
+        summary = pipeline.summarize(turns, max_chars=1762)
+        assert (summary.status, summary.failure_code) == ("FAILED", "INSUFFICIENT_CONVERSATION_CONTENT")
+
+
+def test_unsupported_language(pipeline: Pipeline, analysed: list[AnalysedTurn]) -> None:
+    summary = pipeline.summarize(analysed, max_chars=1762, language="de-DE")
+    assert (summary.status, summary.failure_code) == ("FAILED", "INVALID_ANALYSIS_CONFIGURATION")
+    assert pipeline.summarize(analysed, max_chars=1762, language="en-GB").status == "COMPLETED"
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """Answers POST /v1/chat/completions according to the class attribute ``mode``."""
+
+    mode = "ok"
+    requests: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeOpenAI.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        mode = FakeOpenAI.mode
+        if mode == "timeout":
+            time.sleep(1.5)
+        status, payload = {
+            "ok": (200, {"choices": [{"finish_reason": "stop", "message": {"role": "assistant",
+                                                                           "content": "Customer was double charged; agent refunded. " * 10}}]}),
+            "timeout": (200, {"choices": []}),
+            "429": (429, {"error": {"message": "Rate limit", "code": "rate_limit_exceeded"}}),
+            "filter": (200, {"choices": [{"finish_reason": "content_filter", "message": {"content": ""}}]}),
+            "filter400": (400, {"error": {"message": "filtered", "code": "content_filter"}}),
+            "500": (500, {"error": {"message": "boom"}}),
+            "garbage": (200, {"nothing": True}),
+        }[mode]
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def fake_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "code"),
+    [
+        ("ok", "COMPLETED", None),
+        ("429", "FAILED", "QUOTA_EXCEEDED"),
+        ("filter", "FAILED", "FAILED_SAFETY_GUIDELINES"),
+        ("filter400", "FAILED", "FAILED_SAFETY_GUIDELINES"),
+        ("500", "FAILED", "INTERNAL_ERROR"),
+        ("timeout", "FAILED", "INTERNAL_ERROR"),
+        ("garbage", "FAILED", "INTERNAL_ERROR"),
+    ],
+)
+def test_openai_compatible_generator(
+    fake_server: str, analysed: list[AnalysedTurn], mode: str, status: str, code: str | None
+) -> None:
+    FakeOpenAI.mode = mode
+    FakeOpenAI.requests.clear()
+    p = load_pipeline(
+        ("sentiment",),
+        {"summary": {"generator": "openai", "url": fake_server, "model": "tiny", "api_key": "k", "timeout": 0.5}},
+    )
+    summary = p.summarize(analysed, max_chars=100)
+    assert (summary.status, summary.failure_code) == (status, code)
+    request = FakeOpenAI.requests[0]
+    assert request["path"] == "/v1/chat/completions"
+    assert request["body"]["model"] == "tiny"
+    assert request["auth"] == "Bearer k"
+    transcript = request["body"]["messages"][-1]["content"]
+    assert "maria@example.com" not in transcript and "Customer: Hi." in transcript
+    if status == "COMPLETED":
+        assert summary.content and len(summary.content) <= 100
+
+
+def test_unreachable_endpoint_is_an_internal_error(analysed: list[AnalysedTurn]) -> None:
+    p = load_pipeline(("sentiment",), {"summary": {"generator": "openai", "url": "http://127.0.0.1:9", "model": "m", "timeout": 1}})
+    summary = p.summarize(analysed, max_chars=100)
+    assert (summary.status, summary.failure_code) == ("FAILED", "INTERNAL_ERROR")
