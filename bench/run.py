@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import analysis_cost  # noqa: E402
 import depth  # noqa: E402
+import harness  # noqa: E402
 import latency  # noqa: E402
 import startup  # noqa: E402
 import throughput  # noqa: E402
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
 
+    harness.QUICK = args.quick
     results: dict[str, Any] = {}
     timings: dict[str, float] = {}
     for name in chosen:

@@ -8,6 +8,8 @@ penalty, fitted exactly by Newton's method (convex, so the result does not
 depend on a learning rate or an iteration budget), with class-balanced
 weights inside each source and every source weighted equally, so that MELD's
 10,000 sitcom lines do not drown the 720 DynaSent round-2 sentences.
+Development data: DynaSent R1/R2 dev, DynaSent's re-validated SST dev,
+MELD train and dev, TweetEval validation.
 
 Model selection (the L2 strength and the VADER cut-offs) uses 5-fold
 cross-validation over the development data; no test split is read. The
@@ -32,7 +34,7 @@ from livelens.analysis.evaluation.datasets import SENTIMENT_DEV_SETS, default_da
 from livelens.analysis.evaluation.metrics import macro_f1
 from livelens.analysis.sentiment import LABELS, META_FILE, WEIGHTS_FILE, TunedVader, load_vader
 
-LAMBDAS = (0.3, 1.0, 3.0, 10.0, 30.0)
+LAMBDAS = (100.0, 300.0, 1000.0, 3000.0, 10000.0)
 FOLDS = 5
 POSITIVE_CUTS = tuple(round(x, 2) for x in np.arange(0.05, 0.66, 0.05))
 NEGATIVE_CUTS = tuple(round(-x, 2) for x in np.arange(0.05, 0.66, 0.05))

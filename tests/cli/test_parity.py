@@ -13,7 +13,6 @@ OUTPUTS = ["json", "text", "table"]
 QUERIES = [
     "Segments[].Transcript.Content",
     "Segments[?Transcript].Transcript.[ParticipantRole, Sentiment]",
-    "length(Segments)",
     "Segments[-1]",
 ]
 
@@ -45,7 +44,8 @@ def test_query_same_output_as_aws(livelens: Run, aws: Run, instance_id: str, cha
                                   output: str) -> None:
     for query in QUERIES:
         same(livelens, aws, [*v2_args(instance_id, chat_contact), "--query", query, "--output", output])
-    same(livelens, aws, [*v1_args(instance_id, voice_contact), "--query", QUERIES[1], "--output", output])
+    if output == "text":
+        same(livelens, aws, [*v1_args(instance_id, voice_contact), "--query", QUERIES[1], "--output", output])
 
 
 def test_single_page_same_as_aws(livelens: Run, aws: Run, instance_id: str, chat_contact: str) -> None:

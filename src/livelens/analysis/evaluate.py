@@ -129,7 +129,9 @@ def evaluate_issues(data_dir: Path, limit: int | None = None) -> list[Table]:
 
     banking = [r.text for r in _subsample(datasets.banking77(data_dir, "test"), limit)]
     contacts = _subsample(datasets.twacs(data_dir, "test"), limit)
-    openings = [c.turns[0][1] for c in contacts if c.turns and c.turns[0][0] == "CUSTOMER"]
+    opening = [c for c in contacts if c.turns and c.turns[0][0] == "CUSTOMER"]
+    openings = [c.turns[0][1] for c in opening]
+    openings_not_other = [c.turns[0][1] for c in opening if c.tag != "OTHER"]
     agent = [text for c in contacts for role, text in c.turns if role == "AGENT"]
     meld = [u.text for u in _subsample(datasets.meld_utterances(data_dir, "test"), limit)]
     table = Table(
@@ -139,12 +141,17 @@ def evaluate_issues(data_dir: Path, limit: int | None = None) -> list[Table]:
     for name, texts, what in (
         ("BANKING77 test queries", banking, "found (recall)"),
         ("TwACS test: customer's opening turn", openings, "found (recall)"),
+        ("  the same, without tag OTHER", openings_not_other, "found (recall)"),
         ("TwACS test: agent replies", agent, "false positives"),
         ("MELD test utterances (small talk)", meld, "false positives"),
     ):
         a = sum(ours(t) for t in texts) / max(1, len(texts))
         b = sum(cues_only(t) for t in texts) / max(1, len(texts))
         table.rows.append([name, str(len(texts)), what, f"{a:.1%}", f"{b:.1%}"])
+    table.notes.append(
+        "Many TwACS openings are compliments or chatter (\"great crew tonight\"); they carry an intent tag but state "
+        "no problem, so their recall is bounded well below 100%."
+    )
     table.notes.append(
         "Issues run only on CUSTOMER turns in the pipeline; the agent and MELD rows measure how often the detector "
         "would fire on text that states no reason for contact."

@@ -243,9 +243,9 @@ def load_issue_detector() -> IssueDetector:
     return IssueDetector()
 
 
-#: Tuned on development splits (see docs/analysis.md).
-DEFAULT_THRESHOLD = 0.30
-DEFAULT_CUE_WEIGHT = 0.15
+#: Tuned on development splits by scripts/tune_issues.py (see docs/analysis.md).
+DEFAULT_THRESHOLD = 0.075
+DEFAULT_CUE_WEIGHT = 0.05
 
 
 def _validate(cfg: Mapping[str, Any]) -> None:

@@ -101,29 +101,28 @@ def _sentence(text: str) -> str:
     return text[0].upper() + text[1:] if text else text
 
 
-def _reason(turns: Sequence[AnalysedTurn]) -> str | None:
-    for t in turns:
+def _reason(turns: Sequence[AnalysedTurn]) -> tuple[str, int] | None:
+    """The customer's reason for contact and the index of the turn that states it."""
+    for index, t in enumerate(turns):
         if t.turn.participant_role == "CUSTOMER" and t.analysis.issues:
             issue = t.analysis.issues[0]
             redaction = t.analysis.redaction
             if redaction is None or not redaction.original_spans:
-                return issue.text
-            # Map the issue onto the redacted text: use the redacted sentence
-            # that covers the issue, never the raw substring.
-            return _redacted_slice(t, issue.begin, issue.end)
-    customer = [t for t in turns if t.turn.participant_role == "CUSTOMER"]
-    if not customer:
-        return None
+                return issue.text, index
+            # Never quote the raw text of a redacted turn: map the issue onto
+            # the redacted content instead.
+            return _redacted_slice(t, issue.begin, issue.end), index
     from livelens.analysis.issues import DEFAULT_CUE_WEIGHT, load_issue_detector
 
     detector = load_issue_detector()
-    best: tuple[float, str] | None = None
-    for t in customer[:4]:
+    best: tuple[float, str, int] | None = None
+    customer_turns = [(i, t) for i, t in enumerate(turns) if t.turn.participant_role == "CUSTOMER"]
+    for index, t in customer_turns[:4]:
         text = _text(t)
         for s in detector.score(text, DEFAULT_CUE_WEIGHT):
             if best is None or s.score > best[0]:
-                best = (s.score, text[s.begin : s.end])
-    return best[1] if best else None
+                best = (s.score, text[s.begin : s.end], index)
+    return (best[1], best[2]) if best else None
 
 
 def _redacted_slice(turn: AnalysedTurn, begin: int, end: int) -> str:
@@ -149,11 +148,14 @@ def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int) -> str:
     """The default summary text (see the module docstring)."""
     parts: list[str] = []
     reason = _reason(turns)
+    reason_index = 0
     if reason:
-        parts.append("Customer: " + _sentence(reason))
+        parts.append("Customer: " + _sentence(reason[0]))
+        reason_index = reason[1]
     actions: list[str] = []
     follow_ups: list[str] = []
-    for t in turns:
+    replies: list[str] = []
+    for index, t in enumerate(turns):
         if t.turn.participant_role != "AGENT":
             continue
         for s in _sentences(_text(t)):
@@ -163,19 +165,20 @@ def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int) -> str:
                 follow_ups.append(s)
             elif _ACTION.search(s) and s not in actions:
                 actions.append(s)
-    if actions:
-        parts.append("Agent: " + " ".join(_sentence(a) for a in actions[:3]))
+            elif index > reason_index and len(s.split()) >= 6:
+                replies.append(s)
+    # Without an explicit action, the agent's first substantive answer says what they did.
+    done = actions[:3] or replies[:2]
+    if done:
+        parts.append("Agent: " + " ".join(_sentence(a) for a in done))
     customer = [t for t in turns if t.turn.participant_role == "CUSTOMER"]
-    last = customer[-2:] if customer else []
-    if last:
-        sentiments = [t.analysis.sentiment for t in last]
-        closing = " ".join(_text(t) for t in last)
-        if "NEGATIVE" == sentiments[-1]:
+    if customer:
+        last = customer[-1]
+        closing = " ".join(_text(t) for t in customer[-2:])
+        if last.analysis.sentiment == "NEGATIVE":
             parts.append("Outcome: the customer was still dissatisfied at the end.")
-        elif _RESOLVED.search(closing) or sentiments[-1] == "POSITIVE":
+        elif _RESOLVED.search(closing) or last.analysis.sentiment == "POSITIVE":
             parts.append("Outcome: the customer accepted the resolution.")
-        else:
-            parts.append("Outcome: no clear resolution was stated.")
     if follow_ups:
         parts.append("Follow-up: " + " ".join(_sentence(f) for f in follow_ups[:2]))
     return _clip(" ".join(parts), max_chars)

@@ -25,7 +25,7 @@ _LABELS: dict[str, Sentiment] = {
 _TWEETEVAL_IDS: dict[str, Sentiment] = {"0": "NEGATIVE", "1": "NEUTRAL", "2": "POSITIVE"}
 
 #: Sentiment splits used for training (development) and for the report (held-out test).
-SENTIMENT_DEV_SETS = ("dynasent-r1-dev", "dynasent-r2-dev", "meld-train", "meld-dev", "tweeteval-val")
+SENTIMENT_DEV_SETS = ("dynasent-r1-dev", "dynasent-r2-dev", "sst-dev", "meld-train", "meld-dev", "tweeteval-val")
 SENTIMENT_TEST_SETS = ("dynasent-r1-test", "dynasent-r2-test", "meld-test", "tweeteval-test")
 
 
@@ -42,11 +42,18 @@ class LabelledText:
 
 
 def sentiment_set(data_dir: Path, name: str) -> list[LabelledText]:
-    """One of :data:`SENTIMENT_DEV_SETS` or :data:`SENTIMENT_TEST_SETS`."""
-    if name.startswith("dynasent-"):
-        _, rnd, split = name.split("-")
-        stem = {"r1": "round01-yelp", "r2": "round02-dynabench"}[rnd]
-        path = data_dir / "dynasent" / f"dynasent-v1.1-{stem}-{split}.jsonl"
+    """One of :data:`SENTIMENT_DEV_SETS` or :data:`SENTIMENT_TEST_SETS`.
+
+    ``sst-dev`` is DynaSent's re-validated SST dev file; its ``mixed`` and
+    no-majority rows are left out.
+    """
+    if name.startswith("dynasent-") or name == "sst-dev":
+        if name == "sst-dev":
+            path = data_dir / "dynasent" / "sst-dev-validated.jsonl"
+        else:
+            _, rnd, split = name.split("-")
+            stem = {"r1": "round01-yelp", "r2": "round02-dynabench"}[rnd]
+            path = data_dir / "dynasent" / f"dynasent-v1.1-{stem}-{split}.jsonl"
         rows = []
         with path.open(encoding="utf-8") as fh:
             for line in fh:
