@@ -422,7 +422,7 @@ def load(url: str, requests: Sequence[bytes], *, concurrency: int, processes: in
     for minutes), so the client spends its CPU on the socket, not on signing.
     """
     address = urlsplit(url)
-    start_at = time.time() + 1.0 + 0.15 * processes
+    start_at = time.time() + 0.6 + 0.15 * processes
     spec = {
         "host": address.hostname, "port": address.port, "requests": [r.decode("latin-1") for r in requests],
         "start_at": start_at, "warmup": warmup, "duration": duration,

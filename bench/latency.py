@@ -331,7 +331,7 @@ async def _measure(server: ServerProcess, n: int, duration: float, drain: float)
 
 def run(quick: bool = False) -> dict[str, Any]:
     sizes = [5] if quick else [50, 200, 1000]
-    duration, drain = (3.0, 8.0) if quick else (20.0, 20.0)
+    duration, drain = (2.0, 8.0) if quick else (20.0, 20.0)
     results = []
     for n in sizes:
         with workdir(f"latency-{n}") as directory:

@@ -31,7 +31,7 @@ PROCESSES = 2
 
 def _settings(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"rounds": 1, "duration": 1.0, "warmup": 0.3}
+        return {"rounds": 1, "duration": 0.6, "warmup": 0.2}
     return {"rounds": 3, "duration": 8.0, "warmup": 2.0}
 
 

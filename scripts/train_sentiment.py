@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ import numpy as np
 from livelens.analysis.evaluation.cache import embed_cached
 from livelens.analysis.evaluation.datasets import SENTIMENT_DEV_SETS, default_data_dir, sentiment_set
 from livelens.analysis.evaluation.metrics import macro_f1
-from livelens.analysis.sentiment import LABELS, META_FILE, WEIGHTS_FILE, TunedVader, load_vader
+from livelens.analysis.sentiment import LABELS, META_FILE, WEIGHTS_FILE, load_vader
 
 LAMBDAS = (100.0, 300.0, 1000.0, 3000.0, 10000.0)
 FOLDS = 5
@@ -51,7 +52,13 @@ def load_dev(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[s
         labels.extend(LABELS.index(r.label) for r in rows)  # type: ignore[arg-type]
         sources.extend([source] * len(rows))
         texts.extend(r.text for r in rows)
-    return np.concatenate(feats).astype(np.float64), np.array(labels), np.array(sources), list(SENTIMENT_DEV_SETS), texts
+    return (
+        np.concatenate(feats).astype(np.float64),
+        np.array(labels),
+        np.array(sources),
+        list(SENTIMENT_DEV_SETS),
+        texts,
+    )
 
 
 def sample_weights(y: np.ndarray, sources: np.ndarray) -> np.ndarray:
@@ -157,7 +164,10 @@ def main() -> int:
     print(f"development rows: {len(y)} from {', '.join(names)}")
 
     vader_score, pos_cut, neg_cut = tune_vader(texts, y, sources, names)
-    print(f"tuned VADER cut-offs on dev: positive >= {pos_cut}, negative <= {neg_cut} (mean dev macro-F1 {vader_score:.4f})")
+    print(
+        f"tuned VADER cut-offs on dev: positive >= {pos_cut}, negative <= {neg_cut} "
+        f"(mean dev macro-F1 {vader_score:.4f})"
+    )
 
     fold = folds(sources)
     cv: dict[str, dict[str, float]] = {}
@@ -170,8 +180,11 @@ def main() -> int:
             pred[held] = predict(fold_scaling(theta, mean, std), x[held])
         scores = per_source_f1(y, pred, sources, names)
         cv[str(lam)] = scores
-        print(f"lambda={lam:<5} cv macro-F1 " + "  ".join(f"{s}={v:.3f}" for s, v in scores.items())
-              + f"  mean={np.mean(list(scores.values())):.4f}")
+        print(
+            f"lambda={lam:<5} cv macro-F1 "
+            + "  ".join(f"{s}={v:.3f}" for s, v in scores.items())
+            + f"  mean={np.mean(list(scores.values())):.4f}"
+        )
     best_lam = max(LAMBDAS, key=lambda lam: (np.mean(list(cv[str(lam)].values())), -lam))
     print(f"chosen lambda={best_lam}")
 
@@ -181,12 +194,14 @@ def main() -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     weights_path = args.out_dir / WEIGHTS_FILE.name
     meta_path = args.out_dir / META_FILE.name
-    buffer_path = weights_path.with_suffix(".tmp.npy")
-    np.save(buffer_path, theta, allow_pickle=False)
-    digest = hashlib.sha256(buffer_path.read_bytes()).hexdigest()
+    buffer = io.BytesIO()
+    np.save(buffer, theta, allow_pickle=False)
+    weights_bytes = buffer.getvalue()
+    digest = hashlib.sha256(weights_bytes).hexdigest()
     meta = {
         "labels": list(LABELS),
-        "features": "MiniLM-L6-v2 int8 embedding (384) + tuned VADER compound, pos, neg, neu (4); last column is the bias",
+        "features": "MiniLM-L6-v2 int8 embedding (384) + tuned VADER compound, pos, neg, neu (4); "
+        "last column is the bias",
         "model": "multinomial logistic regression, L2, Newton; class-balanced within source, sources weighted equally",
         "l2_lambda": best_lam,
         "trained_on": {s: int((sources == s).sum()) for s in names},
@@ -197,11 +212,10 @@ def main() -> int:
     }
     meta_text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     if args.check:
-        same = weights_path.read_bytes() == buffer_path.read_bytes() and meta_path.read_text() == meta_text
-        buffer_path.unlink()
+        same = weights_path.read_bytes() == weights_bytes and meta_path.read_text() == meta_text
         print("reproduced byte for byte" if same else "MISMATCH: shipped files differ from a fresh training run")
         return 0 if same else 1
-    buffer_path.replace(weights_path)
+    weights_path.write_bytes(weights_bytes)
     meta_path.write_text(meta_text, encoding="utf-8")
     print(f"wrote {weights_path} ({weights_path.stat().st_size} bytes, sha256 {digest[:16]}…) and {meta_path}")
     return 0

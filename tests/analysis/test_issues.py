@@ -10,8 +10,14 @@ from livelens.analysis import Pipeline, Turn
 @pytest.mark.parametrize(
     ("text", "issue"),
     [
-        ("Hi, I'm calling because I was charged twice for my subscription.", "I'm calling because I was charged twice for my subscription"),
-        ("Hello there! My internet has not been working since yesterday.", "My internet has not been working since yesterday"),
+        (
+            "Hi, I'm calling because I was charged twice for my subscription.",
+            "I'm calling because I was charged twice for my subscription",
+        ),
+        (
+            "Hello there! My internet has not been working since yesterday.",
+            "My internet has not been working since yesterday",
+        ),
         ("I need to change my flight to Friday.", "I need to change my flight to Friday"),
         ("Good morning. How are you? I still haven't received my refund.", "I still haven't received my refund"),
         ("why is my card being declined", "why is my card being declined"),

@@ -52,7 +52,10 @@ def test_luhn_invalid_card_number_is_not_redacted_as_a_card() -> None:
 
 
 def test_spoken_phone_number_and_email_in_a_voice_transcript() -> None:
-    text = "yeah my number is four one five, five five five, one two three four and my email is john dot smith at example dot com"
+    text = (
+        "yeah my number is four one five, five five five, one two three four "
+        "and my email is john dot smith at example dot com"
+    )
     hits = found(text)
     assert ("four one five, five five five, one two three four", "PHONE") in hits
     assert ("john dot smith at example dot com", "EMAIL") in hits
@@ -60,7 +63,10 @@ def test_spoken_phone_number_and_email_in_a_voice_transcript() -> None:
 
 def test_spoken_card_number_read_digit_by_digit() -> None:
     text = "it's four five three two zero one five one one two eight three zero three six six"
-    assert ("four five three two zero one five one one two eight three zero three six six", "CREDIT_DEBIT_NUMBER") in found(text)
+    assert (
+        "four five three two zero one five one one two eight three zero three six six",
+        "CREDIT_DEBIT_NUMBER",
+    ) in found(text)
 
 
 @pytest.mark.parametrize(
@@ -70,13 +76,21 @@ def test_spoken_card_number_read_digit_by_digit() -> None:
         ("My SSN is 123-45-6789.", "123-45-6789", "SSN"),
         ("the last four of my social are 6789", "6789", "SSN"),
         ("I was born on March 5th, 1985", "March 5th, 1985", "DATE_OF_BIRTH"),
-        ("date of birth oh three oh five nineteen eighty five", "oh three oh five nineteen eighty five", "DATE_OF_BIRTH"),
+        (
+            "date of birth oh three oh five nineteen eighty five",
+            "oh three oh five nineteen eighty five",
+            "DATE_OF_BIRTH",
+        ),
         ("the routing number is 021000021", "021000021", "BANK_ROUTING"),
         ("and the account number is 123456789012", "123456789012", "BANK_ACCOUNT_NUMBER"),
         ("My passport number is X12345678", "X12345678", "PASSPORT_NUMBER"),
         ("driver's license D1234567", "D1234567", "DRIVER_ID"),
         ("I can't reach 192.168.10.20 from home", "192.168.10.20", "IP_ADDRESS"),
-        ("Send it to 123 Main Street, Springfield, IL 62704 please", "123 Main Street, Springfield, IL 62704", "ADDRESS"),
+        (
+            "Send it to 123 Main Street, Springfield, IL 62704 please",
+            "123 Main Street, Springfield, IL 62704",
+            "ADDRESS",
+        ),
         ("Hi, my name is Maria Garcia.", "Maria Garcia", "NAME"),
         ("hi my name is maria garcia and I need help", "maria garcia", "NAME"),
         ("Email me at jane.doe@example.org", "jane.doe@example.org", "EMAIL"),
@@ -117,7 +131,9 @@ def test_spoken_spans_map_to_the_original_words(make_turn: Callable[..., Turn]) 
     text = "sure it's five five five, one two three, four five six seven. Thanks"
     redaction = load_pipeline().redact(make_turn(text, channel="VOICE"))
     assert redaction.content == "sure it's [PII]. Thanks"
-    assert [text[o.begin : o.end] for o in redaction.original_spans] == ["five five five, one two three, four five six seven"]
+    assert [text[o.begin : o.end] for o in redaction.original_spans] == [
+        "five five five, one two three, four five six seven"
+    ]
     assert_offsets_consistent(text, redaction, "[PII]")
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -62,8 +62,15 @@ def test_non_english_turns_skip_sentiment_and_issues(pipeline: Pipeline, make_tu
 
 
 def _analysed(role: str, label: str | None, score: float | None, **kwargs: object) -> AnalysedTurn:
-    turn = Turn(id=f"{role}-{kwargs.get('begin_offset_millis', kwargs.get('absolute_time'))}", contact_id="c",
-                channel="VOICE", participant_id=role, participant_role=role, content="x", **kwargs)  # type: ignore[arg-type]
+    turn = Turn(
+        id=f"{role}-{kwargs.get('begin_offset_millis', kwargs.get('absolute_time'))}",
+        contact_id="c",
+        channel="VOICE",
+        participant_id=role,
+        participant_role=role,
+        content="x",
+        **kwargs,
+    )  # type: ignore[arg-type]
     extras: dict[str, object] = {} if score is None else {"sentiment_score": score}
     return AnalysedTurn(turn, TurnAnalysis(sentiment=label, extras=extras))  # type: ignore[arg-type]
 
@@ -86,7 +93,7 @@ def test_sentiment_trend_per_participant_over_time() -> None:
 
 
 def test_sentiment_trend_uses_chat_timestamps() -> None:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     turns = [
         _analysed("CUSTOMER", "NEUTRAL", 0.0, absolute_time=start),
         _analysed("CUSTOMER", "NEGATIVE", -1.0, absolute_time=start + timedelta(seconds=2)),

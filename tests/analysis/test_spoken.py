@@ -8,13 +8,19 @@ from livelens.analysis.spoken import normalize
 @pytest.mark.parametrize(
     ("text", "expected", "source"),
     [
-        ("call me on four one five, five five five, one two three four", "415, 555, 1234",
-         "four one five, five five five, one two three four"),
+        (
+            "call me on four one five, five five five, one two three four",
+            "415, 555, 1234",
+            "four one five, five five five, one two three four",
+        ),
         ("it's john dot smith at example dot com", "john.smith@example.com", "john dot smith at example dot com"),
         ("born nineteen eighty five", "1985", "nineteen eighty five"),
         ("code double five seven oh nine", "55709", "double five seven oh nine"),
-        ("mary underscore jones at yahoo dot co dot uk", "mary_jones@yahoo.co.uk",
-         "mary underscore jones at yahoo dot co dot uk"),
+        (
+            "mary underscore jones at yahoo dot co dot uk",
+            "mary_jones@yahoo.co.uk",
+            "mary underscore jones at yahoo dot co dot uk",
+        ),
     ],
 )
 def test_spoken_forms_are_written_out_and_mapped_back(text: str, expected: str, source: str) -> None:

@@ -29,7 +29,9 @@ def analysed(pipeline: Pipeline, make_turn: Callable[..., Turn]) -> list[Analyse
     return out
 
 
-def test_extractive_summary_has_reason_action_outcome_follow_up(pipeline: Pipeline, analysed: list[AnalysedTurn]) -> None:
+def test_extractive_summary_has_reason_action_outcome_follow_up(
+    pipeline: Pipeline, analysed: list[AnalysedTurn]
+) -> None:
     summary = pipeline.summarize(analysed, max_chars=1762)
     assert summary.status == "COMPLETED" and summary.failure_code is None
     content = summary.content or ""
@@ -74,8 +76,20 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         if mode == "timeout":
             time.sleep(1.5)
         status, payload = {
-            "ok": (200, {"choices": [{"finish_reason": "stop", "message": {"role": "assistant",
-                                                                           "content": "Customer was double charged; agent refunded. " * 10}}]}),
+            "ok": (
+                200,
+                {
+                    "choices": [
+                        {
+                            "finish_reason": "stop",
+                            "message": {
+                                "role": "assistant",
+                                "content": "Customer was double charged; agent refunded. " * 10,
+                            },
+                        }
+                    ]
+                },
+            ),
             "timeout": (200, {"choices": []}),
             "429": (429, {"error": {"message": "Rate limit", "code": "rate_limit_exceeded"}}),
             "filter": (200, {"choices": [{"finish_reason": "content_filter", "message": {"content": ""}}]}),
@@ -141,6 +155,8 @@ def test_openai_compatible_generator(
 
 
 def test_unreachable_endpoint_is_an_internal_error(analysed: list[AnalysedTurn]) -> None:
-    p = load_pipeline(("sentiment",), {"summary": {"generator": "openai", "url": "http://127.0.0.1:9", "model": "m", "timeout": 1}})
+    p = load_pipeline(
+        ("sentiment",), {"summary": {"generator": "openai", "url": "http://127.0.0.1:9", "model": "m", "timeout": 1}}
+    )
     summary = p.summarize(analysed, max_chars=100)
     assert (summary.status, summary.failure_code) == ("FAILED", "INTERNAL_ERROR")

@@ -1,5 +1,4 @@
 from livelens.analysis.types import CharSpan, PiiSpan, Redaction
-from livelens.contacts.segments import to_redacted_offset
 
 # "Mail a@b.co or call 555" -> "Mail [PII] or call [PII]"
 ORIGINAL = "Mail a@b.co or call 555"
@@ -12,14 +11,14 @@ REDACTION = Redaction(
 
 
 def test_offsets_before_between_and_after_spans() -> None:
-    assert to_redacted_offset(0, REDACTION, end=False) == 0
-    assert to_redacted_offset(5, REDACTION, end=False) == 5
-    assert to_redacted_offset(11, REDACTION, end=True) == 10
-    assert to_redacted_offset(14, REDACTION, end=False) == 13
-    assert to_redacted_offset(len(ORIGINAL), REDACTION, end=True) == len(REDACTION.content)
+    assert REDACTION.to_redacted(0, end=False) == 0
+    assert REDACTION.to_redacted(5, end=False) == 5
+    assert REDACTION.to_redacted(11, end=True) == 10
+    assert REDACTION.to_redacted(14, end=False) == 13
+    assert REDACTION.to_redacted(len(ORIGINAL), end=True) == len(REDACTION.content)
 
 
 def test_offsets_inside_a_span_snap_to_the_placeholder() -> None:
-    assert to_redacted_offset(7, REDACTION, end=False) == 5
-    assert to_redacted_offset(7, REDACTION, end=True) == 10
-    assert REDACTION.content[to_redacted_offset(12, REDACTION, end=False):] == "or call [PII]"
+    assert REDACTION.to_redacted(7, end=False) == 5
+    assert REDACTION.to_redacted(7, end=True) == 10
+    assert REDACTION.content[REDACTION.to_redacted(12, end=False):] == "or call [PII]"

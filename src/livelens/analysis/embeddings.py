@@ -65,9 +65,7 @@ class Embedder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in self._session.get_inputs()}
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -84,7 +82,8 @@ class Embedder:
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed a single text; returns a vector of shape ``(384,)``."""
-        return self._embed_batch([text or " "])[0]
+        vector: np.ndarray = self._embed_batch([text or " "])[0]
+        return vector
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
@@ -97,7 +96,8 @@ class Embedder:
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        unit: np.ndarray = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return unit
 
 
 @load_once

@@ -103,40 +103,227 @@ _OTHER_PROTOTYPES = (
 # Cue patterns for spaCy's Matcher (token LOWER attributes only, so the
 # tokenizer is enough). Weight = how strongly the cue alone signals an issue.
 _CUES: dict[str, tuple[float, list[list[dict[str, Any]]]]] = {
-    "CONTACT_REASON": (1.0, [
-        [{"LOWER": {"IN": ["calling", "contacting", "writing", "messaging", "reaching", "emailing", "ringing"]}},
-         {"LOWER": {"IN": ["out", "you", "in"]}, "OP": "?"},
-         {"LOWER": {"IN": ["about", "because", "regarding", "re", "since", "as"]}}],
-        [{"LOWER": {"IN": ["problem", "issue", "trouble", "question", "query", "complaint", "problems", "issues"]}},
-         {"LOWER": {"IN": ["with", "about", "regarding", "on", "paying", "logging", "getting", "using"]}}],
-        [{"LOWER": {"IN": ["help", "assistance"]}}, {"LOWER": {"IN": ["with", "me", "us"]}}],
-    ]),
-    "WANT": (0.8, [
-        [{"LOWER": {"IN": ["i", "we"]}}, {"LOWER": {"IN": ["'d", "would", "really"]}, "OP": "?"},
-         {"LOWER": {"IN": ["want", "need", "wanted", "needed", "like", "wish", "hope", "trying", "tried", "try"]}},
-         {"LOWER": "to"}],
-        [{"LOWER": {"IN": ["i", "we"]}}, {"LOWER": {"IN": ["am", "'m", "was", "were", "are", "'ve", "have"]}},
-         {"LOWER": "been", "OP": "?"}, {"LOWER": "trying"}, {"LOWER": "to"}],
-        [{"LOWER": {"IN": ["can", "could", "would", "will"]}}, {"LOWER": "you"},
-         {"LOWER": {"IN": ["please", "pls", "plz"]}, "OP": "?"},
-         {"LOWER": {"IN": ["help", "cancel", "change", "refund", "check", "tell", "explain", "fix", "reset", "send", "update", "remove", "add", "block", "unblock", "reverse"]}}],
-    ]),
-    "QUESTION": (0.6, [
-        [{"LOWER": {"IN": ["how", "where", "when", "why", "what", "which"]}},
-         {"LOWER": {"IN": ["do", "can", "does", "did", "is", "was", "are", "were", "has", "have", "should", "would", "'s", "will", "am"]}}],
-        [{"LOWER": {"IN": ["can", "could", "may"]}}, {"LOWER": {"IN": ["i", "we"]}}],
-        [{"LOWER": {"IN": ["is", "are"]}}, {"LOWER": "there"}, {"LOWER": {"IN": ["a", "any"]}}],
-    ]),
-    "PROBLEM": (1.0, [
-        [{"LOWER": {"IN": ["not", "n't", "never", "stopped", "nt"]}}, {"LOWER": {"IN": ["working", "work", "loading", "arrived", "received", "showing", "responding", "connecting", "going", "accepted", "charging", "refunded", "delivered", "updated"]}}],
-        [{"LOWER": {"IN": ["ca", "can", "could", "cannot", "unable", "wo", "won't", "couldnt", "cant"]}},
-         {"LOWER": {"IN": ["n't", "not", "to", "t"]}, "OP": "?"},
-         {"LOWER": {"IN": ["log", "login", "access", "find", "get", "pay", "use", "see", "open", "connect", "check", "book", "change", "transfer", "withdraw", "sign", "make", "receive", "activate", "verify", "load", "top", "cancel", "reach", "print"]}}],
-        [{"LOWER": {"IN": ["charged", "billed", "debited"]}}, {"LOWER": {"IN": ["twice", "double", "two", "wrong", "incorrectly", "more", "again", "extra", "for"]}}],
-        [{"LOWER": {"IN": ["double", "over", "overcharged", "declined", "rejected", "stolen", "lost", "missing", "delayed", "cancelled", "canceled", "broken", "damaged", "stuck", "locked", "frozen", "blocked", "failed", "pending", "wrong", "incorrect", "error", "refund", "dispute", "fraud", "fraudulent", "unauthorized", "unauthorised", "crashing", "crashed", "missed", "late", "delay", "lost"]}}],
-        [{"LOWER": {"IN": ["still", "yet"]}}, {"LOWER": {"IN": ["waiting", "have", "has", "haven't", "not", "no", "nothing", "pending"]}}],
-        [{"LOWER": {"IN": ["have", "has", "did", "do", "does"]}}, {"LOWER": {"IN": ["n't", "not"]}}, {"LOWER": {"IN": ["received", "arrived", "got", "get", "come", "work", "gone", "been", "heard", "shown"]}}],
-    ]),
+    "CONTACT_REASON": (
+        1.0,
+        [
+            [
+                {"LOWER": {"IN": ["calling", "contacting", "writing", "messaging", "reaching", "emailing", "ringing"]}},
+                {"LOWER": {"IN": ["out", "you", "in"]}, "OP": "?"},
+                {"LOWER": {"IN": ["about", "because", "regarding", "re", "since", "as"]}},
+            ],
+            [
+                {
+                    "LOWER": {
+                        "IN": ["problem", "issue", "trouble", "question", "query", "complaint", "problems", "issues"]
+                    }
+                },
+                {"LOWER": {"IN": ["with", "about", "regarding", "on", "paying", "logging", "getting", "using"]}},
+            ],
+            [{"LOWER": {"IN": ["help", "assistance"]}}, {"LOWER": {"IN": ["with", "me", "us"]}}],
+        ],
+    ),
+    "WANT": (
+        0.8,
+        [
+            [
+                {"LOWER": {"IN": ["i", "we"]}},
+                {"LOWER": {"IN": ["'d", "would", "really"]}, "OP": "?"},
+                {
+                    "LOWER": {
+                        "IN": ["want", "need", "wanted", "needed", "like", "wish", "hope", "trying", "tried", "try"]
+                    }
+                },
+                {"LOWER": "to"},
+            ],
+            [
+                {"LOWER": {"IN": ["i", "we"]}},
+                {"LOWER": {"IN": ["am", "'m", "was", "were", "are", "'ve", "have"]}},
+                {"LOWER": "been", "OP": "?"},
+                {"LOWER": "trying"},
+                {"LOWER": "to"},
+            ],
+            [
+                {"LOWER": {"IN": ["can", "could", "would", "will"]}},
+                {"LOWER": "you"},
+                {"LOWER": {"IN": ["please", "pls", "plz"]}, "OP": "?"},
+                {
+                    "LOWER": {
+                        "IN": [
+                            "help",
+                            "cancel",
+                            "change",
+                            "refund",
+                            "check",
+                            "tell",
+                            "explain",
+                            "fix",
+                            "reset",
+                            "send",
+                            "update",
+                            "remove",
+                            "add",
+                            "block",
+                            "unblock",
+                            "reverse",
+                        ]
+                    }
+                },
+            ],
+        ],
+    ),
+    "QUESTION": (
+        0.6,
+        [
+            [
+                {"LOWER": {"IN": ["how", "where", "when", "why", "what", "which"]}},
+                {
+                    "LOWER": {
+                        "IN": [
+                            "do",
+                            "can",
+                            "does",
+                            "did",
+                            "is",
+                            "was",
+                            "are",
+                            "were",
+                            "has",
+                            "have",
+                            "should",
+                            "would",
+                            "'s",
+                            "will",
+                            "am",
+                        ]
+                    }
+                },
+            ],
+            [{"LOWER": {"IN": ["can", "could", "may"]}}, {"LOWER": {"IN": ["i", "we"]}}],
+            [{"LOWER": {"IN": ["is", "are"]}}, {"LOWER": "there"}, {"LOWER": {"IN": ["a", "any"]}}],
+        ],
+    ),
+    "PROBLEM": (
+        1.0,
+        [
+            [
+                {"LOWER": {"IN": ["not", "n't", "never", "stopped", "nt"]}},
+                {
+                    "LOWER": {
+                        "IN": [
+                            "working",
+                            "work",
+                            "loading",
+                            "arrived",
+                            "received",
+                            "showing",
+                            "responding",
+                            "connecting",
+                            "going",
+                            "accepted",
+                            "charging",
+                            "refunded",
+                            "delivered",
+                            "updated",
+                        ]
+                    }
+                },
+            ],
+            [
+                {"LOWER": {"IN": ["ca", "can", "could", "cannot", "unable", "wo", "won't", "couldnt", "cant"]}},
+                {"LOWER": {"IN": ["n't", "not", "to", "t"]}, "OP": "?"},
+                {
+                    "LOWER": {
+                        "IN": [
+                            "log",
+                            "login",
+                            "access",
+                            "find",
+                            "get",
+                            "pay",
+                            "use",
+                            "see",
+                            "open",
+                            "connect",
+                            "check",
+                            "book",
+                            "change",
+                            "transfer",
+                            "withdraw",
+                            "sign",
+                            "make",
+                            "receive",
+                            "activate",
+                            "verify",
+                            "load",
+                            "top",
+                            "cancel",
+                            "reach",
+                            "print",
+                        ]
+                    }
+                },
+            ],
+            [
+                {"LOWER": {"IN": ["charged", "billed", "debited"]}},
+                {"LOWER": {"IN": ["twice", "double", "two", "wrong", "incorrectly", "more", "again", "extra", "for"]}},
+            ],
+            [
+                {
+                    "LOWER": {
+                        "IN": [
+                            "double",
+                            "over",
+                            "overcharged",
+                            "declined",
+                            "rejected",
+                            "stolen",
+                            "lost",
+                            "missing",
+                            "delayed",
+                            "cancelled",
+                            "canceled",
+                            "broken",
+                            "damaged",
+                            "stuck",
+                            "locked",
+                            "frozen",
+                            "blocked",
+                            "failed",
+                            "pending",
+                            "wrong",
+                            "incorrect",
+                            "error",
+                            "refund",
+                            "dispute",
+                            "fraud",
+                            "fraudulent",
+                            "unauthorized",
+                            "unauthorised",
+                            "crashing",
+                            "crashed",
+                            "missed",
+                            "late",
+                            "delay",
+                            "lost",
+                        ]
+                    }
+                }
+            ],
+            [
+                {"LOWER": {"IN": ["still", "yet"]}},
+                {"LOWER": {"IN": ["waiting", "have", "has", "haven't", "not", "no", "nothing", "pending"]}},
+            ],
+            [
+                {"LOWER": {"IN": ["have", "has", "did", "do", "does"]}},
+                {"LOWER": {"IN": ["n't", "not"]}},
+                {
+                    "LOWER": {
+                        "IN": ["received", "arrived", "got", "get", "come", "work", "gone", "been", "heard", "shown"]
+                    }
+                },
+            ],
+        ],
+    ),
 }
 _GREETING = re.compile(
     r"^(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|dear \w+|yes|yeah|ok(?:ay)?|so|um+|uh+|well|"
@@ -204,7 +391,8 @@ class IssueDetector:
         """Mean top-3 similarity to issue prototypes minus that to the others."""
         issue = np.sort(vectors @ self._issue_protos.T, axis=1)[:, -3:].mean(axis=1)
         other = np.sort(vectors @ self._other_protos.T, axis=1)[:, -3:].mean(axis=1)
-        return issue - other
+        margins: np.ndarray = issue - other
+        return margins
 
     def score(
         self, text: str, cue_weight: float, whole_text_vector: np.ndarray | None = None, max_sentences: int = 8
@@ -214,7 +402,8 @@ class IssueDetector:
             return []
         cues = self.cue_scores(text, spans)
         pieces = [text[b:e] for b, e in spans]
-        if len(spans) == 1 and whole_text_vector is not None and spans[0] == (0, len(text)):
+        # One sentence that is (nearly) the whole turn: reuse the turn's embedding.
+        if len(spans) == 1 and whole_text_vector is not None and spans[0][1] - spans[0][0] >= 0.9 * len(text.strip()):
             vectors = whole_text_vector[None, :]
         else:
             vectors = load_embedder().embed(pieces)

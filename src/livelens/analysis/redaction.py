@@ -107,8 +107,30 @@ class PiiDetector:
         )
 
         ner_config = NerModelConfiguration(
-            model_to_presidio_entity_mapping={"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"},
-            labels_to_ignore=["ORG", "ORGANIZATION", "NORP", "DATE", "TIME", "CARDINAL", "MONEY", "PERCENT", "QUANTITY", "ORDINAL", "PRODUCT", "EVENT", "LAW", "LANGUAGE", "WORK_OF_ART"],
+            model_to_presidio_entity_mapping={
+                "PERSON": "PERSON",
+                "PER": "PERSON",
+                "GPE": "LOCATION",
+                "LOC": "LOCATION",
+                "FAC": "LOCATION",
+            },
+            labels_to_ignore=[
+                "ORG",
+                "ORGANIZATION",
+                "NORP",
+                "DATE",
+                "TIME",
+                "CARDINAL",
+                "MONEY",
+                "PERCENT",
+                "QUANTITY",
+                "ORDINAL",
+                "PRODUCT",
+                "EVENT",
+                "LAW",
+                "LANGUAGE",
+                "WORK_OF_ART",
+            ],
         )
         nlp_engine = SpacyNlpEngine(
             models=[{"lang_code": "en", "model_name": SPACY_MODEL}], ner_model_configuration=ner_config
@@ -116,7 +138,7 @@ class PiiDetector:
         # Hand presidio the pipeline we already loaded instead of calling
         # nlp_engine.load(), which would load a second copy (and would try to
         # download the model if it were missing).
-        nlp_engine.nlp = {"en": load_spacy()}
+        nlp_engine.nlp = {"en": load_spacy()}  # type: ignore[assignment]
         registry = RecognizerRegistry(supported_languages=["en"])
         for recognizer in (
             CreditCardRecognizer(),
@@ -137,9 +159,7 @@ class PiiDetector:
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
         self._requested = sorted(self._analyzer.get_supported_entities(language="en"))
 
-    def detect(
-        self, text: str, entities: Iterable[str] = ENTITY_TYPES, threshold: float = 0.4
-    ) -> list[PiiSpan]:
+    def detect(self, text: str, entities: Iterable[str] = ENTITY_TYPES, threshold: float = 0.4) -> list[PiiSpan]:
         """Non-overlapping PII spans of ``text``, in order, limited to ``entities``."""
         wanted = set(entities)
         if not text.strip() or not wanted:
@@ -258,8 +278,7 @@ def _validate(cfg: Mapping[str, Any]) -> None:
     unknown = sorted(set(entities) - set(ENTITY_TYPES))
     if unknown:
         raise ValueError(
-            f"redaction.entities has unknown entity type(s) {', '.join(unknown)} "
-            f"(known: {', '.join(ENTITY_TYPES)})"
+            f"redaction.entities has unknown entity type(s) {', '.join(unknown)} (known: {', '.join(ENTITY_TYPES)})"
         )
     threshold = cfg["score_threshold"]
     if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:

@@ -139,8 +139,7 @@ def check_order(components: Sequence[str]) -> None:
         missing = [r for r in spec.requires if r not in assigned]
         if missing:
             raise ValueError(
-                f"analysis component {name!r} requires {', '.join(missing)}, "
-                "which no earlier component assigns"
+                f"analysis component {name!r} requires {', '.join(missing)}, which no earlier component assigns"
             )
         seen.add(name)
         assigned.update(spec.assigns)

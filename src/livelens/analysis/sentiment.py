@@ -41,13 +41,9 @@ DATA_DIR = Path(__file__).parent / "data"
 WEIGHTS_FILE = DATA_DIR / "sentiment_minilm.npy"
 META_FILE = DATA_DIR / "sentiment_minilm.json"
 
-#: Cut-offs on VADER's compound score, tuned on the development splits
-#: (scripts/train_sentiment.py prints the search). VADER's authors use ±0.05.
-VADER_POSITIVE = 0.35
-VADER_NEGATIVE = -0.15
 
 #: Logit shift per unit of contact-centre phrase valence (see LinearSentimentModel.probabilities).
-DOMAIN_PRIOR = 1.0
+DOMAIN_PRIOR = 1.5
 
 # Contact-centre phrases VADER does not know, each rewritten to one token
 # that the lexicon below scores. Valences are on VADER's -4..4 scale.
@@ -55,9 +51,24 @@ _PHRASES: tuple[tuple[str, str, float], ...] = (
     (r"on hold", "xxonhold", -1.6),
     (r"(?:charged|billed) (?:me )?(?:twice|two times|double)|double[- ]charged", "xxdoublecharged", -2.2),
     (r"still (?:waiting|have not|haven't|not)", "xxstillwaiting", -1.8),
-    (r"(?:isn't|is not|isnt|not|doesn't|does not|won't|will not|wont|stopped) (?:working|work|loading|load)", "xxbroken", -1.9),
-    (r"(?:never|not|haven't|have not|hasn't|has not|didn't|did not) (?:arrived|received|got|gotten|come|came|shown up|showed up)", "xxnotreceived", -1.7),
+    (
+        r"(?:isn't|is not|isnt|not|doesn't|does not|won't|will not|wont|stopped) (?:working|work|loading|load)",
+        "xxbroken",
+        -1.9,
+    ),
+    (
+        r"(?:never|not|haven't|have not|hasn't|has not|didn't|did not) "
+        r"(?:arrived|received|got|gotten|come|came|shown up|showed up)",
+        "xxnotreceived",
+        -1.7,
+    ),
     (r"(?:no|zero) (?:one|response|reply|answer|help)", "xxnoresponse", -1.6),
+    (
+        r"(?:nobody|no one|no-one)(?: (?:can|could|will|would|is able to|has|ever))? "
+        r"(?:help|helped|answer|answers|answered|respond|responds|responded|call(?:ed)? (?:me )?back)",
+        "xxnoresponse",
+        -1.6,
+    ),
     (r"(?:locked|kicked|logged) out", "xxlockedout", -1.4),
     (r"(?:keeps?|kept) (?:crashing|failing|declining|dropping)", "xxkeepsfailing", -2.0),
     (r"(?:was |got |been )?declined", "xxdeclined", -1.3),
@@ -69,9 +80,7 @@ _PHRASES: tuple[tuple[str, str, float], ...] = (
 )
 _PHRASE_RE = [(re.compile(r"\b" + p + r"\b", re.I), tok) for p, tok, _ in _PHRASES]
 _LEXICON = {tok: val for _, tok, val in _PHRASES}
-_LIKE_VERB = re.compile(
-    r"\b(would|'d|i|we|you|they|do|does|did|don't|didn't|if)( really)? like\b", re.I
-)
+_LIKE_VERB = re.compile(r"\b(would|'d|i|we|you|they|do|does|did|don't|didn't|if)( really)? like\b", re.I)
 # Polite formulas that VADER scores as praise but that carry no feeling in a
 # support conversation ("please" +0.32, "help" +0.4, "thank you" stays).
 _NEUTRALISED = {"please": 0.0, "help": 0.0, "helpful": 1.0, "sure": 0.2, "ok": 0.0, "okay": 0.0, "yes": 0.3}
@@ -96,7 +105,8 @@ class TunedVader:
 
     def scores(self, text: str) -> dict[str, float]:
         """VADER's ``neg``/``neu``/``pos``/``compound`` for the rewritten text."""
-        return self._analyzer.polarity_scores(self.rewrite(text))
+        scores: dict[str, float] = self._analyzer.polarity_scores(self.rewrite(text))
+        return scores
 
     @staticmethod
     def domain_valence(text: str) -> float:
@@ -111,12 +121,28 @@ class TunedVader:
         return np.array([s["compound"], s["pos"], s["neg"], s["neu"]], dtype=np.float32)
 
     @staticmethod
-    def label(compound: float, positive: float = VADER_POSITIVE, negative: float = VADER_NEGATIVE) -> Sentiment:
+    def label(compound: float, positive: float | None = None, negative: float | None = None) -> Sentiment:
+        """POSITIVE/NEUTRAL/NEGATIVE by the cut-offs (default: the tuned ones)."""
+        if positive is None or negative is None:
+            tuned_positive, tuned_negative = vader_cutoffs()
+            positive = tuned_positive if positive is None else positive
+            negative = tuned_negative if negative is None else negative
         if compound >= positive:
             return "POSITIVE"
         if compound <= negative:
             return "NEGATIVE"
         return "NEUTRAL"
+
+
+@load_once
+def vader_cutoffs() -> tuple[float, float]:
+    """VADER's POSITIVE and NEGATIVE cut-offs on the compound score.
+
+    Tuned on the development splits by ``scripts/train_sentiment.py`` and
+    stored beside the classifier weights (VADER's authors use ±0.05).
+    """
+    meta = json.loads(META_FILE.read_text(encoding="utf-8"))["vader_cutoffs"]
+    return float(meta["positive"]), float(meta["negative"])
 
 
 @load_once
@@ -157,7 +183,8 @@ class LinearSentimentModel:
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
-        return p[0] if features.ndim == 1 else p
+        result: np.ndarray = p[0] if features.ndim == 1 else p
+        return result
 
 
 @load_once
@@ -188,8 +215,8 @@ def make_sentiment(cfg: Mapping[str, Any]) -> ComponentFn:
     """Label each turn POSITIVE / NEUTRAL / NEGATIVE."""
     vader = load_vader()
     model = load_linear_model() if cfg["model"] == "minilm" else None
-    pos_cut = cfg["positive_threshold"] if cfg["positive_threshold"] is not None else VADER_POSITIVE
-    neg_cut = cfg["negative_threshold"] if cfg["negative_threshold"] is not None else VADER_NEGATIVE
+    pos_cut = cfg["positive_threshold"]
+    neg_cut = cfg["negative_threshold"]
 
     def sentiment(ctx: TurnContext) -> None:
         text = ctx.turn.content

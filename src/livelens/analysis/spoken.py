@@ -17,12 +17,30 @@ import re
 from dataclasses import dataclass
 
 _UNITS = {
-    "zero": 0, "oh": 0, "o": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "zero": 0,
+    "oh": 0,
+    "o": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
 }
 _TEENS = {
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
 }
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _REPEAT = {"double": 2, "triple": 3}
@@ -33,9 +51,7 @@ _RUN = re.compile(
     re.I,
 )
 _TOKEN = re.compile(rf"\b(?:{_NUMBER_WORD})\b", re.I)
-_TLDS = (
-    "com|net|org|edu|gov|io|co|us|uk|ca|de|fr|info|biz|me|ai|app|dev|mail|email|ie|au|nz|in"
-)
+_TLDS = "com|net|org|edu|gov|io|co|us|uk|ca|de|fr|info|biz|me|ai|app|dev|mail|email|ie|au|nz|in"
 _SPOKEN_SEP = r"\s+(?:dot|period|underscore|dash|hyphen)\s+"
 _SPOKEN_EMAIL = re.compile(
     rf"\b([a-z0-9][a-z0-9._-]*(?:{_SPOKEN_SEP}[a-z0-9._-]+)*)\s+at\s+"

@@ -280,9 +280,7 @@ def make_summary(cfg: Mapping[str, Any]) -> Any:
     return lambda turns, max_chars: Summary("COMPLETED", content=extractive_summary(turns, max_chars))
 
 
-def summarize(
-    generator: Any, turns: Sequence[AnalysedTurn], *, max_chars: int, language: str = "en-US"
-) -> Summary:
+def summarize(generator: Any, turns: Sequence[AnalysedTurn], *, max_chars: int, language: str = "en-US") -> Summary:
     """Apply the failure rules, then ``generator``."""
     if max_chars < 1:
         raise ValueError("max_chars must be positive")

@@ -76,6 +76,22 @@ class Redaction:
     original_spans: tuple[CharSpan, ...]
     redacted_spans: tuple[CharSpan, ...]
 
+    def to_redacted(self, position: int, *, end: bool) -> int:
+        """Map a character offset in the original text to the redacted text.
+
+        A position inside a redacted span snaps to the placeholder's start (for
+        a span's beginning, ``end=False``) or end (``end=True``), so a mapped
+        span always covers whole placeholders.
+        """
+        shift = 0
+        for original, placeholder in zip(self.original_spans, self.redacted_spans, strict=True):
+            if position <= original.begin:
+                break
+            if position < original.end:
+                return placeholder.end if end else placeholder.begin
+            shift = placeholder.end - original.end
+        return position + shift
+
 
 @dataclass(frozen=True)
 class Issue:

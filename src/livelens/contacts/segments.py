@@ -50,30 +50,13 @@ def whole_turn_redaction(content: str) -> Redaction:
     )
 
 
-def to_redacted_offset(position: int, redaction: Redaction, *, end: bool) -> int:
-    """Map a character offset in the original text to the redacted text.
-
-    A position inside a redacted span snaps to the placeholder's start (for a
-    span's beginning) or end (for a span's end), so a mapped span always covers
-    whole placeholders.
-    """
-    shift = 0
-    for original, placeholder in zip(redaction.original_spans, redaction.redacted_spans, strict=True):
-        if position <= original.begin:
-            break
-        if position < original.end:
-            return placeholder.end if end else placeholder.begin
-        shift = placeholder.end - original.end
-    return position + shift
-
-
 def _offsets(span: CharSpan | Issue) -> dict[str, int]:
     return {"BeginOffsetChar": span.begin, "EndOffsetChar": span.end}
 
 
 def _mapped_issue(issue: Issue, redaction: Redaction) -> Issue:
-    begin = to_redacted_offset(issue.begin, redaction, end=False)
-    end = to_redacted_offset(issue.end, redaction, end=True)
+    begin = redaction.to_redacted(issue.begin, end=False)
+    end = redaction.to_redacted(issue.end, end=True)
     return Issue(begin, end, redaction.content[begin:end])
 
 

@@ -139,18 +139,6 @@ class Firing:
 # --- offsets -------------------------------------------------------------------
 
 
-def to_redacted(position: int, redaction: Redaction, *, end: bool) -> int:
-    """An offset in the original text mapped into the redacted text (spans snap to whole placeholders)."""
-    shift = 0
-    for original, placeholder in zip(redaction.original_spans, redaction.redacted_spans, strict=False):
-        if position <= original.begin:
-            break
-        if position < original.end:
-            return placeholder.end if end else placeholder.begin
-        shift = placeholder.end - original.end
-    return position + shift
-
-
 def point(turn: TurnFacts, index: int, leaf: int, span: tuple[int, int] | None, **extra: Any) -> dict[str, Any]:
     begin, end = span if span is not None else (0, len(turn.text))
     raw: list[int] | None = [begin, end]
@@ -159,7 +147,7 @@ def point(turn: TurnFacts, index: int, leaf: int, span: tuple[int, int] | None, 
     if turn.text_is_redacted:
         raw, redacted = None, [begin, end]
     elif turn.redaction is not None:
-        redacted = [to_redacted(begin, turn.redaction, end=False), to_redacted(end, turn.redaction, end=True)]
+        redacted = [turn.redaction.to_redacted(begin, end=False), turn.redaction.to_redacted(end, end=True)]
         text = turn.redaction.content[redacted[0] : redacted[1]]
     ms = [turn.begin_ms, turn.end_ms] if turn.begin_ms is not None and turn.end_ms is not None else None
     return {

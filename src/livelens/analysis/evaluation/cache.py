@@ -36,7 +36,8 @@ def embed_cached(texts: Sequence[str], use_cache: bool = True) -> np.ndarray:
         return load_embedder().embed(list(texts))
     path = cache_dir() / f"{_key(texts)}.npy"
     if path.exists():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     vectors = load_embedder().embed(list(texts))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")

@@ -71,9 +71,7 @@ def sentiment_set(data_dir: Path, name: str) -> list[LabelledText]:
         texts = (folder / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")
         labels = (folder / f"{split}_labels.txt").read_text(encoding="utf-8").split("\n")
         return [
-            LabelledText(t, _TWEETEVAL_IDS[lab.strip()])
-            for t, lab in zip(texts, labels, strict=False)
-            if lab.strip()
+            LabelledText(t, _TWEETEVAL_IDS[lab.strip()]) for t, lab in zip(texts, labels, strict=False) if lab.strip()
         ]
     raise ValueError(f"unknown sentiment data set {name!r}")
 
