@@ -8,7 +8,8 @@ def test_routes_come_from_the_service_models() -> None:
     assert match is not None
     assert match.operation.name == "ListRealtimeContactAnalysisSegmentsV2"
     assert match.path_params == {"InstanceId": "inst", "ContactId": "con/1"}
-    assert router.match("POST", "/realtime-contact-analysis/analysis-segments").operation.service == "connect-contact-lens"
+    v1 = router.match("POST", "/realtime-contact-analysis/analysis-segments")
+    assert v1.operation.service == "connect-contact-lens"
     assert router.match("GET", "/instance/abc").operation.name == "DescribeInstance"
     assert router.match("GET", "/instance").operation.name == "ListInstances"
     assert router.match("PUT", "/instance").operation.name == "CreateInstance"

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 from livelens.storage.sqlite import SqliteStorage, apply_migrations
@@ -24,11 +25,14 @@ def test_segment_pages_are_keyset_ordered_and_filtered(tmp_path: Path) -> None:
             kind = "Transcript" if n % 3 else "Event"
             tx.append_segments("c1", [(kind, {"n": n}, None)])
     with storage.read() as tx:
-        first = tx.list_segments("c1", after=0, kinds=["Transcript", "Event"], limit=4)
-        rest = tx.list_segments("c1", after=first[-1][0], kinds=["Transcript", "Event"], limit=100)
-        events = tx.list_segments("c1", after=0, kinds=["Event"], limit=100)
-    assert [row[2]["n"] for row in first + rest] == list(range(10))
-    assert [row[2]["n"] for row in events] == [0, 3, 6, 9]
+        first = tx.list_segments("c1", after=0, kinds=["Transcript", "Event"], limit=4, output="raw")
+        rest = tx.list_segments("c1", after=first[-1][0], kinds=["Transcript", "Event"], limit=100, output="raw")
+        events = tx.list_segments("c1", after=0, kinds=["Event"], limit=100, output="raw")
+        redacted = tx.list_segments("c1", after=0, kinds=["Event"], limit=100, output="redacted")
+        fallback = tx.list_segments("c1", after=0, kinds=["Event"], limit=100, output="redacted_or_raw")
+    assert [json.loads(row[2])["n"] for row in first + rest] == list(range(10))
+    assert [json.loads(row[2])["n"] for row in events] == [0, 3, 6, 9]
+    assert redacted == [] and fallback == events
     storage.close()
 
 

@@ -27,7 +27,9 @@ def test_each_problem_names_its_field(v2_input) -> None:
 
 
 def test_wrong_types_are_reported_not_raised(v2_input) -> None:
-    request = {"InstanceId": 5, "ContactId": ["x"], "OutputType": None, "SegmentTypes": "Transcript", "MaxResults": True}
+    request = {
+        "InstanceId": 5, "ContactId": ["x"], "OutputType": None, "SegmentTypes": "Transcript", "MaxResults": True
+    }
     errors = ShapeValidator().errors(v2_input, request)
     assert any("'InstanceId'" in e and "string" in e for e in errors)
     assert any("'SegmentTypes'" in e and "list" in e for e in errors)

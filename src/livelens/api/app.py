@@ -10,6 +10,7 @@ error; an unexpected exception is logged here and leaves as a bare
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -111,12 +112,13 @@ class WireEndpoint:
             else:
                 result = await run_in_threadpool(operation.handler, context, params)
             payload = to_wire(operation.model.output_shape, result) if operation.model else result
+            body = dumps(payload)
             if self.validate_responses and operation.model is not None and operation.model.output_shape is not None:
-                problems = self._responses.errors(operation.model.output_shape, payload)
+                problems = self._responses.errors(operation.model.output_shape, json.loads(body))
                 if problems:
                     log.error("%s answered outside its model: %s", operation.name, summarize(problems))
                     raise RuntimeError("response does not satisfy the service model")
-            return Response(dumps(payload), 200, media_type="application/json",
+            return Response(body, 200, media_type="application/json",
                             headers={"x-amzn-RequestId": request_id})
         except AuthError as exc:
             return self._error(request_id, exc.code, 403, exc.message)

@@ -251,6 +251,8 @@ def _build(shape: Shape, key: tuple[int, str, str]) -> Wire | None:
 
         def listing(value: Any) -> Any:
             write = holder[0]
+            if isinstance(value, JsonFragments):
+                return value
             if write is None:
                 return list(value)
             return [None if v is None else write(v) for v in value]
@@ -310,6 +312,8 @@ def to_wire_reference(shape: Shape | None, value: Any) -> Any:
             and members[name].serialization.get("location") is None
         }
     if kind == "list":
+        if isinstance(value, JsonFragments):
+            return value
         return [to_wire_reference(shape.member, v) for v in value]
     if kind == "map":
         return {k: to_wire_reference(shape.value, v) for k, v in value.items()}
@@ -320,5 +324,24 @@ def to_wire_reference(shape: Shape | None, value: Any) -> Any:
     return value
 
 
+class JsonFragments(list[str]):
+    """A list member whose items are already wire-ready JSON texts.
+
+    The segment log stores segments in wire form; a page of them is spliced
+    into the response body as stored, never decoded and re-encoded.
+    """
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """The JSON body; top-level :class:`JsonFragments` members are spliced in as they are."""
+    if isinstance(value, dict) and any(isinstance(v, JsonFragments) for v in value.values()):
+        parts = [
+            f"{_encode(k)}:[{','.join(v)}]" if isinstance(v, JsonFragments) else f"{_encode(k)}:{_encode(v)}"
+            for k, v in value.items()
+        ]
+        return ("{" + ",".join(parts) + "}").encode()
+    return _encode(value).encode()

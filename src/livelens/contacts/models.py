@@ -26,6 +26,11 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def epoch_seconds(text: str) -> float:
+    """An ISO 8601 time as rest-json's default timestamp: seconds since the epoch, to the millisecond."""
+    return round(parse_iso(text).timestamp(), 3)
+
+
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 

@@ -26,8 +26,10 @@ DEFAULT_PAGE_SIZE = 100
 
 @dataclass(frozen=True)
 class Page:
+    """One page of a segment log; ``segments`` are wire-ready JSON texts (``{"Transcript": {...}}``)."""
+
     contact: Contact
-    segments: list[dict[str, Any]]
+    segments: list[str]
     next_token: str | None
 
 
@@ -36,7 +38,10 @@ class SegmentLog:
         self.center = center
 
     def list_v1(self, instance_id: str, contact_id: str, max_results: int | None, next_token: str | None) -> Page:
-        """ListRealtimeContactAnalysisSegments: VOICE contacts, redacted whenever the policy redacts."""
+        """ListRealtimeContactAnalysisSegments: VOICE contacts, redacted whenever the policy redacts.
+
+        (V1 has no OutputType: the redacted form is returned when the contact has one.)
+        """
 
         def check(contact: Contact) -> None:
             if contact.channel != "VOICE":
@@ -83,21 +88,16 @@ class SegmentLog:
               output_type: str | None, max_results: int | None, next_token: str | None, check: Any) -> Page:
         limit = max_results or DEFAULT_PAGE_SIZE
         scope = f"segments|{instance_id}|{contact_id}|{scope_filter}"
+        output = {"Raw": "raw", "Redacted": "redacted"}.get(output_type or "", "redacted_or_raw")
         with self.center.storage.read() as tx:
             contact = self.center.get_contact(tx, instance_id, contact_id)
             check(contact)
             after = self.center.next_tokens.decode(next_token, scope) if next_token else 0
-            output = {"Raw": "raw", "Redacted": "redacted"}.get(output_type or "", "both")
-            rows = (tx.list_segments(contact_id, after=after, kinds=kinds, limit=limit + 1, output=output)
-                    if kinds else [])
+            rows = (
+                tx.list_segments(contact_id, after=after, kinds=kinds, limit=limit + 1, output=output) if kinds else []
+            )
         page = rows[:limit]
-        segments = []
-        for _seq, kind, raw, redacted in page:
-            body = raw if output_type == "Raw" else redacted
-            if output_type is None:  # V1: redacted whenever the contact is redacted
-                body = redacted if redacted is not None else raw
-            if body is not None:
-                segments.append({kind: body})
+        segments = [f'{{"{kind}":{body}}}' for _seq, kind, body in page]
         position = page[-1][0] if page else after
         more = len(rows) > limit or contact.analysis_status == IN_PROGRESS
         return Page(contact, segments, self.center.next_tokens.encode(scope, position) if more else None)

@@ -1,10 +1,12 @@
 """Rendering transcript items and their analysis as Contact Lens segments.
 
 Each function returns ``(kind, raw, redacted)`` triples ready for the segment
-log: ``raw`` is ``None`` under RedactedOnly (the original never reaches
-storage) and ``redacted`` is ``None`` when the contact is not redacted.
-VOICE contacts get V1 shapes (connect-contact-lens), CHAT contacts V2 shapes
-(connect), as each API reference defines them.
+log, already in wire form (timestamps as epoch seconds, the rest-json default,
+unset members absent), so a page hands out the stored JSON as it is. ``raw``
+is ``None`` under RedactedOnly (the original never reaches storage) and
+``redacted`` is ``None`` when the contact is not redacted. VOICE contacts get
+V1 shapes (connect-contact-lens), CHAT contacts V2 shapes (connect), as each
+API reference defines them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from livelens.analysis.types import CharSpan, Issue, PiiSpan, Redaction, Summary, TurnAnalysis
-from livelens.contacts.models import Contact
+from livelens.contacts.models import Contact, epoch_seconds
 
 SegmentRow = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
 
@@ -114,7 +116,7 @@ def _chat_segments(contact: Contact, item: dict[str, Any], analysis: TurnAnalysi
             "DisplayName": item["display_name"],
             "Content": content,
             "ContentType": item.get("content_type", "text/plain"),
-            "Time": {"AbsoluteTime": item["time"]},
+            "Time": {"AbsoluteTime": epoch_seconds(item["time"])},
         }
         if spans:
             body["Redaction"] = {"CharacterOffsets": [_offsets(s) for s in spans]}
@@ -159,7 +161,9 @@ def both(contact: Contact, body: dict[str, Any]) -> SegmentRow:
 
 
 def event_segment(contact: Contact, item: dict[str, Any]) -> SegmentRow:
-    body: dict[str, Any] = {"Id": item["id"], "EventType": item["content_type"], "Time": {"AbsoluteTime": item["time"]}}
+    body: dict[str, Any] = {
+        "Id": item["id"], "EventType": item["content_type"], "Time": {"AbsoluteTime": epoch_seconds(item["time"])}
+    }
     participant = (("participant_id", "ParticipantId"), ("role", "ParticipantRole"), ("display_name", "DisplayName"))
     for key, name in participant:
         if item.get(key):
@@ -174,7 +178,7 @@ def attachments_segment(contact: Contact, item: dict[str, Any]) -> SegmentRow:
         "ParticipantRole": item["role"],
         "DisplayName": item["display_name"],
         "Attachments": item["attachments"],
-        "Time": {"AbsoluteTime": item["time"]},
+        "Time": {"AbsoluteTime": epoch_seconds(item["time"])},
     }
     return both(contact, {"Attachments": body})
 

@@ -64,8 +64,11 @@ class Transaction(Protocol):
     # the segment log
     def append_segments(self, contact_id: str, segments: Sequence[tuple[str, Record | None, Record | None]]) -> int: ...
     def list_segments(
-        self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int, output: str = "both"
-    ) -> list[tuple[int, str, Record | None, Record | None]]: ...
+        self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int, output: str
+    ) -> list[tuple[int, str, str]]:
+        """``(seq, kind, body)`` after ``after``: ``body`` is the stored JSON text of the ``output``
+        ("raw", "redacted", or "redacted_or_raw") form; segments without that form are skipped."""
+        ...
 
     # idempotency (ClientToken)
     def get_idempotent(self, scope: str, token: str) -> tuple[str, Record] | None: ...

@@ -301,25 +301,22 @@ class SqliteTransaction:
         return last
 
     def list_segments(
-        self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int, output: str = "both"
-    ) -> list[tuple[int, str, Record | None, Record | None]]:
+        self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int, output: str
+    ) -> list[tuple[int, str, str]]:
         # One index range scan per kind, merged: the cost of a page does not
         # depend on how deep into the log it starts or on how selective the filter is.
-        # ``output`` ("raw", "redacted" or "both") names the bodies to read; the other is None.
-        columns = {"raw": "raw, NULL", "redacted": "NULL, redacted"}.get(output, "raw, redacted")
+        # Bodies leave as the JSON text they were stored as: nothing is decoded.
+        body = {"raw": "raw", "redacted": "redacted", "redacted_or_raw": "COALESCE(redacted, raw)"}[output]
         branch = (
-            f"SELECT * FROM (SELECT seq, kind, {columns} FROM segments"
-            " WHERE contact_id = ? AND kind = ? AND seq > ? ORDER BY seq LIMIT ?)"
+            f"SELECT * FROM (SELECT seq, kind, {body} AS body FROM segments"
+            f" WHERE contact_id = ? AND kind = ? AND seq > ? AND {body} IS NOT NULL ORDER BY seq LIMIT ?)"
         )
         sql = " UNION ALL ".join([branch] * len(kinds)) + " ORDER BY seq LIMIT ?"
         params: list[Any] = []
         for kind in kinds:
             params.extend((contact_id, kind, after, limit))
         params.append(limit)
-        return [
-            (seq, kind, _loads(raw), _loads(redacted))
-            for seq, kind, raw, redacted in self.conn.execute(sql, params)
-        ]
+        return [(seq, kind, text) for seq, kind, text in self.conn.execute(sql, params)]
 
     # idempotency ----------------------------------------------------------
     def get_idempotent(self, scope: str, token: str) -> tuple[str, Record] | None:

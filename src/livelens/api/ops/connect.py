@@ -6,6 +6,7 @@ from typing import Any
 
 from livelens.api.context import RequestContext
 from livelens.api.routing import operation
+from livelens.api.serialize import JsonFragments
 from livelens.contacts.models import Contact, Instance
 
 Params = dict[str, Any]
@@ -113,6 +114,6 @@ def list_realtime_contact_analysis_segments_v2(ctx: RequestContext, params: Para
     return {
         "Channel": page.contact.channel,
         "Status": page.contact.analysis_status,
-        "Segments": page.segments,
+        "Segments": JsonFragments(page.segments),
         "NextToken": page.next_token,
     }

@@ -6,6 +6,7 @@ from typing import Any
 
 from livelens.api.context import RequestContext
 from livelens.api.routing import operation
+from livelens.api.serialize import JsonFragments
 
 
 @operation("connect-contact-lens", "ListRealtimeContactAnalysisSegments")
@@ -13,4 +14,4 @@ def list_realtime_contact_analysis_segments(ctx: RequestContext, params: dict[st
     page = ctx.services.segments.list_v1(
         params["InstanceId"], params["ContactId"], params.get("MaxResults"), params.get("NextToken")
     )
-    return {"Segments": page.segments, "NextToken": page.next_token}
+    return {"Segments": JsonFragments(page.segments), "NextToken": page.next_token}
