@@ -160,3 +160,16 @@ def test_unreachable_endpoint_is_an_internal_error(analysed: list[AnalysedTurn])
     )
     summary = p.summarize(analysed, max_chars=100)
     assert (summary.status, summary.failure_code) == ("FAILED", "INTERNAL_ERROR")
+
+
+def test_reason_is_quoted_from_the_redacted_text(pipeline: Pipeline, make_turn: Callable[..., Turn]) -> None:
+    turns = []
+    for role, text in [
+        ("CUSTOMER", "Hello. I'm Maria Garcia and I need to change the email on my account."),
+        ("AGENT", "Sure. I have updated the email on your account."),
+    ]:
+        turn = make_turn(text, role=role)
+        turns.append(AnalysedTurn(turn, pipeline.analyze(turn)))
+    content = pipeline.summarize(turns, max_chars=500).content or ""
+    assert "Maria Garcia" not in content
+    assert "[PII]" in content and "change the email" in content

@@ -129,19 +129,7 @@ def _redacted_slice(turn: AnalysedTurn, begin: int, end: int) -> str:
     """The redacted text corresponding to ``content[begin:end]``."""
     redaction = turn.analysis.redaction
     assert redaction is not None
-
-    def to_redacted(pos: int, is_end: bool) -> int:
-        shift = 0
-        for o, r in zip(redaction.original_spans, redaction.redacted_spans, strict=True):
-            if o.end <= pos:
-                shift += (r.end - r.begin) - (o.end - o.begin)
-            elif o.begin < pos:
-                return r.end if is_end else r.begin
-            else:
-                break
-        return pos + shift
-
-    return redaction.content[to_redacted(begin, False) : to_redacted(end, True)]
+    return redaction.content[redaction.to_redacted(begin, end=False) : redaction.to_redacted(end, end=True)]
 
 
 def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int) -> str:
