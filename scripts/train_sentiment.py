@@ -2,20 +2,25 @@
 
     .venv/bin/python scripts/train_sentiment.py [--data-dir ../shared/data] [--check]
 
-Features: the MiniLM int8 sentence embedding (384) and the tuned-VADER scores
-(compound, pos, neg, neu). Model: multinomial logistic regression with an L2
-penalty, fitted exactly by Newton's method (convex, so the result does not
-depend on a learning rate or an iteration budget), with class-balanced
-weights inside each source and every source weighted equally, so that MELD's
-10,000 sitcom lines do not drown the 720 DynaSent round-2 sentences.
+Features: the MiniLM int8 sentence embedding (384), the tuned-VADER scores
+(compound, pos, neg, neu) and hashed word 1-2-gram / character 3-5-gram
+features (``sentiment.lexical_features``, 65,536 buckets). Model: multinomial
+logistic regression with L2 penalties, class-balanced weights inside each
+source and every source weighted equally, so that MELD's 10,000 sitcom lines
+do not drown the 720 DynaSent round-2 sentences. The L2 strength of the dense
+part (embedding + VADER) is chosen first, by cross-validating a dense-only
+model fitted exactly by Newton's method; the joint dense + hashed model is
+then fitted by L-BFGS (deterministic: fixed start, fixed iteration budget,
+Armijo backtracking) and its hashed-feature L2 strength is cross-validated.
 Development data: DynaSent R1/R2 dev, DynaSent's re-validated SST dev,
 MELD train and dev, TweetEval validation.
 
 Model selection (the L2 strength and the VADER cut-offs) uses 5-fold
 cross-validation over the development data; no test split is read. The
 fitted standardisation is folded into the weights, so at run time the model
-is one matrix product. Output: ``src/livelens/analysis/data/sentiment_minilm.npy``
-(3 x 389 float32) and ``sentiment_minilm.json`` (metadata). ``--check``
+is one matrix product plus a gather of the hashed buckets. Output:
+``src/livelens/analysis/data/sentiment_minilm.npy`` (3 x 389 float32),
+``sentiment_lexical.npy`` (65536 x 3 float32) and ``sentiment_minilm.json`` (metadata). ``--check``
 retrains and fails unless the shipped files are reproduced byte for byte.
 """
 
@@ -33,12 +38,99 @@ import numpy as np
 from livelens.analysis.evaluation.cache import embed_cached
 from livelens.analysis.evaluation.datasets import SENTIMENT_DEV_SETS, default_data_dir, sentiment_set
 from livelens.analysis.evaluation.metrics import macro_f1
-from livelens.analysis.sentiment import LABELS, META_FILE, WEIGHTS_FILE, load_vader
+from livelens.analysis.sentiment import LABELS, LEXICAL_FILE, META_FILE, WEIGHTS_FILE, lexical_features, load_vader
 
 LAMBDAS = (100.0, 300.0, 1000.0, 3000.0, 10000.0)
 FOLDS = 5
 POSITIVE_CUTS = tuple(round(x, 2) for x in np.arange(0.05, 0.66, 0.05))
 NEGATIVE_CUTS = tuple(round(-x, 2) for x in np.arange(0.05, 0.66, 0.05))
+HASH_DIM = 65536
+LEXICAL_LAMBDAS = (1e-4, 3e-4)
+LBFGS_ITERATIONS = 120
+
+
+class Sparse:
+    """Rows of hashed features in CSR form, with the two products L-BFGS needs."""
+
+    def __init__(self, rows: list[tuple[np.ndarray, np.ndarray]], dim: int) -> None:
+        self.dim, self.n = dim, len(rows)
+        lengths = np.array([len(r[0]) for r in rows], dtype=np.int64)
+        self.rows = rows
+        self.indices = np.concatenate([r[0] for r in rows])
+        self.data = np.concatenate([r[1] for r in rows])
+        self.row = np.repeat(np.arange(self.n), lengths)
+
+    def take(self, mask: np.ndarray) -> Sparse:
+        return Sparse([self.rows[i] for i in np.flatnonzero(mask)], self.dim)
+
+    def dot(self, w: np.ndarray) -> np.ndarray:
+        prod = w[self.indices] * self.data[:, None]
+        return np.stack([np.bincount(self.row, prod[:, k], self.n) for k in range(w.shape[1])], axis=1)
+
+    def tdot(self, g: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [np.bincount(self.indices, self.data * g[self.row, k], self.dim) for k in range(g.shape[1])], axis=1
+        )
+
+
+def fit_joint(
+    sparse: Sparse, dense: np.ndarray, y: np.ndarray, w: np.ndarray, lam_sparse: float, lam_dense: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted multinomial LR on [hashed, dense] by L-BFGS; returns (sparse W, dense V, bias b)."""
+    k, d_s, d_d = len(LABELS), sparse.dim, dense.shape[1]
+    onehot = np.eye(k)[y]
+    total = w.sum()
+
+    def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            theta[: d_s * k].reshape(d_s, k),
+            theta[d_s * k : (d_s + d_d) * k].reshape(d_d, k),
+            theta[(d_s + d_d) * k :],
+        )
+
+    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        ws, wd, b = unpack(theta)
+        z = sparse.dot(ws) + dense @ wd + b
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1))[:, None]
+        loss = -(w * (logp * onehot).sum(axis=1)).sum() / total
+        loss += 0.5 * lam_sparse * (ws * ws).sum() + 0.5 * lam_dense * (wd * wd).sum()
+        g = (np.exp(logp) - onehot) * w[:, None] / total
+        grad = np.concatenate(
+            [(sparse.tdot(g) + lam_sparse * ws).ravel(), (dense.T @ g + lam_dense * wd).ravel(), g.sum(axis=0)]
+        )
+        return float(loss), grad
+
+    theta = np.zeros((d_s + d_d + 1) * k)
+    f, g = loss_grad(theta)
+    history: list[tuple[np.ndarray, np.ndarray]] = []
+    for _ in range(LBFGS_ITERATIONS):
+        q = g.copy()
+        alphas = []
+        for s_i, y_i in reversed(history):
+            a = (s_i @ q) / (y_i @ s_i)
+            alphas.append(a)
+            q -= a * y_i
+        if history:
+            q *= (history[-1][0] @ history[-1][1]) / (history[-1][1] @ history[-1][1])
+        for (s_i, y_i), a in zip(history, reversed(alphas), strict=True):
+            q += s_i * (a - (y_i @ q) / (y_i @ s_i))
+        direction = -q
+        step = 1.0 if history else 1.0 / max(1e-12, float(np.abs(g).max()))
+        slope = g @ direction
+        while True:
+            candidate = theta + step * direction
+            f_new, g_new = loss_grad(candidate)
+            if f_new <= f + 1e-4 * step * slope or step < 1e-10:
+                break
+            step *= 0.5
+        s_k, y_k = candidate - theta, g_new - g
+        if s_k @ y_k > 1e-12:
+            history = (history + [(s_k, y_k)])[-10:]
+        theta, f, g = candidate, f_new, g_new
+        if np.abs(g).max() < 1e-7:
+            break
+    return unpack(theta)
 
 
 def load_dev(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str]]:
@@ -188,22 +280,55 @@ def main() -> int:
     best_lam = max(LAMBDAS, key=lambda lam: (np.mean(list(cv[str(lam)].values())), -lam))
     print(f"chosen lambda={best_lam}")
 
+    sparse = Sparse([lexical_features(t, HASH_DIM) for t in texts], HASH_DIM)
+    cv_joint: dict[str, dict[str, float]] = {}
+    for lam_s in LEXICAL_LAMBDAS:
+        logits = np.zeros((len(y), len(LABELS)))
+        for f in range(FOLDS):
+            train, held = fold != f, fold == f
+            xs, mean, std = standardise(x[train])
+            ws, wd, b = fit_joint(sparse.take(train), xs, y[train], w[train], lam_s, best_lam / len(y))
+            logits[held] = sparse.take(held).dot(ws) + ((x[held] - mean) / std) @ wd + b
+        scores = per_source_f1(y, np.argmax(logits, axis=1), sources, names)
+        cv_joint[str(lam_s)] = scores
+        print(
+            f"+ hashed n-grams, lambda={lam_s:<6} cv macro-F1 "
+            + "  ".join(f"{s}={v:.3f}" for s, v in scores.items())
+            + f"  mean={np.mean(list(scores.values())):.4f}"
+        )
+    best_lam_s = max(LEXICAL_LAMBDAS, key=lambda lam: (np.mean(list(cv_joint[str(lam)].values())), lam))
+    print(f"chosen hashed-feature lambda={best_lam_s}")
+
     xs, mean, std = standardise(x)
-    theta = fold_scaling(fit(xs, y, w, best_lam / len(y)), mean, std).astype(np.float32)
+    ws, wd, b = fit_joint(sparse, xs, y, w, best_lam_s, best_lam / len(y))
+    theta = fold_scaling(np.concatenate([wd.T, b[:, None]], axis=1), mean, std).astype(np.float32)
+    lexical = ws.astype(np.float32)
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     weights_path = args.out_dir / WEIGHTS_FILE.name
     meta_path = args.out_dir / META_FILE.name
+    lexical_path = args.out_dir / LEXICAL_FILE.name
     buffer = io.BytesIO()
     np.save(buffer, theta, allow_pickle=False)
     weights_bytes = buffer.getvalue()
     digest = hashlib.sha256(weights_bytes).hexdigest()
+    buffer = io.BytesIO()
+    np.save(buffer, lexical, allow_pickle=False)
+    lexical_bytes = buffer.getvalue()
     meta = {
         "labels": list(LABELS),
         "features": "MiniLM-L6-v2 int8 embedding (384) + tuned VADER compound, pos, neg, neu (4); "
-        "last column is the bias",
-        "model": "multinomial logistic regression, L2, Newton; class-balanced within source, sources weighted equally",
+        "last column is the bias; plus hashed word 1-2-grams and char 3-5-grams in sentiment_lexical.npy",
+        "model": "multinomial logistic regression, L2, L-BFGS on [hashed n-grams, embedding, VADER]; "
+        "class-balanced within source, sources weighted equally",
         "l2_lambda": best_lam,
+        "cross_validation_macro_f1_with_hashed_ngrams": cv_joint,
+        "hashed_ngrams": {
+            "buckets": HASH_DIM,
+            "l2_lambda": best_lam_s,
+            "lbfgs_iterations": LBFGS_ITERATIONS,
+            "weights_sha256": hashlib.sha256(lexical_bytes).hexdigest(),
+        },
         "trained_on": {s: int((sources == s).sum()) for s in names},
         "cross_validation_macro_f1": cv,
         "vader_cutoffs": {"positive": pos_cut, "negative": neg_cut, "mean_dev_macro_f1": round(vader_score, 4)},
@@ -212,10 +337,16 @@ def main() -> int:
     }
     meta_text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     if args.check:
-        same = weights_path.read_bytes() == weights_bytes and meta_path.read_text() == meta_text
+        same = (
+            weights_path.read_bytes() == weights_bytes
+            and lexical_path.exists()
+            and lexical_path.read_bytes() == lexical_bytes
+            and meta_path.read_text() == meta_text
+        )
         print("reproduced byte for byte" if same else "MISMATCH: shipped files differ from a fresh training run")
         return 0 if same else 1
     weights_path.write_bytes(weights_bytes)
+    lexical_path.write_bytes(lexical_bytes)
     meta_path.write_text(meta_text, encoding="utf-8")
     print(f"wrote {weights_path} ({weights_path.stat().st_size} bytes, sha256 {digest[:16]}…) and {meta_path}")
     return 0

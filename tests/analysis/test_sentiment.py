@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from livelens.analysis import AnalysedTurn, Pipeline, Turn, TurnAnalysis, load_pipeline, sentiment_trend
-from livelens.analysis.sentiment import LABELS, TunedVader, load_linear_model
+from livelens.analysis.sentiment import LABELS, TunedVader, lexical_features, load_linear_model
 
 
 @pytest.mark.parametrize(
@@ -50,8 +50,20 @@ def test_shipped_weights_have_the_expected_shape() -> None:
     model = load_linear_model()
     assert model.weights.shape == (3, 384 + 4 + 1)
     assert tuple(model.meta["labels"]) == LABELS
-    probs = model.probabilities(np.zeros(388, dtype=np.float32))
+    probs = model.probabilities(np.zeros(388, dtype=np.float32), 0.0, "")
     assert probs.shape == (3,) and probs.sum() == pytest.approx(1.0)
+    assert model.lexical is not None and model.lexical.shape == (model.meta["hashed_ngrams"]["buckets"], 3)
+    with_text = model.probabilities(np.zeros((2, 388), dtype=np.float32), np.zeros(2), ["great, thanks!", "awful"])
+    assert with_text.shape == (2, 3) and with_text[0, 2] > with_text[1, 2]
+
+
+def test_lexical_features_are_stable_hashed_ngrams() -> None:
+    idx, val = lexical_features("I’m NOT happy!! @jo http://x.y", 65536)
+    again = lexical_features("i'm not happy!! @someone https://z", 65536)
+    assert np.array_equal(idx, again[0]) and np.allclose(val, again[1])
+    assert idx.dtype == np.int64 and (idx >= 0).all() and (idx < 65536).all()
+    assert float((val**2).sum()) == pytest.approx(2.0)  # word block and character block, each of unit norm
+    assert lexical_features("", 65536)[0].size == 0
 
 
 def test_non_english_turns_skip_sentiment_and_issues(pipeline: Pipeline, make_turn: Callable[..., Turn]) -> None:

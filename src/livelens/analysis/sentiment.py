@@ -9,10 +9,11 @@ Two models, chosen by measurement (``docs/analysis.md``, ``livelens eval
   conversation, and the POSITIVE/NEGATIVE cut-offs on the compound score are
   tuned on development data. Microseconds per turn.
 * ``minilm`` – multinomial logistic regression on the MiniLM sentence
-  embedding of the turn plus the tuned VADER scores. The weights (a few KB in
+  embedding of the turn, the tuned VADER scores and hashed word/character
+  n-grams of the text (:func:`lexical_features`). The weights (0.8 MB in
   ``data/``) are trained only on development splits by
-  ``scripts/train_sentiment.py``; at run time it is one matrix product in
-  numpy on top of the embedding (~7 ms).
+  ``scripts/train_sentiment.py``; at run time it is one matrix product plus a
+  gather of the hashed buckets in numpy on top of the embedding (~6 ms).
 
 Besides the label, the component stores ``extras["sentiment_score"]``
 (P(positive) − P(negative), in [-1, 1]) and ``extras["sentiment_probabilities"]``,
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,7 @@ MODELS = ("minilm", "vader")
 DATA_DIR = Path(__file__).parent / "data"
 WEIGHTS_FILE = DATA_DIR / "sentiment_minilm.npy"
 META_FILE = DATA_DIR / "sentiment_minilm.json"
+LEXICAL_FILE = DATA_DIR / "sentiment_lexical.npy"
 
 
 #: Logit shift per unit of contact-centre phrase valence (see LinearSentimentModel.probabilities).
@@ -134,6 +138,36 @@ class TunedVader:
         return "NEUTRAL"
 
 
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_USER = re.compile(r"@\w+")
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[!?]+|[:;=][-']?[()dpo/\\|]|[^\sa-z0-9]")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def lexical_features(text: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashed word 1–2-gram and character 3–5-gram features of ``text``.
+
+    Returns ``(indices, values)`` of a sparse ``dim``-vector: each distinct
+    n-gram sets its CRC-32 bucket; the word block and the character block are
+    each scaled to unit L2 norm. Lower-cased, typographic quotes folded,
+    ``@handles`` and URLs replaced by placeholders.
+    """
+    t = " ".join(_USER.sub(" @user ", _URL.sub(" xurl ", text.lower().translate(_QUOTES))).split())
+    tokens = _TOKEN.findall(t)
+    words = {"w" + tok for tok in tokens} | {"w" + a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)}
+    padded = " " + t + " "
+    chars = {"c" + padded[i : i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1)}
+    indices: list[int] = []
+    values: list[float] = []
+    for block in (words, chars):
+        if not block:
+            continue
+        buckets = sorted({zlib.crc32(g.encode("utf-8")) % dim for g in block})
+        indices.extend(buckets)
+        values.extend([1.0 / float(np.sqrt(len(buckets)))] * len(buckets))
+    return np.array(indices, dtype=np.int64), np.array(values, dtype=np.float64)
+
+
 @load_once
 def vader_cutoffs() -> tuple[float, float]:
     """VADER's POSITIVE and NEGATIVE cut-offs on the compound score.
@@ -156,17 +190,40 @@ class LinearSentimentModel:
 
     weights: np.ndarray  # (3, features + 1), rows in LABELS order
     meta: Mapping[str, Any]
+    lexical: np.ndarray | None = None  # (hash buckets, 3): weights of lexical_features
 
     @classmethod
-    def load(cls, weights: Path = WEIGHTS_FILE, meta: Path = META_FILE) -> LinearSentimentModel:
+    def load(
+        cls, weights: Path = WEIGHTS_FILE, meta: Path = META_FILE, lexical: Path = LEXICAL_FILE
+    ) -> LinearSentimentModel:
         w = np.load(weights, allow_pickle=False)
         info = json.loads(meta.read_text(encoding="utf-8"))
         if tuple(info["labels"]) != LABELS:
             raise ValueError(f"{meta} has labels {info['labels']}, expected {LABELS}")
-        return cls(w.astype(np.float32), info)
+        lex = np.load(lexical, allow_pickle=False).astype(np.float32) if lexical.exists() else None
+        return cls(w.astype(np.float32), info, lex)
 
-    def probabilities(self, features: np.ndarray, domain_valence: float | np.ndarray = 0.0) -> np.ndarray:
+    def lexical_logits(self, texts: str | Sequence[str]) -> np.ndarray:
+        """The hashed n-gram part of the logits, ``(N, 3)`` (zeros without lexical weights)."""
+        batch = [texts] if isinstance(texts, str) else list(texts)
+        out = np.zeros((len(batch), len(LABELS)), dtype=np.float32)
+        if self.lexical is None:
+            return out
+        for i, text in enumerate(batch):
+            idx, val = lexical_features(text, self.lexical.shape[0])
+            out[i] = val.astype(np.float32) @ self.lexical[idx]
+        return out
+
+    def probabilities(
+        self,
+        features: np.ndarray,
+        domain_valence: float | np.ndarray = 0.0,
+        texts: str | Sequence[str] | None = None,
+    ) -> np.ndarray:
         """Class probabilities for one ``(F,)`` or many ``(N, F)`` feature rows.
+
+        ``texts`` (one per row) adds the hashed n-gram logits; the shipped
+        weights were trained with them, so callers should pass the texts.
 
         ``domain_valence`` (see :meth:`TunedVader.domain_valence`) moves the
         NEGATIVE and POSITIVE logits by ``DOMAIN_PRIOR`` per unit of valence.
@@ -177,6 +234,14 @@ class LinearSentimentModel:
         """
         x = np.atleast_2d(features).astype(np.float32)
         logits = x @ self.weights[:, :-1].T + self.weights[:, -1]
+        if texts is not None:
+            logits += self.lexical_logits(texts)
+        elif self.lexical is not None:
+            warnings.warn(
+                "LinearSentimentModel.probabilities called without texts: the hashed n-gram part of the "
+                "model is left out, so the result is not the shipped classifier's",
+                stacklevel=2,
+            )
         shift = DOMAIN_PRIOR * np.atleast_1d(np.asarray(domain_valence, dtype=np.float32))
         logits[:, 0] -= shift
         logits[:, 2] += shift
@@ -226,7 +291,7 @@ def make_sentiment(cfg: Mapping[str, Any]) -> ComponentFn:
             ctx.analysis.sentiment = TunedVader.label(compound, pos_cut, neg_cut)
             ctx.analysis.extras["sentiment_score"] = round(compound, 4)
             return
-        probs = model.probabilities(minilm_features(ctx.embedding, vader_scores)[0], vader.domain_valence(text))
+        probs = model.probabilities(minilm_features(ctx.embedding, vader_scores)[0], vader.domain_valence(text), text)
         ctx.analysis.sentiment = LABELS[int(np.argmax(probs))]
         ctx.analysis.extras["sentiment_score"] = round(float(probs[2] - probs[0]), 4)
         ctx.analysis.extras["sentiment_probabilities"] = {
