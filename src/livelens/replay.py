@@ -46,7 +46,8 @@ class Endpoint:
         """POST a JSON body to livelens' native API, SigV4-signed like a connect call."""
         body = json.dumps(payload).encode()
         request = AWSRequest("POST", self.url + path, data=body, headers={"Content-Type": "application/json"})
-        SigV4Auth(Credentials(self.access_key, self.secret_key, self.session_token), "connect", self.region).add_auth(request)
+        credentials = Credentials(self.access_key, self.secret_key, self.session_token)
+        SigV4Auth(credentials, "connect", self.region).add_auth(request)
         http = urllib.request.Request(self.url + path, data=body, headers=dict(request.headers), method="POST")
         with urllib.request.urlopen(http, timeout=30) as response:
             answer: dict[str, Any] = json.loads(response.read())

@@ -42,7 +42,7 @@ def test_follow_chat_prints_each_segment_once_until_completed(server: Server, aw
     printed = [json.loads(line) for _, line in lines]
     final = wait_completed(aws, v2_args(instance_id, contact_id))
     assert printed == final["Segments"]  # every segment, in order, none twice
-    transcripts = [(t, s) for (t, _), s in zip(lines, printed) if "Transcript" in s]
+    transcripts = [(t, s) for (t, _), s in zip(lines, printed, strict=True) if "Transcript" in s]
     assert len(transcripts) == 9
     # Turn by turn: the first turn was printed seconds before the last one, not all at the end.
     assert transcripts[-1][0] - transcripts[0][0] > 2.0

@@ -26,7 +26,7 @@ def same_turns(shown: list[tuple[str, str]], recorded: list[tuple[str, str]]) ->
     """Same roles and texts, where the server may have redacted spans as [PII] (V1 shows redacted text)."""
     if len(shown) != len(recorded):
         return False
-    for (role, text), (want_role, want_text) in zip(shown, recorded):
+    for (role, text), (want_role, want_text) in zip(shown, recorded, strict=True):
         pattern = re.escape(text).replace(re.escape("[PII]"), ".+?")
         if role != want_role or not re.fullmatch(pattern, want_text):
             return False

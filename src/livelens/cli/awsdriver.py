@@ -33,7 +33,7 @@ import subprocess
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 import botocore.session
 from botocore import xform_name
@@ -100,9 +100,9 @@ def _install_parser_errors() -> None:
             message += f"; did you mean {' or '.join(close)}?"
         raise argparse.ArgumentError(action, message)
 
-    CLIArgParser.error = error  # type: ignore[method-assign,assignment]
-    CLIArgParser._check_value = check_value  # type: ignore[method-assign,assignment]
-    CLIArgParser._livelens = True  # type: ignore[attr-defined]
+    CLIArgParser.error = error
+    CLIArgParser._check_value = check_value
+    CLIArgParser._livelens = True
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def _yaml_dump(value: Any, stream: TextIO) -> None:
     """YAML as aws CLI v2 prints it (ruamel safe dumper: block style, sorted keys, unicode kept)."""
     import yaml
 
-    class Dumper(yaml.SafeDumper):
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]
         pass
 
     def represent_datetime(dumper: yaml.SafeDumper, data: datetime.datetime) -> Any:
@@ -172,7 +172,7 @@ def _pager_command(session: Any, parsed_globals: Any) -> str | None:
 
 
 @contextlib.contextmanager
-def output_stream(session: Any, parsed_globals: Any) -> Iterator[TextIO]:
+def output_stream(session: Any, parsed_globals: Any) -> Iterator[IO[str]]:
     pager = _pager_command(session, parsed_globals)
     if pager is None:
         yield sys.stdout
@@ -214,7 +214,7 @@ class _LazyCallers:
             base = _operation_caller_base()
 
             class LivelensOperationCaller(base):  # type: ignore[misc,valid-type]
-                def __init__(self, session: Any, driver: LivelensDriver) -> None:
+                def __init__(self, session: Any, driver: LivelensDriverMixin) -> None:
                     super().__init__(session)
                     self._driver = driver
 
@@ -274,7 +274,7 @@ class _LazyCallers:
 # --- arguments ---------------------------------------------------------------------------------
 
 
-def _custom_argument(driver: LivelensDriver, name: str, help_text: str, **kwargs: Any) -> Any:
+def _custom_argument(driver: LivelensDriverMixin, name: str, help_text: str, **kwargs: Any) -> Any:
     from awscli.arguments import CustomArgument
 
     class LiveArgument(CustomArgument):  # type: ignore[misc]
@@ -338,8 +338,8 @@ def yaml_input_skeleton(operation_model: Any) -> str:
         if member.metadata.get("idempotencyToken"):
             required.discard(name)
         buffer = io.StringIO()
-        yaml.safe_dump(json.loads(json.dumps({name: skeleton.get(name)})), buffer, default_flow_style=False, allow_unicode=True,
-                       sort_keys=False)
+        yaml.safe_dump(json.loads(json.dumps({name: skeleton.get(name)})), buffer, default_flow_style=False,
+                       allow_unicode=True, sort_keys=False)
         text = buffer.getvalue().rstrip("\n").split("\n")
         doc = _strip_html(member.documentation)
         sentence = doc.split(". ")[0].rstrip(".") + "." if doc else ""
