@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
 
 from livelens.api.app import WireEndpoint
 from livelens.api.auth import SigV4Verifier, load_credentials
@@ -29,6 +30,8 @@ from livelens.contacts.service import ContactCenter, InstanceDefaults
 from livelens.contacts.tokens import TokenIssuer
 from livelens.ingest.chat import ChatIngest, Uploads
 from livelens.ingest.voice import VoiceIngest
+from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
+from livelens.ingest.websocket import ParticipantWebsocket
 from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, open_storage
 
@@ -150,7 +153,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             runtime.storage.close()
 
     app = Starlette(
-        routes=[],
+        routes=[WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center).handle)],
         lifespan=lifespan,
     )
     # Every path, whatever it contains, goes to the wire endpoint (a catch-all

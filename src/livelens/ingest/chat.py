@@ -28,6 +28,7 @@ from livelens.contacts.service import (
 )
 from livelens.contacts.tokens import CONNECTION, PARTICIPANT
 from livelens.errors import ConflictException, InvalidRequestException, ResourceNotFoundException
+from livelens.ingest.websocket import websocket_url
 
 TYPING = "application/vnd.amazonaws.connect.event.typing"
 DELIVERED = "application/vnd.amazonaws.connect.event.message.delivered"
@@ -63,11 +64,11 @@ class ChatIngest:
         self.uploads = uploads
 
     # connections ----------------------------------------------------------
-    def create_participant_connection(self, request: Mapping[str, Any]) -> dict[str, Any]:
+    def create_participant_connection(self, request: Mapping[str, Any], base_url: str) -> dict[str, Any]:
         types = request.get("Type") or ["CONNECTION_CREDENTIALS"]
-        if "WEBSOCKET" in types or "WEBRTC_CONNECTION" in types:
+        if "WEBRTC_CONNECTION" in types:
             raise InvalidRequestException(
-                "Type: livelens offers CONNECTION_CREDENTIALS only (no WEBSOCKET or WEBRTC_CONNECTION)."
+                "Type: livelens offers WEBSOCKET and CONNECTION_CREDENTIALS (no WEBRTC_CONNECTION)."
             )
         with self.center.storage.write() as tx:
             participant, contact = self.center.authenticate(tx, PARTICIPANT, request["ParticipantToken"])
@@ -75,12 +76,15 @@ class ChatIngest:
             participant.connection_expiry = iso(expiry)
             participant.connected_at = participant.connected_at or now_iso()
             tx.update_participant(participant.id, participant.to_record())
-        return {
-            "ConnectionCredentials": {
-                "ConnectionToken": self.center.connection_token(participant),
-                "Expiry": participant.connection_expiry,
+        token = self.center.connection_token(participant)
+        answer: dict[str, Any] = {}
+        if "WEBSOCKET" in types:
+            answer["Websocket"] = {
+                "Url": websocket_url(base_url, token), "ConnectionExpiry": participant.connection_expiry
             }
-        }
+        if "CONNECTION_CREDENTIALS" in types:
+            answer["ConnectionCredentials"] = {"ConnectionToken": token, "Expiry": participant.connection_expiry}
+        return answer
 
     def _connection(self, tx: Any, token: str) -> tuple[Participant, Contact]:
         return self.center.authenticate(tx, CONNECTION, token)

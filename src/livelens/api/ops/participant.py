@@ -12,7 +12,7 @@ Params = dict[str, Any]
 
 @operation("connectparticipant", "CreateParticipantConnection", auth="bearer")
 def create_participant_connection(ctx: RequestContext, params: Params) -> dict[str, Any]:
-    return ctx.services.chat.create_participant_connection(params)
+    return ctx.services.chat.create_participant_connection(params, ctx.base_url)
 
 
 @operation("connectparticipant", "SendMessage", auth="bearer")

@@ -1,0 +1,107 @@
+"""The participant websocket that Amazon Connect chat clients read their chat from.
+
+CreateParticipantConnection with ``Type=["WEBSOCKET", ...]`` answers a URL on
+this server; a chat client (amazon-connect-chatjs, or anything speaking the
+same protocol) connects, subscribes to ``aws/chat`` and then receives every new
+transcript item (messages, events, attachments) as Amazon Connect sends them:
+``{"topic": "aws/chat", "contentType": "application/json", "content": "<Item JSON>"}``.
+``aws/heartbeat`` messages are echoed. The socket closes after the chat has
+ended and its last item was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from livelens.contacts.models import Contact
+from livelens.contacts.service import ATTACHMENT, EVENT, MESSAGE, ContactCenter
+from livelens.contacts.tokens import CONNECTION
+from livelens.errors import LivelensError
+from livelens.ingest.transcript import transcript_item
+
+PATH = "/livelens/v1/participant/websocket"
+POLL_SECONDS = 0.1
+PUSHED = (MESSAGE, EVENT, ATTACHMENT)
+POLICY_VIOLATION = 1008
+
+
+def websocket_url(base_url: str, connection_token: str) -> str:
+    scheme, _, rest = base_url.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{PATH}?token={connection_token}"
+
+
+class ParticipantWebsocket:
+    def __init__(self, center: ContactCenter) -> None:
+        self.center = center
+
+    def _open(self, token: str) -> Contact:
+        with self.center.storage.read() as tx:
+            return self.center.authenticate(tx, CONNECTION, token)[1]
+
+    def _new_items(self, contact_id: str, after: int) -> tuple[Contact, list[dict[str, Any]]]:
+        with self.center.storage.read() as tx:
+            record = tx.get_contact(contact_id)
+            contact = Contact.from_record(record) if record else None
+            items = tx.list_items(contact_id, after=after, limit=100, kinds=PUSHED)
+        assert contact is not None
+        return contact, items
+
+    async def handle(self, websocket: WebSocket) -> None:
+        try:
+            contact = await run_in_threadpool(self._open, websocket.query_params.get("token", ""))
+        except LivelensError:
+            await websocket.close(code=POLICY_VIOLATION)
+            return
+        await websocket.accept()
+        subscribed = asyncio.Event()
+        pusher = asyncio.create_task(self._push(websocket, contact, subscribed))
+        try:
+            while not pusher.done():
+                receive = asyncio.create_task(websocket.receive_text())
+                await asyncio.wait({receive, pusher}, return_when=asyncio.FIRST_COMPLETED)
+                if not receive.done():
+                    receive.cancel()
+                    break
+                await self._answer(websocket, receive.result(), subscribed)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            pusher.cancel()
+
+    @staticmethod
+    async def _answer(websocket: WebSocket, text: str, subscribed: asyncio.Event) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        topic = message.get("topic") if isinstance(message, dict) else None
+        if topic == "aws/subscribe":
+            await websocket.send_text(json.dumps(
+                {"topic": "aws/subscribe", "content": {"status": "success", "topics": ["aws/chat"]}}
+            ))
+            subscribed.set()
+        elif topic == "aws/heartbeat":
+            await websocket.send_text(json.dumps({"topic": "aws/heartbeat"}))
+
+    async def _push(self, websocket: WebSocket, contact: Contact, subscribed: asyncio.Event) -> None:
+        """Send every item appended after the connection opened; close once the chat has ended."""
+        after = contact.last_item_seq
+        await subscribed.wait()
+        while True:
+            contact, items = await run_in_threadpool(self._new_items, contact.id, after)
+            for item in items:
+                await websocket.send_text(json.dumps({
+                    "topic": "aws/chat",
+                    "contentType": "application/json",
+                    "content": json.dumps(transcript_item(contact, item)),
+                }))
+                after = item["seq"]
+            if contact.ended and not items:
+                await websocket.close()
+                return
+            await asyncio.sleep(POLL_SECONDS)
