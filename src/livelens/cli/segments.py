@@ -46,6 +46,23 @@ def decode_starting_token(token: str) -> tuple[str | None, int]:
     return decoded.get("NextToken"), truncate
 
 
+def _first_request(
+    params: dict[str, Any], page_size: int | None, starting_token: str | None
+) -> tuple[dict[str, Any], int]:
+    """The first call's parameters (``--page-size``, ``--starting-token``) and how many segments to skip."""
+    params = dict(params)
+    if page_size is not None:
+        params["MaxResults"] = page_size
+    truncate = 0
+    if starting_token is not None:
+        if params.get("NextToken"):
+            raise PagingError("--starting-token cannot be used together with --next-token")
+        raw, truncate = decode_starting_token(starting_token)
+        if raw is not None:
+            params["NextToken"] = raw
+    return params, truncate
+
+
 def encode_resume_token(next_token: str | None, truncate: int) -> str:
     payload: dict[str, Any] = {"NextToken": next_token}
     if truncate:
@@ -66,16 +83,7 @@ def collect(call: Call, params: dict[str, Any], output_members: list[str], *, ma
     ``NextToken`` is the last page's (call again later with it) unless
     ``max_items`` cut the listing, in which case it is a ``--starting-token``.
     """
-    params = dict(params)
-    if page_size is not None:
-        params["MaxResults"] = page_size
-    truncate = 0
-    if starting_token is not None:
-        if params.get("NextToken"):
-            raise PagingError("--starting-token cannot be used together with --next-token")
-        raw, truncate = decode_starting_token(starting_token)
-        if raw is not None:
-            params["NextToken"] = raw
+    params, truncate = _first_request(params, page_size, starting_token)
     segments: list[Any] = []
     last: dict[str, Any] = {}
     resume: str | None = None
@@ -137,16 +145,7 @@ def follow(call: Call, params: dict[str, Any], emit: Callable[[dict[str, Any], d
     COMPLETED or FAILED. While pages come back empty the next read waits
     ``backoff`` (0.2 s doubling to 2 s); a page with segments resets it.
     """
-    params = dict(params)
-    if page_size is not None:
-        params["MaxResults"] = page_size
-    truncate = 0
-    if starting_token is not None:
-        if params.get("NextToken"):
-            raise PagingError("--starting-token cannot be used together with --next-token")
-        raw, truncate = decode_starting_token(starting_token)
-        if raw is not None:
-            params["NextToken"] = raw
+    params, truncate = _first_request(params, page_size, starting_token)
     backoff = backoff or Backoff()
     delays = backoff.delays()
     while True:
