@@ -52,6 +52,7 @@ from botocore.exceptions import (
 
 from livelens import __version__
 from livelens.cli import clientconfig
+from livelens.cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, describe, one_line
 
 LOG = logging.getLogger("awscli.clidriver")
 
@@ -62,13 +63,6 @@ LIVE_OPERATIONS = {
 }
 OUTPUT_FORMATS = ["json", "text", "table", "yaml", "yaml-stream"]
 AUTO_PROMPT_MODES = ("on", "on-partial", "off")
-
-EXIT_USAGE = 252
-EXIT_CONFIG = 253
-EXIT_SERVICE = 254
-EXIT_OTHER = 255
-EXIT_INTERRUPTED = 130
-
 
 class UsageProblem(Exception):
     """A command line that cannot run: one line for the user, exit status 252."""
@@ -608,25 +602,10 @@ class LivelensDriverMixin:
             return self._fail(f"livelens: error: {str(exc).replace('Unknown options', 'unknown options')}",
                               EXIT_USAGE, debug)
         except (ParamError, ParamValidationError) as exc:
-            return self._fail(f"livelens: error: {_one_line(str(exc))}", EXIT_USAGE, debug)
-        except NoRegionError as exc:
-            return self._fail(f"livelens: error: {exc}", EXIT_CONFIG, debug)
-        except (NoCredentialsError, PartialCredentialsError) as exc:
-            return self._fail(
-                f"livelens: error: {str(exc).rstrip('.')}. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                "(livelens serve prints them), or choose a profile with --profile.", EXIT_CONFIG, debug)
-        except ProfileNotFound as exc:
-            return self._fail(f"livelens: error: {exc}", EXIT_CONFIG, debug)
-        except ClientError as exc:
-            return self._fail(_one_line(str(exc)), EXIT_SERVICE, debug)
-        except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError) as exc:
-            hint = ""
-            if self.parsed_globals is not None and self.parsed_globals.endpoint_url:
-                hint = (" Is a livelens server running there? Start one with `livelens serve`, or point "
-                        "--endpoint-url (or LIVELENS_ENDPOINT) at yours.")
-            return self._fail(f"livelens: error: {_one_line(str(exc))}.{hint}", EXIT_OTHER, debug)
-        except ReadTimeoutError as exc:
-            return self._fail(f"livelens: error: {_one_line(str(exc))}", EXIT_OTHER, debug)
+            return self._fail(f"livelens: error: {one_line(str(exc))}", EXIT_USAGE, debug)
+        except (NoRegionError, NoCredentialsError, PartialCredentialsError, ProfileNotFound, ClientError,
+                EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
+            return self._fail(*describe(exc), debug)
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
         except BrokenPipeError:
@@ -636,9 +615,9 @@ class LivelensDriverMixin:
             return 0
         except ValueError as exc:
             # awscli's argument conversion (e.g. an integer option given "many") raises plain ValueErrors.
-            return self._fail(f"livelens: error: invalid parameter value: {_one_line(str(exc))}", EXIT_USAGE, debug)
+            return self._fail(f"livelens: error: invalid parameter value: {one_line(str(exc))}", EXIT_USAGE, debug)
         except Exception as exc:
-            return self._fail(f"livelens: error: {_one_line(str(exc)) or type(exc).__name__}", EXIT_OTHER, debug)
+            return self._fail(*describe(exc), debug)
 
     def _fail(self, message: str, status: int, debug: bool) -> int:
         if debug:
@@ -647,10 +626,6 @@ class LivelensDriverMixin:
             traceback.print_exc(file=sys.stderr)
         sys.stderr.write(message + "\n")
         return status
-
-
-def _one_line(text: str) -> str:
-    return " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
 
 
 def run(args: list[str]) -> int:

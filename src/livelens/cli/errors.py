@@ -21,25 +21,34 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from livelens.cli.awsdriver import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OTHER, EXIT_SERVICE, EXIT_USAGE, _one_line
+#: Exit statuses, as the aws CLI v2 uses them.
+EXIT_USAGE = 252
+EXIT_CONFIG = 253
+EXIT_SERVICE = 254
+EXIT_OTHER = 255
+EXIT_INTERRUPTED = 130
+
+
+def one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
 
 
 def describe(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, ClientError):
-        return _one_line(str(exc)), EXIT_SERVICE
+        return one_line(str(exc)), EXIT_SERVICE
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return (f"livelens: error: {str(exc).rstrip('.')}. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                 "(livelens serve prints them), or choose a profile with --profile.", EXIT_CONFIG)
     if isinstance(exc, (NoRegionError, ProfileNotFound)):
         return f"livelens: error: {exc}", EXIT_CONFIG
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError)):
-        return (f"livelens: error: {_one_line(str(exc))}. Is a livelens server running there? Start one with "
+        return (f"livelens: error: {one_line(str(exc))}. Is a livelens server running there? Start one with "
                 "`livelens serve`, or point --endpoint-url (or LIVELENS_ENDPOINT) at yours.", EXIT_OTHER)
     if isinstance(exc, ParamValidationError):
-        return f"livelens: error: {_one_line(str(exc))}", EXIT_USAGE
+        return f"livelens: error: {one_line(str(exc))}", EXIT_USAGE
     if isinstance(exc, ReadTimeoutError):
-        return f"livelens: error: {_one_line(str(exc))}", EXIT_OTHER
-    return f"livelens: error: {_one_line(str(exc)) or type(exc).__name__}", EXIT_OTHER
+        return f"livelens: error: {one_line(str(exc))}", EXIT_OTHER
+    return f"livelens: error: {one_line(str(exc)) or type(exc).__name__}", EXIT_OTHER
 
 
 @contextlib.contextmanager
