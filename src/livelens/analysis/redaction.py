@@ -48,7 +48,7 @@ ENTITY_TYPES: tuple[str, ...] = (
 MASKS = ("PII", "ENTITY_TYPE")
 
 # presidio's names -> ours. LOCATION is only used to extend street addresses.
-_FROM_PRESIDIO = {
+PRESIDIO_TYPES = {
     "CREDIT_CARD": "CREDIT_DEBIT_NUMBER",
     "EMAIL_ADDRESS": "EMAIL",
     "IP_ADDRESS": "IP_ADDRESS",
@@ -169,7 +169,7 @@ class PiiDetector:
         found: list[PiiSpan] = []
         locations: list[tuple[int, int]] = []
         for r in raw:
-            entity = _FROM_PRESIDIO.get(r.entity_type, r.entity_type)
+            entity = PRESIDIO_TYPES.get(r.entity_type, r.entity_type)
             if r.end <= r.start:
                 continue
             begin, end = norm.to_original(r.start, r.end)

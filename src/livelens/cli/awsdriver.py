@@ -38,21 +38,13 @@ from typing import IO, Any, TextIO
 import botocore.session
 from botocore import xform_name
 from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
     ParamValidationError,
-    PartialCredentialsError,
     ProfileNotFound,
-    ReadTimeoutError,
 )
 
 from livelens import __version__
 from livelens.cli import clientconfig
-from livelens.cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, describe, one_line
+from livelens.cli.errors import BOTOCORE_FAILURES, EXIT_INTERRUPTED, EXIT_USAGE, describe, one_line
 
 LOG = logging.getLogger("awscli.clidriver")
 
@@ -603,8 +595,7 @@ class LivelensDriverMixin:
                               EXIT_USAGE, debug)
         except (ParamError, ParamValidationError) as exc:
             return self._fail(f"livelens: error: {one_line(str(exc))}", EXIT_USAGE, debug)
-        except (NoRegionError, NoCredentialsError, PartialCredentialsError, ProfileNotFound, ClientError,
-                EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError) as exc:
+        except BOTOCORE_FAILURES as exc:
             return self._fail(*describe(exc), debug)
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED

@@ -29,6 +29,13 @@ EXIT_OTHER = 255
 EXIT_INTERRUPTED = 130
 
 
+#: The failures of a botocore call that :func:`describe` explains in one line.
+BOTOCORE_FAILURES: tuple[type[Exception], ...] = (
+    NoRegionError, NoCredentialsError, PartialCredentialsError, ProfileNotFound, ClientError,
+    EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError,
+)
+
+
 def one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
 
