@@ -77,11 +77,23 @@ def main() -> None:
 @click.option("--db", default=None, help="SQLite database file [default: livelens.db].")
 @click.option("--credentials", default=None, type=click.Path(dir_okay=False),
               help="File with one 'ACCESS_KEY_ID SECRET_ACCESS_KEY' pair per line.")
-def serve(host: str | None, port: int | None, db: str | None, credentials: str | None) -> None:
+@click.option("--analysis-workers", default=None,
+              help="Analysis worker processes: auto (one per core), a number, or 0 (in-process) [default: auto].")
+def serve(host: str | None, port: int | None, db: str | None, credentials: str | None,
+          analysis_workers: str | None) -> None:
     """Serve connect, connect-contact-lens and connectparticipant on one port."""
     if credentials is not None and not Path(credentials).is_file():
         raise click.BadParameter(f"no such file: {credentials}", param_hint="--credentials")
-    run_server(_settings(host=host, port=port, db=db, credentials=credentials))
+    run_server(_settings(host=host, port=port, db=db, credentials=credentials, analysis_workers=analysis_workers))
+
+
+@main.command()
+@click.option("--db", default=None, help="SQLite database file [default: livelens.db].")
+def worker(db: str | None) -> None:
+    """Run one analysis worker on a database (serve starts its own; run more, elsewhere, with this)."""
+    from livelens.worker.process import run_worker
+
+    run_worker(_settings(db=db))
 
 
 @main.command()
