@@ -87,6 +87,11 @@ class DatagramWaker:
                 while True:  # coalesce every notification that arrived meanwhile
                     self._sock.recv(64)
 
+    def interrupt(self) -> None:
+        """Wake the waiting worker from within its own process (a signal handler)."""
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            sender.sendto(b"", str(self.path))
+
     def close(self) -> None:
         self._sock.close()
         with contextlib.suppress(FileNotFoundError):

@@ -24,14 +24,15 @@ def run_worker(settings: Settings) -> None:
     if settings.log_level != "debug":
         logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     stop = threading.Event()
+    waker = DatagramWaker(wake_directory(settings.db), f"{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
+        waker.interrupt()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     storage = open_storage(settings.db)
-    waker = DatagramWaker(wake_directory(settings.db), f"{os.getpid()}-{uuid.uuid4().hex[:6]}")
     try:
         center = contact_center(settings, storage, pipeline_factory(settings))
         worker = build_worker(settings, storage, center, waker)
