@@ -129,8 +129,9 @@ class Worker:
                 for claim in claims:
                     if claim.contact_id not in done:
                         tx.release_claim(claim.contact_id, self.id, claim.fence)
-            self.stats.count("batches")
-            self.stats.count("items", committed)
+                self.stats.count("batches")
+                self.stats.count("items", committed)
+                self._publish(tx)  # the figures in /livelens/v1/metrics are as fresh as the commits
             return max(committed, 1)
         finally:
             with self._held_lock:
@@ -168,7 +169,10 @@ class Worker:
         with self.storage.write() as tx:
             if held:
                 tx.extend_claims(self.id, held, now + self.lease_seconds)
-            tx.put_worker(self.id, socket.gethostname(), os.getpid(), self.started_at, now, self.stats.snapshot())
+            self._publish(tx)
+
+    def _publish(self, tx: Transaction) -> None:
+        tx.put_worker(self.id, socket.gethostname(), os.getpid(), self.started_at, self.clock(), self.stats.snapshot())
 
     def _release_all(self) -> None:
         try:
