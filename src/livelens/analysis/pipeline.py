@@ -97,6 +97,8 @@ class Pipeline:
             vectors = load_embedder().embed([ctx.turn.content for ctx in wanted])
             for ctx, vector in zip(wanted, vectors, strict=True):
                 ctx._embedding = vector
+                # Shared with later consumers of the same text (semantic rules) instead of recomputed.
+                ctx.analysis.extras["embedding"] = vector
             if observe is not None:
                 observe("embedding", time.perf_counter() - started)
         skipped: list[list[str]] = [[] for _ in contexts]

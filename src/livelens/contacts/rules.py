@@ -407,6 +407,8 @@ class RuleRunner:
             end_ms=item.get("end_ms"),
             redaction=redaction if (contact.redacts and not text_is_redacted) else None,
             text_is_redacted=text_is_redacted,
+            # The pipeline's embedding of this very text (the turn as analysed), if it made one.
+            embedding=analysis.extras.get("embedding"),  # type: ignore[arg-type]
         )
         return self._rows(contact, evaluation.on_turn(facts))
 
