@@ -16,7 +16,7 @@ from typing import Any
 
 from livelens.analysis.context import TurnContext
 from livelens.analysis.redaction import Redactor
-from livelens.analysis.registry import ComponentFn, check_order, get_spec, resolve_config
+from livelens.analysis.registry import BatchedComponent, ComponentFn, check_order, get_spec, resolve_config
 from livelens.analysis.summary import is_supported_language
 from livelens.analysis.summary import summarize as _summarize
 from livelens.analysis.summary import supported_languages as _supported_languages
@@ -104,11 +104,18 @@ class Pipeline:
         skipped: list[list[str]] = [[] for _ in contexts]
         for name, step in self._steps:
             started = time.perf_counter()
+            eligible = []
             for index, ctx in enumerate(contexts):
                 if name in _ENGLISH_ONLY and not english[index]:
                     skipped[index].append(name)
-                    continue
-                step(ctx)
+                else:
+                    eligible.append(ctx)
+            pipe = step.pipe if isinstance(step, BatchedComponent) else None
+            if pipe is not None and len(eligible) > 1:
+                pipe(eligible)
+            else:
+                for ctx in eligible:
+                    step(ctx)
             if observe is not None:
                 observe(name, time.perf_counter() - started)
         for ctx, names, redaction in zip(contexts, skipped, given, strict=True):
