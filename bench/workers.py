@@ -230,6 +230,7 @@ def latency_runs(quick: bool) -> list[dict[str, Any]]:
 
 
 def run(quick: bool = False, only: str = "throughput,latency,kill") -> dict[str, Any]:
+    only = os.environ.get("LIVELENS_BENCH_WORKERS", only)
     out: dict[str, Any] = {"cores": os.cpu_count()}
     parts = only.split(",")
     if "throughput" in parts:

@@ -10,15 +10,25 @@ import uuid
 from types import FrameType
 
 from livelens.config import Settings
+from livelens.worker.notify import DatagramWaker, wake_directory
+from livelens.worker.supervisor import PARENT_ENV
 
 log = logging.getLogger("livelens.worker")
+
+
+def _watch_parent(parent: int, stop: threading.Event, waker: DatagramWaker) -> None:
+    """Stop when the ``serve`` that started this worker is gone (it was killed, not stopped)."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            log.warning("the server (pid %d) that started this worker is gone; stopping", parent)
+            stop.set()
+            waker.interrupt()
 
 
 def run_worker(settings: Settings) -> None:
     """Load the models, then claim, analyse and commit until SIGTERM or SIGINT (the batch in hand finishes)."""
     from livelens.app import build_worker, contact_center, pipeline_factory, warm_up
     from livelens.storage import open_storage
-    from livelens.worker.notify import DatagramWaker, wake_directory
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.log_level != "debug":
@@ -32,6 +42,9 @@ def run_worker(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    parent = os.environ.get(PARENT_ENV)
+    if parent and parent.isdigit():
+        threading.Thread(target=_watch_parent, args=(int(parent), stop, waker), daemon=True).start()
     storage = open_storage(settings.db)
     try:
         center = contact_center(settings, storage, pipeline_factory(settings))

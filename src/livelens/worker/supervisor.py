@@ -25,6 +25,8 @@ from livelens.config import Settings
 log = logging.getLogger("livelens.worker")
 
 QUICK_EXIT_SECONDS = 10.0
+#: The environment variable that tells a worker which process started it.
+PARENT_ENV = "LIVELENS_WORKER_PARENT_PID"
 MAX_DELAY = 30.0
 
 
@@ -60,8 +62,10 @@ class Supervisor:
         return [sys.executable, "-m", "livelens", "worker", "--db", self.settings.db]
 
     def _spawn(self, slot: Slot) -> None:
-        env = {**os.environ, **self.settings.environment()}
-        slot.process = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL)
+        env = {**os.environ, **self.settings.environment(), PARENT_ENV: str(os.getpid())}
+        # A session of its own: a Ctrl-C meant for serve does not stop the workers behind its back (serve
+        # stops them itself); a worker whose serve is gone exits by itself (see process.run_worker).
+        slot.process = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         slot.started = time.monotonic()
         slot.pids.append(slot.process.pid)
         log.info("analysis worker %d started (pid %d)", slot.index, slot.process.pid)
