@@ -132,10 +132,11 @@ def rows_for(name: str, result: dict[str, Any], results: dict[str, Any]) -> list
         for r in result.get("latency", []):
             n, bound = r["contacts"], r["bound_seconds"]
             ok = r["p99_ms"] is not None and not math.isinf(r["p99_ms"]) and r["p99_ms"] <= 100
-            rows.append((f"8 workers, ingest→visible N={n}", "p50 / p99 / max",
+            label = f"8 workers={r.get('analysis_workers', 'auto')}, ingest→visible N={n}"
+            rows.append((label, "p50 / p99 / max",
                          f"{_ms(r['p50_ms'], bound)} / {_ms(r['p99_ms'], bound)} / {_ms(r['max_ms'], bound)}",
                          "p99 ≤ 100 ms", _verdict(ok)))
-            rows.append((f"8 workers, ingest→visible N={n}", "turns/s offered / accepted / analysed",
+            rows.append((label, "turns/s offered / accepted / analysed",
                          f"{r['offered_turns_per_s']:.0f} / {r['accepted_turns_per_s']:.1f} / "
                          f"{r['analysed_turns_per_s']:.1f} ({r['visible']}/{r['accepted']} visible)", "", ""))
         k = result.get("kill")

@@ -216,16 +216,20 @@ def kill(quick: bool) -> dict[str, Any]:
 
 
 def latency_runs(quick: bool) -> list[dict[str, Any]]:
+    """N live chats against serve with its default workers; at the first N also with analysis in-process
+    (``--analysis-workers 0``, what livelens did before worker processes) as the same-run baseline."""
     sizes = [5] if quick else [200, 500, 1000]
     duration, drain_s = (2.0, 8.0) if quick else (20.0, 20.0)
     results = []
-    for n in sizes:
+    for n, workers in [(sizes[0], "0"), *((n, "auto") for n in sizes)]:
         with workdir(f"workers-latency-{n}") as directory:
-            server = start_livelens(directory)
+            server = start_livelens(directory, env={"LIVELENS_ANALYSIS_WORKERS": workers})
             try:
-                results.append(asyncio.run(latency._measure(server, n, duration, drain_s)))
+                result = asyncio.run(latency._measure(server, n, duration, drain_s))
             finally:
                 server.stop()
+            result["analysis_workers"] = workers
+            results.append(result)
     return results
 
 
