@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import secrets
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -150,7 +151,11 @@ def build_runtime(settings: Settings) -> Runtime:
         notifiers.append(waker)
         worker = build_worker(settings, storage, center, waker, on_alert=deliverer.notify)
     else:
-        supervisor = Supervisor(settings, settings.analysis_worker_count)
+        def free_claims(pid: int) -> None:
+            with storage.write() as tx:
+                tx.expire_claims(f"{socket.gethostname()}:{pid}:")
+
+        supervisor = Supervisor(settings, settings.analysis_worker_count, on_exit=free_claims)
     notifier = Notifiers(notifiers)
     center.on_item = notifier.notify
     services = Services(

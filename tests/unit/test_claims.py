@@ -184,3 +184,17 @@ def test_workers_analyse_every_item_once_in_order(storage: SqliteStorage, tmp_pa
         assert transcript(storage, contact_id) == expected[contact_id]
     assert max(pipeline.batches) > 1  # turns of several contacts analysed together
     assert sum(w.stats.counters["turns"] for w, _ in workers) == 12 * 15
+
+
+def test_the_claims_of_a_dead_worker_process_end_at_once(storage: SqliteStorage) -> None:
+    add_contact(storage, "c1")
+    add_turn(storage, "c1", "hello")
+    with storage.write() as tx:
+        (first,) = tx.claim_contacts("vm:4242:abcd", now=100.0, lease_seconds=60, limit=8)
+        tx.put_worker("vm:4242:abcd", "vm", 4242, 90.0, 100.0, {})
+    with storage.write() as tx:
+        assert tx.expire_claims("vm:42:") == 0  # another process's prefix frees nothing
+        assert tx.expire_claims("vm:4242:") == 1
+        (second,) = tx.claim_contacts("vm:5151:efgh", now=101.0, lease_seconds=60, limit=8)
+        assert tx.list_workers(alive_since=0) == []
+    assert second.fence == first.fence + 1

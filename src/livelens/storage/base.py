@@ -30,7 +30,7 @@ runs them in READ COMMITTED write transactions and needs, per method:
   owner and fence: the row lock holds off a concurrent claim until the
   commit, so a commit that passed the check cannot interleave with a
   takeover.
-* ``extend_claims`` / ``release_claim`` - ``UPDATE ... WHERE lease_owner = ?
+* ``extend_claims`` / ``release_claim`` / ``expire_claims`` - ``UPDATE ... WHERE lease_owner = ?
   AND lease_fence = ?`` (a single-row conditional update is atomic at any
   level).
 * ``advance_cursor`` - ``UPDATE ... WHERE analysed_seq = from`` in the
@@ -138,6 +138,10 @@ class Transaction(Protocol):
         ...
     def advance_cursor(self, contact_id: str, from_seq: int, to_seq: int) -> bool:
         """Move ``analysed_seq`` from ``from_seq`` to ``to_seq``; false if it was not at ``from_seq``."""
+        ...
+    def expire_claims(self, owner_prefix: str) -> int:
+        """End now the leases of owners whose id starts with ``owner_prefix`` (a worker process known to be
+        dead), and forget those workers; the number of contacts freed. Fences stay: the next claim raises them."""
         ...
     def analysis_backlog(self) -> Backlog: ...
     def put_worker(self, worker_id: str, host: str, pid: int, started_at: float, heartbeat_at: float,

@@ -73,6 +73,15 @@ class SqliteClaims:
         )
         return row is not None
 
+    def expire_claims(self, owner_prefix: str) -> int:
+        pattern = owner_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        freed = self.conn.execute(
+            "UPDATE contacts SET lease_expires = 0 WHERE lease_owner LIKE ? ESCAPE '\\' AND lease_expires > 0",
+            (pattern,),
+        ).rowcount
+        self.conn.execute("DELETE FROM workers WHERE id LIKE ? ESCAPE '\\'", (pattern,))
+        return int(freed)
+
     def analysis_backlog(self) -> Backlog:
         pending = self._one(
             "SELECT COUNT(*), COALESCE(SUM(c.last_item_seq - c.analysed_seq), 0),"

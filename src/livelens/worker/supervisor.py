@@ -5,8 +5,10 @@ its environment, so it loads the models once and analyses exactly as the
 server would. A worker that exits while the server runs (killed, crashed, out
 of memory) is logged and started again; one that keeps dying within seconds
 of starting is restarted with a growing delay (up to 30 s) instead of in a
-tight loop. Its claims expire after ``analysis_lease_seconds`` and the other
-workers (or its replacement) take its contacts over.
+tight loop. The claims of a worker seen dead are ended at once (``on_exit``),
+so the other workers (or its replacement) take its contacts over without
+waiting for ``analysis_lease_seconds``; a worker elsewhere that dies is
+covered by the lease expiry.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from livelens.config import Settings
@@ -42,8 +45,10 @@ class Slot:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, count: int, check_interval: float = 0.25) -> None:
+    def __init__(self, settings: Settings, count: int, check_interval: float = 0.25,
+                 on_exit: Callable[[int], None] = lambda pid: None) -> None:
         self.settings = settings
+        self.on_exit = on_exit  # called with the pid of a worker that died (its claims can be freed at once)
         self.slots = [Slot(i) for i in range(count)]
         self.check_interval = check_interval
         self._stop = threading.Event()
@@ -98,6 +103,10 @@ class Supervisor:
                         f" in {delay:.1f} s" if delay else "")
             slot.process = None
             slot.restart_at = now + delay
+            try:
+                self.on_exit(process.pid)
+            except Exception as exc:  # its leases then expire by themselves
+                log.warning("could not free the claims of worker pid %d: %s", process.pid, exc)
         if slot.process is None and now >= slot.restart_at:
             slot.restarts += 1
             self._spawn(slot)
