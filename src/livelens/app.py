@@ -135,8 +135,28 @@ def build_worker(settings: Settings, storage: Storage, center: ContactCenter, wa
     )
 
 
+def free_dead_workers_claims(storage: Storage) -> int:
+    """End the claims of workers of this host whose process is gone (serve or a worker was killed);
+    the number of contacts freed. Workers elsewhere are left to their lease expiry."""
+    host = socket.gethostname()
+    freed = 0
+    with storage.write() as tx:
+        for worker in tx.list_workers(alive_since=0):
+            if worker["host"] != host:
+                continue
+            try:
+                os.kill(int(worker["pid"]), 0)
+                continue  # alive (or the pid was reused: then the lease expiry covers it)
+            except ProcessLookupError:
+                freed += tx.expire_claims(f"{host}:{worker['pid']}:")
+            except PermissionError:
+                continue
+    return freed
+
+
 def build_runtime(settings: Settings) -> Runtime:
     storage = open_storage(settings.db)
+    free_dead_workers_claims(storage)
     credentials, generated = load_credentials(
         settings.credentials, os.environ, Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
     )
