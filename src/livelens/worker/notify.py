@@ -90,6 +90,9 @@ class DatagramWaker:
     def interrupt(self) -> None:
         """Wake the waiting worker from within its own process (a signal handler)."""
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            # Never block (this runs in a signal handler of the thread that drains the socket): a full
+            # queue already holds wake-ups.
+            sender.setblocking(False)
             sender.sendto(b"", str(self.path))
 
     def close(self) -> None:
