@@ -111,7 +111,7 @@ class Supervisor:
             slot.restarts += 1
             self._spawn(slot)
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         """Ask every worker to finish its batch and exit (SIGTERM); kill what is left after ``timeout``."""
         self._stop.set()
         if self._thread is not None:
