@@ -207,12 +207,29 @@ def kill(quick: bool) -> dict[str, Any]:
         try:
             runs: list[latency.Run] = []
             result = asyncio.run(latency._measure(server, n, duration, drain_s, during=killer, runs=runs))
+            # Lost means never analysed, not late: let the workers finish the backlog before counting.
+            result["backlog_drain_s"] = wait_drained(directory / "livelens.db", timeout=60 if quick else 900)
         finally:
             server.stop()
         accepted = [t.item_id for t in runs[0].turns if t.item_id]
         result.update(check_log(directory / "livelens.db", accepted))
         result["kills"] = len(killed)
         return result
+
+
+def wait_drained(db: Path, timeout: float) -> float | None:
+    """Seconds until nothing is pending in ``db`` (None: still pending after ``timeout``)."""
+    storage = SqliteStorage(db)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < timeout:
+            with storage.read() as tx:
+                if tx.analysis_backlog().pending_items == 0:
+                    return round(time.monotonic() - started, 1)
+            time.sleep(0.5)
+        return None
+    finally:
+        storage.close()
 
 
 def latency_runs(quick: bool) -> list[dict[str, Any]]:
