@@ -197,12 +197,15 @@ def kill(quick: bool) -> dict[str, Any]:
         killed: list[int] = []
 
         async def killer() -> None:
-            for _ in range(kills):
+            for _ in range(3 * kills):  # a kill every ``every`` s, whenever a worker is up, until ``kills``
                 await asyncio.sleep(every)
                 children = _children(server.pid)
                 if children:
-                    os.kill(children[len(killed) % len(children)], signal.SIGKILL)
-                    killed.append(children[len(killed) % len(children)])
+                    victim = children[len(killed) % len(children)]
+                    os.kill(victim, signal.SIGKILL)
+                    killed.append(victim)
+                if len(killed) >= kills:
+                    return
 
         try:
             runs: list[latency.Run] = []
