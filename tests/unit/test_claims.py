@@ -198,3 +198,23 @@ def test_the_claims_of_a_dead_worker_process_end_at_once(storage: SqliteStorage)
         (second,) = tx.claim_contacts("vm:5151:efgh", now=101.0, lease_seconds=60, limit=8)
         assert tx.list_workers(alive_since=0) == []
     assert second.fence == first.fence + 1
+
+
+def test_a_contact_that_cannot_be_prepared_fails_alone(storage: SqliteStorage) -> None:
+    for contact_id in ("good", "bad"):
+        add_contact(storage, contact_id)
+        add_turn(storage, contact_id, "hello")
+    pipeline = FakePipeline()
+
+    def pipeline_for(contact: Contact) -> FakePipeline:
+        if contact.id == "bad":
+            raise ValueError("unknown analysis component 'sentimnet'")
+        return pipeline
+
+    with storage.write() as tx:
+        claims = tx.claim_contacts("w1", now=100.0, lease_seconds=10, limit=8)
+        results = Analyser(pipeline_for).analyse(load_units(tx, claims, None, 16))
+    by_contact = {r.claim.contact_id: r for r in results}
+    assert isinstance(by_contact["good"], Commit)
+    failure = by_contact["bad"]
+    assert isinstance(failure, Failure) and "sentimnet" in failure.reason and failure.attempts == 1

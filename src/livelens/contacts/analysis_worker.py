@@ -178,10 +178,13 @@ class Analyser:
         self._logged: set[str] = set()
 
     def analyse(self, units: Sequence[WorkUnit]) -> list[Commit | Failure]:
-        analyses = self._analyse_turns(units)
+        failed: dict[str, Exception] = {}
+        analyses = self._analyse_turns(units, failed)
         results: list[Commit | Failure] = []
         for unit in units:
             try:
+                if unit.contact.id in failed:
+                    raise failed[unit.contact.id]
                 results.append(self._commit_for(unit, analyses))
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"[:500]
@@ -191,18 +194,29 @@ class Analyser:
         return results
 
     # every turn of every unit, one batch per pipeline -------------------------------------
-    def _analyse_turns(self, units: Sequence[WorkUnit]) -> dict[str, tuple[TurnAnalysis, Redaction | None]]:
-        groups: dict[int, tuple[Pipeline, list[tuple[Contact, Record]]]] = {}
+    def _analyse_turns(
+        self, units: Sequence[WorkUnit], failed: dict[str, Exception]
+    ) -> dict[str, tuple[TurnAnalysis, Redaction | None]]:
+        """Analyses by item id; a contact whose turns cannot even be prepared goes to ``failed``."""
+        groups: dict[int, tuple[Pipeline, list[tuple[Contact, Record, Turn, Redaction | None]]]] = {}
         for unit in units:
-            for item in unit.items:
-                if item["kind"] in (MESSAGE, UTTERANCE):
-                    pipeline = self.pipeline_for(unit.contact)
-                    groups.setdefault(id(pipeline), (pipeline, []))[1].append((unit.contact, item))
+            try:
+                prepared = [
+                    (unit.contact, item, turn_of(unit.contact, item),
+                     render.redaction_from_record(item["redaction"]) if item.get("redaction") else None)
+                    for item in unit.items if item["kind"] in (MESSAGE, UTTERANCE)
+                ]
+                pipeline = self.pipeline_for(unit.contact) if prepared else None
+            except Exception as exc:  # a malformed item, an analysis config that no longer loads
+                failed[unit.contact.id] = exc
+                continue
+            if pipeline is not None:
+                groups.setdefault(id(pipeline), (pipeline, []))[1].extend(prepared)
         found: dict[str, tuple[TurnAnalysis, Redaction | None]] = {}
-        for pipeline, members in groups.values():
-            turns = [turn_of(contact, item) for contact, item in members]
-            stored = [item.get("redaction") for _, item in members]
-            given = [render.redaction_from_record(r) if r else None for r in stored]
+        for pipeline, entries in groups.values():
+            members = [(contact, item) for contact, item, _, _ in entries]
+            turns = [turn for _, _, turn, _ in entries]
+            given = [redaction for _, _, _, redaction in entries]
             try:
                 analyses = pipeline.analyze_many(turns, given, self.observe)
             except Exception:
