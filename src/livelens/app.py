@@ -19,6 +19,7 @@ from starlette.routing import WebSocketRoute
 from livelens.api.app import WireEndpoint
 from livelens.api.auth import SigV4Verifier, load_credentials
 from livelens.api.context import Services
+from livelens.api.limits import InflightLimiter
 from livelens.api.routing import load_service_models
 from livelens.config import Settings
 from livelens.contacts.analysis_worker import AnalysisWorker, Pipeline
@@ -29,6 +30,7 @@ from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
 from livelens.contacts.tokens import TokenIssuer
 from livelens.ingest.chat import ChatIngest, Uploads
+from livelens.ingest.sessions import SocketSessions
 from livelens.ingest.voice import VoiceIngest
 from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
@@ -135,7 +137,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         load_service_models(),
         SigV4Verifier(runtime.credentials, settings.max_clock_skew),
         validate_responses=settings.validate_responses,
+        max_body_bytes=settings.max_body_bytes,
+        idle_timeout=settings.idle_timeout,
+        limiter=InflightLimiter(settings.max_inflight, settings.max_inflight_per_client),
     )
+
+    sessions = SocketSessions()
+    runtime.services.center.on_revoke = sessions.revoke
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -153,7 +161,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             runtime.storage.close()
 
     app = Starlette(
-        routes=[WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center).handle)],
+        routes=[WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center, sessions).handle)],
         lifespan=lifespan,
     )
     # Every path, whatever it contains, goes to the wire endpoint (a catch-all

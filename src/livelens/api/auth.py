@@ -8,6 +8,7 @@ signing code of our own.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from botocore.auth import SigV4Auth
+from botocore.auth import EMPTY_SHA256_HASH, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from livelens.files import FILE_MODE
 
 SIGNING_SERVICE = "connect"
 _AUTH_HEADER = re.compile(
@@ -85,7 +88,7 @@ def load_credentials(
         return parse_credentials(generated_path.read_text(), str(generated_path)), None
     access_key, secret = generate_credentials()
     generated_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(generated_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(generated_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     with os.fdopen(fd, "w") as file:
         file.write(f"{access_key} {secret}\n")
     return {access_key: secret}, (access_key, secret)
@@ -137,6 +140,7 @@ class SigV4Verifier:
         signed = parsed["signed"].split(";")
         if "host" not in signed:
             raise AuthError("InvalidSignatureException", "The host header must be signed.")
+        _check_payload_hash(headers.get("x-amz-content-sha256"), body)
         request = AWSRequest(method=method, url=url, data=body, headers={h: headers.get(h, "") for h in signed})
         request.context["timestamp"] = amz_date
         signer = SigV4Auth(Credentials(access_key, secret), service, region)
@@ -148,3 +152,22 @@ class SigV4Verifier:
                 "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
             )
         return Caller(access_key, region)
+
+
+def _check_payload_hash(claimed: str | None, body: bytes) -> None:
+    """Bind the body to the signature: the payload hash is always computed here, never taken on trust.
+
+    Without ``X-Amz-Content-SHA256`` botocore's canonical request hashes the
+    body itself. With it, botocore would use the claimed value, so the claim
+    must equal the body's SHA-256; ``UNSIGNED-PAYLOAD`` and the streaming
+    forms are S3's alone and are refused, as the Amazon Connect endpoints do.
+    """
+    if claimed is None:
+        return
+    actual = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256_HASH
+    if claimed.startswith(("UNSIGNED-PAYLOAD", "STREAMING-")):
+        raise AuthError("InvalidSignatureException",
+                        f"X-Amz-Content-SHA256 {claimed} is not supported by this service; sign the payload.")
+    if not hmac.compare_digest(claimed.lower(), actual):
+        raise AuthError("InvalidSignatureException",
+                        "The provided 'x-amz-content-sha256' header does not match what was computed.")

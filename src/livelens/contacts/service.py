@@ -46,6 +46,8 @@ REDACTION_ATTRIBUTE = "livelens:redaction"
 LANGUAGE_ATTRIBUTE = "livelens:language"
 ANALYSIS_TAG = "livelens:analysis"
 MASK_TAG = "livelens:redaction-mask"
+#: Connection tokens a participant may hold at once; a new one beyond this revokes the oldest.
+MAX_CONNECTIONS_PER_PARTICIPANT = 20
 
 #: Kinds of transcript item; END marks the end of the contact for the analysis worker.
 MESSAGE, EVENT, ATTACHMENT, UTTERANCE, END = "MESSAGE", "EVENT", "ATTACHMENT", "UTTERANCE", "END"
@@ -130,6 +132,7 @@ class ContactCenter:
         tokens: TokenIssuer,
         next_tokens: NextTokenCodec,
         on_item: Callable[[str], None] = lambda contact_id: None,
+        on_revoke: Callable[[str], None] = lambda participant_id: None,
         redactor: Callable[[Contact, Turn], Redaction] | None = None,
     ) -> None:
         self.storage = storage
@@ -138,6 +141,7 @@ class ContactCenter:
         self.tokens = tokens
         self.next_tokens = next_tokens
         self.on_item = on_item
+        self.on_revoke = on_revoke
         self.redactor = redactor
 
     # instances ------------------------------------------------------------
@@ -423,7 +427,17 @@ class ContactCenter:
         now = datetime.now(UTC)
         if contact.ended or participant.disconnected_at or expiry is None or parse_iso(expiry) <= now:
             raise denied
+        if kind == CONNECTION and self.tokens.connection_id(token or "") not in participant.connections:
+            raise denied  # revoked, or a token from before connection ids existed
         return participant, contact
 
     def connection_token(self, participant: Participant) -> str:
-        return self.tokens.issue(CONNECTION, participant.id)
+        """A fresh connection token; the caller stores ``participant`` in the same transaction."""
+        token, connection_id = self.tokens.issue_connection(participant.id)
+        participant.connections = [*participant.connections, connection_id][-MAX_CONNECTIONS_PER_PARTICIPANT:]
+        return token
+
+    def revoke_connections(self, participant: Participant) -> None:
+        """Invalidate every connection token of ``participant`` (the caller stores it) and close its sockets."""
+        participant.connections = []
+        self.on_revoke(participant.id)

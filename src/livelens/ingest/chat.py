@@ -28,6 +28,7 @@ from livelens.contacts.service import (
 )
 from livelens.contacts.tokens import CONNECTION, PARTICIPANT
 from livelens.errors import ConflictException, InvalidRequestException, ResourceNotFoundException
+from livelens.files import FILE_MODE, private_dir
 from livelens.ingest.websocket import websocket_url
 
 TYPING = "application/vnd.amazonaws.connect.event.typing"
@@ -75,8 +76,8 @@ class ChatIngest:
             expiry = min(datetime.now(UTC) + CONNECTION_LIFETIME, parse_iso(participant.token_expiry))
             participant.connection_expiry = iso(expiry)
             participant.connected_at = participant.connected_at or now_iso()
+            token = self.center.connection_token(participant)
             tx.update_participant(participant.id, participant.to_record())
-        token = self.center.connection_token(participant)
         answer: dict[str, Any] = {}
         if "WEBSOCKET" in types:
             answer["Websocket"] = {
@@ -126,6 +127,7 @@ class ChatIngest:
             if client_key:
                 existing = tx.find_item(contact.id, client_key=client_key)
                 if existing is not None:
+                    _check_same_request(kind, existing, fields)
                     return {**existing, "contact_id": contact.id}
             item = self.center.append_item(tx, contact, participant, kind, fields, client_key)
         return {**item, "contact_id": contact.id}
@@ -195,9 +197,10 @@ class ChatIngest:
             raise InvalidRequestException(
                 f"The upload has {len(body)} bytes; StartAttachmentUpload announced {attachment['Size']}."
             )
-        self.uploads.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.uploads.folder)
         partial = self.uploads.path(attachment_id).with_suffix(".part")
-        with open(partial, "wb") as file:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as file:
             file.write(body)
             file.flush()
             os.fsync(file.fileno())
@@ -236,12 +239,33 @@ class ChatIngest:
         with self.center.storage.write() as tx:
             participant, contact = self._connection(tx, request["ConnectionToken"])
             participant.disconnected_at = now_iso()
+            self.center.revoke_connections(participant)
             tx.update_participant(participant.id, participant.to_record())
             self.center.append_item(tx, contact, participant, EVENT, {"content_type": LEFT})
             if participant.role == "CUSTOMER":
                 self.center.end_contact(tx, contact, "CUSTOMER_DISCONNECT")
         self.center.on_item(contact.id)
         return {}
+
+
+#: The stored fields that make two SendMessage / SendEvent calls the same request.
+_IDEMPOTENT_FIELDS = ("content_type", "content")
+
+
+def _check_same_request(kind: str, existing: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+    """A ClientToken reused with other content is refused, not answered with the first item.
+
+    The model declares no IdempotencyException for SendMessage, so the error is
+    the closest one it declares: ValidationException (SendEvent declares
+    ConflictException). Under RedactedOnly the redacted forms are compared,
+    so no original text is kept to compare against.
+    """
+    same = existing["kind"] == kind and all(existing.get(f) == fields.get(f) for f in _IDEMPOTENT_FIELDS)
+    if same and "redaction" in fields:
+        same = (existing.get("redaction") or {}).get("content") == fields["redaction"].get("content")
+    if not same:
+        message = "ClientToken was already used with a different request."
+        raise ConflictException(message) if kind == EVENT else InvalidRequestException(message)
 
 
 def _require_json(content: str, field: str) -> Any:

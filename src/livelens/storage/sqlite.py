@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from livelens.files import private_database
 from livelens.storage.base import Record
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.sqlite"
@@ -71,6 +72,7 @@ class SqliteStorage:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            private_database(Path(self.path).expanduser())
         self._writer = _connect(self.path)
         apply_migrations(self._writer)
         self._write_lock = threading.Lock()
