@@ -169,7 +169,11 @@ def parse_input(
     members = shape.members
     located = {n for n, m in members.items() if m.serialization.get("location")}
     params: dict[str, Any] = {}
-    if len(located) < len(members) or body.strip():
+    payload = shape.serialization.get("payload")
+    if payload and members[payload].type_name == "blob":
+        params[payload] = body  # the body is the member itself, not JSON
+        located.add(payload)
+    elif len(located) < len(members) or body.strip():
         parsed = parse_json_body(body)
         for name, value in parsed.items():
             if name in members and name not in located:
