@@ -177,7 +177,7 @@ def test_database_wal_shm_and_uploads_are_private(
 
 def test_voice_utterances_refuse_unstorable_strings(server: Server, connect: Any, instance_id: str) -> None:
     contact = connect.create_contact(InstanceId=instance_id, Channel="VOICE", InitiationMethod="INBOUND")
-    body = ('{"ParticipantId": "c", "ParticipantRole": "CUSTOMER", "Content": "x\\ud800", '
-            '"BeginOffsetMillis": 0, "EndOffsetMillis": 10}').encode()
+    body = (b'{"ParticipantId": "c", "ParticipantRole": "CUSTOMER", "Content": "x\\ud800", '
+            b'"BeginOffsetMillis": 0, "EndOffsetMillis": 10}')
     answer = signed_request(server, "POST", utterances_path(instance_id, contact["ContactId"]), body)
     assert answer.status_code == 400 and "'Content'" in answer.json()["Message"], answer.text

@@ -45,8 +45,8 @@ def run_server(settings: Settings, on_ready: Any = None) -> None:
     from livelens.files import restrict_umask
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "debug":
-        logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-recognizer chatter
+    # presidio's debug lines quote the text it analyses (PII): never below ERROR, whatever log_level says.
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     restrict_umask()  # every file this server creates is private to its user (livelens.files)
     runtime = build_runtime(settings)
     app = create_app(settings, runtime)

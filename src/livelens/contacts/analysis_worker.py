@@ -11,6 +11,7 @@ restart, exactly once in the log.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -183,10 +184,13 @@ class AnalysisWorker:
             redaction = self._redact(pipeline, turn)
         rows = render.turn_segments(contact, item, analysis, redaction)
         rows += self._rules(lambda rules: rules.on_turn(contact, item, analysis, redaction))
-        record = {
+        record: dict[str, Any] = {
             "sentiment": analysis.sentiment,
             "issues": [[i.begin, i.end, i.text] for i in analysis.issues],
         }
+        if contact.redacts and contact.keeps_original and redaction is not None:
+            # The summary reads this, so that a redacting contact's original text never reaches it.
+            record["redaction"] = render.redaction_to_record(redaction)
         return rows, record
 
     def _rules(self, step: Callable[[RulesHook], list[SegmentRow]]) -> list[SegmentRow]:
@@ -211,8 +215,8 @@ class AnalysisWorker:
         max_chars = render.summary_max_chars(contact)
         with self.center.storage.read() as tx:
             items = tx.list_items(contact.id, limit=1_000_000, kinds=(MESSAGE, UTTERANCE))
-        turns = [AnalysedTurn(turn_of(contact, item), stored_analysis(item)) for item in items]
         pipeline = self.pipeline_for(contact)
+        turns = [self._summary_turn(pipeline, contact, item) for item in items]
         try:
             summary = pipeline.summarize(turns, max_chars=max_chars, language=contact.language)
         except Exception:
@@ -235,6 +239,22 @@ class AnalysisWorker:
                 )
                 redacted["Content"] = self._redact(pipeline, summary_turn).content[:max_chars]
         return ("PostContactSummary", raw, redacted)
+
+
+    def _summary_turn(self, pipeline: Pipeline, contact: Contact, item: dict[str, Any]) -> AnalysedTurn:
+        """A turn as the summary may see it: for a redacting contact, only its redacted form.
+
+        Under RedactedOnly the stored turn is already redacted. Under
+        RedactedAndOriginal the turn's redaction (kept with its analysis) goes
+        along, and the summarizers read ``redaction.content``; a turn analysed
+        before that was kept is redacted again here.
+        """
+        turn, analysis = turn_of(contact, item), stored_analysis(item)
+        if not (contact.redacts and contact.keeps_original):
+            return AnalysedTurn(turn, analysis)
+        stored = (item.get("analysis") or {}).get("redaction")
+        redaction = render.redaction_from_record(stored) if stored else self._redact(pipeline, turn)
+        return AnalysedTurn(turn, dataclasses.replace(analysis, redaction=redaction))
 
 
 def stored_analysis(item: dict[str, Any]) -> TurnAnalysis:

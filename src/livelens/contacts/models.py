@@ -121,6 +121,8 @@ class Participant:
     connection_expiry: str | None = None
     connected_at: str | None = None
     disconnected_at: str | None = None
+    #: Under RedactedAndOriginal, the display name as the Redacted output shows it.
+    redacted_display_name: str | None = None
     #: Connection ids of the connection tokens still valid (livelens.contacts.tokens), oldest first.
     connections: list[str] = dataclasses.field(default_factory=list)
 

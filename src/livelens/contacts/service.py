@@ -262,6 +262,7 @@ class ContactCenter:
             attributes=dict(attributes),
             **extra,
         )
+        self._redact_contact_fields(contact)
         tx.insert_contact(contact_id, instance.id, channel, IN_PROGRESS, contact.to_record())
         return contact
 
@@ -344,7 +345,9 @@ class ContactCenter:
         )
         participant = Participant(
             id=str(uuid.uuid4()), contact_id=contact.id, instance_id=contact.instance_id, role=role,
-            display_name=display_name, created_at=now_iso(), token_expiry=expiry,
+            display_name=self.redact_field(contact, display_name, role), created_at=now_iso(), token_expiry=expiry,
+            redacted_display_name=self.redact_field(contact, display_name, role, always=True)
+            if contact.redacts and contact.keeps_original else None,
         )
         tx.insert_participant(participant.id, contact.id, participant.to_record())
         if contact.channel == "CHAT":
@@ -379,6 +382,8 @@ class ContactCenter:
         if participant is not None:
             item.update(participant_id=participant.id, role=participant.role,
                         display_name=participant.display_name)
+            if participant.redacted_display_name is not None:
+                item["redacted_display_name"] = participant.redacted_display_name
         item_id = str(uuid.uuid4())
         item["seq"] = tx.append_item(contact.id, item_id, kind, client_key, item)
         item.update(id=item_id, kind=kind)
@@ -409,6 +414,36 @@ class ContactCenter:
         except Exception:
             redaction = whole_turn_redaction(content)
         return {"redaction": redaction_to_record(redaction), **timing}
+
+    def redact_field(self, contact: Contact, text: str, role: str = "CUSTOMER", *, always: bool = False) -> str:
+        """``text`` as stored for ``contact``: under RedactedOnly (or ``always``), its redacted form (fail closed).
+
+        For the fields besides message text that can hold PII: participant
+        display names, contact attribute values, contact name and description,
+        attachment names.
+        """
+        if (contact.keeps_original and not always) or not contact.redacts or not text:
+            return text
+        turn = Turn(id="field", contact_id=contact.id, channel=contact.channel,  # type: ignore[arg-type]
+                    participant_id="field", participant_role=role, content=text, language=contact.language)
+        try:
+            redaction = self.redactor(contact, turn) if self.redactor else whole_turn_redaction(text)
+        except Exception:
+            redaction = whole_turn_redaction(text)
+        return redaction.content
+
+    def _redact_contact_fields(self, contact: Contact) -> None:
+        """Under RedactedOnly, attribute values (livelens' own settings aside), name and description."""
+        if contact.keeps_original:
+            return
+        contact.attributes = {
+            key: value if key.startswith("livelens:") else self.redact_field(contact, value)
+            for key, value in contact.attributes.items()
+        }
+        contact.name = self.redact_field(contact, contact.name) if contact.name else contact.name
+        contact.description = (
+            self.redact_field(contact, contact.description) if contact.description else contact.description
+        )
 
     # participant tokens ---------------------------------------------------
     def authenticate(self, tx: Transaction, kind: str, token: str | None) -> tuple[Participant, Contact]:
