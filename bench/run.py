@@ -29,6 +29,7 @@ import harness  # noqa: E402
 import latency  # noqa: E402
 import startup  # noqa: E402
 import throughput  # noqa: E402
+import transcript_seek  # noqa: E402
 from harness import machine  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "depth": depth.run,
     "analysis": analysis_cost.run,
     "startup": startup.run,
+    "seek": transcript_seek.run,
 }
 
 Row = tuple[str, str, str, str, str]
@@ -107,6 +109,14 @@ def rows_for(name: str, result: dict[str, Any], results: dict[str, Any]) -> list
                          f"{memory['peak_rss_mib']:.0f} MiB / {memory['per_contact_kib']:.1f} KiB", "", ""))
     elif name == "startup":
         rows.append(("6 start-up", "serve → first answer (median)", f"{result['first_answer_s']:.2f} s", "", ""))
+    elif name == "seek":
+        label = f"7 GetTranscript AbsoluteTime, {result['small']} vs {result['large']:,} items"
+        small, large = result["small"], result["large"]
+        for method in ("indexed", "linear"):
+            times = result[f"{method}_{small}_ms"], result[f"{method}_{large}_ms"]
+            rows.append((label, f"{method}: ms / ms", f"{times[0]:.2f} / {times[1]:.2f}", "", ""))
+        rows.append((label, "ratio (binary search)", f"{result['indexed_ratio']:.2f}", "≤ 2",
+                     _verdict(result["indexed_ratio"] <= 2)))
     return rows
 
 

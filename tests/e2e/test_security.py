@@ -181,3 +181,75 @@ def test_voice_utterances_refuse_unstorable_strings(server: Server, connect: Any
             b'"BeginOffsetMillis": 0, "EndOffsetMillis": 10}')
     answer = signed_request(server, "POST", utterances_path(instance_id, contact["ContactId"]), body)
     assert answer.status_code == 400 and "'Content'" in answer.json()["Message"], answer.text
+
+
+# --- attachments ------------------------------------------------------------------------------------
+
+
+def _upload(participant: Any, token: str, body: bytes, content_type: str, name: str = "note.txt") -> Any:
+    return participant.start_attachment_upload(
+        ContentType=content_type, AttachmentSizeInBytes=len(body), AttachmentName=name,
+        ClientToken=name + content_type + str(len(body)) + token[-8:], ConnectionToken=token,
+    )
+
+
+def test_upload_urls_are_signed_and_single_use(connect: Any, participant: Any, instance_id: str) -> None:
+    chat = start_chat(connect, participant, instance_id)
+    upload = _upload(participant, chat.customer, b"hello", "text/plain")
+    url, headers = upload["UploadMetadata"]["Url"], upload["UploadMetadata"]["HeadersToInclude"]
+    unsigned = url.split("?")[0]
+    answer = requests.put(unsigned, data=b"hello", headers=headers, timeout=30)
+    assert answer.status_code == 403 and answer.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+    forged = url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB")
+    assert requests.put(forged, data=b"hello", headers=headers, timeout=30).status_code == 403
+    other = _upload(participant, chat.customer, b"other", "text/plain", "other.txt")
+    swapped = unsigned + "?" + other["UploadMetadata"]["Url"].split("?")[1]  # another attachment's signature
+    assert requests.put(swapped, data=b"hello", headers=headers, timeout=30).status_code == 403
+    assert requests.put(url, data=b"hello", headers=headers, timeout=30).status_code == 200
+    second = requests.put(url, data=b"HELLO", headers=headers, timeout=30)
+    assert second.status_code == 409 and second.headers["x-amzn-ErrorType"] == "ConflictException"
+    participant.complete_attachment_upload(AttachmentIds=[upload["AttachmentId"]], ClientToken="done",
+                                           ConnectionToken=chat.customer)
+
+
+@pytest.mark.parametrize("declared, sent_type, body, mentions", [
+    ("text/plain", "text/html", b"hello", "Content-Type"),
+    ("image/png", "image/png", b"<html><script>x</script></html>", "not image/png"),
+    ("application/pdf", "application/pdf", b"MZ\x90\x00\x03\x00\x00\x00", "not application/pdf"),
+    ("text/plain", "text/plain", b"\x00\x01\x02binary", "not text/plain"),
+])
+def test_upload_type_and_bytes_are_checked(
+    connect: Any, participant: Any, instance_id: str, declared: str, sent_type: str, body: bytes, mentions: str
+) -> None:
+    chat = start_chat(connect, participant, instance_id)
+    upload = _upload(participant, chat.customer, body, declared, "file.bin")
+    answer = requests.put(upload["UploadMetadata"]["Url"], data=body, headers={"Content-Type": sent_type}, timeout=30)
+    assert answer.status_code == 400 and mentions in answer.json()["Message"], answer.text
+
+
+def test_attachment_names_are_sanitised(server: Server, connect: Any, participant: Any, instance_id: str) -> None:
+    chat = start_chat(connect, participant, instance_id)
+    upload = _upload(participant, chat.customer, b"x", "text/plain", "../../../../tmp/x.html")
+    requests.put(upload["UploadMetadata"]["Url"], data=b"x",
+                 headers=upload["UploadMetadata"]["HeadersToInclude"], timeout=30)
+    participant.complete_attachment_upload(AttachmentIds=[upload["AttachmentId"]], ClientToken="c",
+                                           ConnectionToken=chat.customer)
+    transcript = participant.get_transcript(ConnectionToken=chat.customer, MaxResults=100)["Transcript"]
+    (item,) = [t for t in transcript if t["Type"] == "ATTACHMENT"]
+    assert item["Attachments"][0]["AttachmentName"] == "x.html"
+    assert not (server.db.parent / "tmp").exists()
+
+
+def test_send_message_client_token_reused_with_other_content(
+    connect: Any, participant: Any, instance_id: str
+) -> None:
+    chat = start_chat(connect, participant, instance_id)
+    first = participant.send_message(ConnectionToken=chat.customer, ContentType="text/plain", Content="one",
+                                     ClientToken="reused")
+    again = participant.send_message(ConnectionToken=chat.customer, ContentType="text/plain", Content="one",
+                                     ClientToken="reused")
+    assert again["Id"] == first["Id"]
+    with pytest.raises(ClientError) as error:
+        participant.send_message(ConnectionToken=chat.customer, ContentType="text/plain", Content="two",
+                                 ClientToken="reused")
+    assert_client_error(error, "ValidationException", 400, mentions="ClientToken")
