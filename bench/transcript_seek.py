@@ -78,7 +78,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         for name, method in (("indexed", _indexed), ("linear", _linear)):
             for n, (center, contact) in seeded.items():
                 moment = iso(START + timedelta(seconds=n // 2))
-                result[f"{name}_{n}_ms"] = _median_ms(lambda c=center, k=contact, m=moment: method(c, k, m),
+                result[f"{name}_{n}_ms"] = _median_ms(lambda f=method, c=center, k=contact, m=moment: f(c, k, m),
                                                       repeat if name == "indexed" else max(3, repeat // 6))
             result[f"{name}_ratio"] = result[f"{name}_{large}_ms"] / result[f"{name}_{small}_ms"]
         for center, _ in seeded.values():
