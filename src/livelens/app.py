@@ -9,7 +9,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
 from livelens.api.app import WireEndpoint
-from livelens.api.auth import SigV4Verifier, load_credentials
+from livelens.api.auth import SigV4Verifier, load_credentials, load_policies
+from livelens.api.authz import Authorizer, Policy
 from livelens.api.context import Services
 from livelens.api.limits import InflightLimiter
 from livelens.api.routing import load_service_models
@@ -51,6 +52,7 @@ class Runtime:
     credentials: dict[str, str]
     generated_credentials: tuple[str, str] | None
     deliverer: Deliverer | None = None
+    policies: dict[str, Policy] = field(default_factory=dict)
 
 
 def server_key(storage: Storage) -> bytes:
@@ -88,9 +90,9 @@ def pipeline_factory(settings: Settings) -> Callable[[Contact], Pipeline]:
 def build_runtime(settings: Settings) -> Runtime:
     storage = open_storage(settings.db)
     key = server_key(storage)
-    credentials, generated = load_credentials(
-        settings.credentials, os.environ, Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
-    )
+    generated_path = Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
+    credentials, generated = load_credentials(settings.credentials, os.environ, generated_path)
+    policies = load_policies(settings.credentials, os.environ, generated_path)
     pipeline_for = pipeline_factory(settings)
     center = ContactCenter(
         storage,
@@ -127,7 +129,7 @@ def build_runtime(settings: Settings) -> Runtime:
         voice=VoiceIngest(center),
         rules=RuleBook(center, embedder),
     )
-    return Runtime(settings, storage, services, worker, credentials, generated, deliverer)
+    return Runtime(settings, storage, services, worker, credentials, generated, deliverer, policies)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
@@ -140,6 +142,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         max_body_bytes=settings.max_body_bytes,
         idle_timeout=settings.idle_timeout,
         limiter=InflightLimiter(settings.max_inflight, settings.max_inflight_per_client),
+        authorizer=Authorizer(runtime.storage, runtime.policies, account_id=settings.account_id),
     )
 
     sessions = SocketSessions()

@@ -10,6 +10,7 @@ error; an unexpected exception is logged here and leaves as a bare
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -24,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from livelens.api import ops  # noqa: F401  (registers the handlers)
 from livelens.api.auth import AuthError, SigV4Verifier
+from livelens.api.authz import Authorizer
 from livelens.api.context import RequestContext, Services
 from livelens.api.limits import BodyTooLarge, InflightLimiter, LimitExceeded, RateLimitedLog, read_body
 from livelens.api.routing import Router, registry
@@ -69,6 +71,7 @@ class WireEndpoint:
         max_body_bytes: int = MAX_BODY_BYTES,
         idle_timeout: float = 30.0,
         limiter: InflightLimiter | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.services = services
         self.models = dict(models)
@@ -80,6 +83,7 @@ class WireEndpoint:
         self.max_body_bytes = max_body_bytes
         self.idle_timeout = idle_timeout
         self.limiter = limiter or InflightLimiter(256, 32)
+        self.authorizer = authorizer
         self._log = RateLimitedLog(log)
 
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,11 +128,15 @@ class WireEndpoint:
                 query = request.scope.get("query_string", b"").decode("latin-1")
                 params = parse_input(operation.model, match.path_params, query, headers, body)
             check_storable(params)
+            if caller is not None and self.authorizer is not None:  # as IAM: authorized before validated
+                self.authorizer.check(caller.access_key, caller.region, operation.service, operation.name, params)
             if operation.model is not None:
                 problems = self._requests.errors(operation.model.input_shape, params)
                 if problems:
                     raise InvalidRequestException(summarize(problems))
             context = RequestContext(self.services, caller, self._base_url(request), body)
+            if caller is not None and self.authorizer is not None:
+                context = dataclasses.replace(context, instance_visible=self.authorizer.visible(caller.access_key))
             if (operation.service, operation.name) in INLINE_OPERATIONS:
                 result = operation.handler(context, params)
             else:

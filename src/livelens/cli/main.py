@@ -143,6 +143,9 @@ main.add_command(rules_group)
 from livelens.cli.eval import eval_command  # noqa: E402
 
 main.add_command(eval_command)
+from livelens.cli.access import access  # noqa: E402
+
+main.add_command(access)
 
 
 if __name__ == "__main__":

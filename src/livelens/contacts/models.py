@@ -57,6 +57,8 @@ class Instance:
     language: str = "en-US"
     analysis: list[str] = field(default_factory=list)
     redaction_mask: str = "PII"
+    #: The access key that created the instance (livelens.api.authz); None for instances made before owners.
+    owner: str | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Instance:

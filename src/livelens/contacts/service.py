@@ -145,13 +145,15 @@ class ContactCenter:
         self.redactor = redactor
 
     # instances ------------------------------------------------------------
-    def create_instance(self, region: str, request: Mapping[str, Any], client_token: str | None) -> dict[str, Any]:
+    def create_instance(self, region: str, request: Mapping[str, Any], client_token: str | None,
+                        owner: str | None = None) -> dict[str, Any]:
         tags = dict(request.get("Tags") or {})
         settings = self._instance_settings(tags)
 
         def create() -> dict[str, Any]:
             alias = request.get("InstanceAlias")
-            if alias and any(r.get("alias") == alias for _, r in tx.list_instances(0, 1_000_000)):
+            if alias and any(r.get("alias") == alias for _, r in tx.list_instances(0, 1_000_000)
+                             if r.get("owner") == owner):
                 raise InvalidRequestException(f"InstanceAlias {alias} is already in use.")
             instance_id = str(uuid.uuid4())
             instance = Instance(
@@ -168,13 +170,15 @@ class ContactCenter:
                 alias=request.get("InstanceAlias"),
                 directory_id=request.get("DirectoryId"),
                 tags=tags,
+                owner=owner,
                 **settings,
             )
             tx.insert_instance(instance_id, instance.to_record())
             return {"Id": instance.id, "Arn": instance.arn}
 
         with self.storage.write() as tx:
-            return idempotent(tx, "CreateInstance", client_token, request, create)
+            scope = f"CreateInstance:{owner}" if owner else "CreateInstance"
+            return idempotent(tx, scope, client_token, request, create)
 
     def _instance_settings(self, tags: Mapping[str, str]) -> dict[str, Any]:
         policy = tags.get(REDACTION_ATTRIBUTE, self.defaults.redaction_policy)
@@ -212,11 +216,21 @@ class ContactCenter:
         with self.storage.read() as tx:
             return self.get_instance(tx, instance_id)
 
-    def list_instances(self, max_results: int | None, next_token: str | None) -> tuple[list[Instance], str | None]:
+    def list_instances(
+        self, max_results: int | None, next_token: str | None,
+        visible: Callable[[str, str | None], bool] = lambda instance_id, owner: True,
+    ) -> tuple[list[Instance], str | None]:
+        """A page of the instances ``visible`` lets the caller see (``(id, owner) -> bool``)."""
         limit = max_results or 10
         after = self.next_tokens.decode(next_token, "instances") if next_token else 0
+        rows: list[tuple[int, dict[str, Any]]] = []
         with self.storage.read() as tx:
-            rows = tx.list_instances(after, limit + 1)
+            while len(rows) <= limit:
+                batch = tx.list_instances(after, max(limit + 1, 100))
+                rows += [(seq, r) for seq, r in batch if visible(r["id"], r.get("owner"))]
+                if len(batch) < max(limit + 1, 100):
+                    break
+                after = batch[-1][0]
         page = rows[:limit]
         token = self.next_tokens.encode("instances", page[-1][0]) if len(rows) > limit else None
         return [Instance.from_record(record) for _, record in page], token
