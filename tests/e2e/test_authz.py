@@ -14,7 +14,15 @@ from botocore.exceptions import ClientError
 from livelens.api import ops  # noqa: F401  (registers the handlers)
 from livelens.api.authz import ROLES, action_of
 from livelens.api.routing import load_service_models, registry
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, Server, assert_client_error, signed_request, start_server, wait_for
+from tests.e2e.conftest import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    Server,
+    assert_client_error,
+    signed_request,
+    start_server,
+    wait_for,
+)
 
 OTHER = ("LLIAOTHERACCOUNT0001", "other-secret-0000000000000000000000001")
 SUPERVISOR = ("LLIASUPERVISOR000001", "supervisor-secret-000000000000000000001")
