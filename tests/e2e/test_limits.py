@@ -158,3 +158,14 @@ def test_connections_beyond_the_limit_get_an_aws_shaped_503(bounded: Server) -> 
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_malformed_or_oversized_head_gets_an_aws_error(bounded: Server) -> None:
+    # a head still incomplete after 16 KiB, and one that is not HTTP
+    for head in (b"GET /instance HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000, b"NOT HTTP AT ALL\r\n\r\n"):
+        sock = _connect(bounded)
+        sock.sendall(head)
+        status, headers, body = _response(sock)
+        sock.close()
+        assert status == 400 and headers["x-amzn-errortype"] == "SerializationException"
+        assert json.loads(body)["Message"]

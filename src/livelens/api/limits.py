@@ -16,6 +16,7 @@ chunks) seconds.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import threading
@@ -204,6 +205,21 @@ class GuardedH11Protocol(H11Protocol):
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._arm_head_timer()
 
+    def send_400_response(self, msg: str) -> None:
+        """A malformed or oversized request head, answered as an AWS error (and logged at most every 10 s)."""
+        _malformed.log(logging.WARNING, "head", "refused a malformed request head from %s: %s",
+                       self.client[0] if self.client else "?", msg)
+        body = json.dumps({"__type": "SerializationException", "Message": msg}).encode()
+        headers = [(b"content-type", b"application/json"), (b"x-amzn-ErrorType", b"SerializationException"),
+                   (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        try:
+            self.transport.write(self.conn.send(h11.Response(status_code=400, headers=headers, reason=b"Bad Request")))
+            self.transport.write(self.conn.send(h11.Data(data=body)))
+            self.transport.write(self.conn.send(h11.EndOfMessage()))
+        except h11.LocalProtocolError:
+            pass
+        self.transport.close()
+
     def _arm_head_timer(self) -> None:
         self._disarm_head_timer()
         self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
@@ -218,6 +234,8 @@ class GuardedH11Protocol(H11Protocol):
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self.transport.close()
 
+
+_malformed = RateLimitedLog(logging.getLogger("livelens.api"))
 
 _OVERLOADED_BODY = b'{"__type":"ServiceUnavailableException","Message":"Too many open connections."}'
 _OVERLOADED = (
