@@ -43,6 +43,7 @@ READ_OPERATIONS = frozenset({"TestRule"})
 READ_VERBS = ("Describe", "List", "Get", "Search")
 OWN, ALL = "own", "*"
 META_KEY = "access_policies"
+OWNER_CACHE_SIZE = 100_000
 
 
 def action_of(operation: str) -> str:
@@ -116,6 +117,7 @@ class Authorizer:
         self._stored: dict[str, Policy] = {}
         self._loaded_at = -ttl
         self._lock = threading.Lock()
+        self._owners: dict[str, str | None] = {}
 
     def policy(self, access_key: str) -> Policy:
         now = time.monotonic()
@@ -135,11 +137,23 @@ class Authorizer:
         if not policy.allows(operation):
             raise self._denied(access_key, service, operation, resource)
         if isinstance(instance_id, str):
-            with self.storage.read() as tx:
-                record = tx.get_instance(instance_id)
+            found, owner = self._owner(instance_id)
             # An unknown instance is left to the handler (ResourceNotFoundException).
-            if record is not None and not policy.reaches(instance_id, record.get("owner"), access_key):
+            if found and not policy.reaches(instance_id, owner, access_key):
                 raise self._denied(access_key, service, operation, resource)
+
+    def _owner(self, instance_id: str) -> tuple[bool, str | None]:
+        """Whether the instance exists, and its owner; owners never change, so known ones are cached."""
+        if instance_id in self._owners:
+            return True, self._owners[instance_id]
+        with self.storage.read() as tx:
+            record = tx.get_instance(instance_id)
+        if record is None:
+            return False, None
+        if len(self._owners) >= OWNER_CACHE_SIZE:
+            self._owners.clear()
+        self._owners[instance_id] = record.get("owner")
+        return True, record.get("owner")
 
     def visible(self, access_key: str) -> Callable[[str, str | None], bool]:
         """Which instances ListInstances shows ``access_key``: ``(instance id, owner) -> bool``."""

@@ -74,7 +74,8 @@ async def read_body(receive: Receive, limit: int, idle_timeout: float) -> bytes:
     size = 0
     while True:
         try:
-            message: Message = await asyncio.wait_for(receive(), idle_timeout)
+            async with asyncio.timeout(idle_timeout):  # no extra task per chunk, unlike wait_for
+                message: Message = await receive()
         except TimeoutError:
             raise BodyTimeout(f"No request body data arrived for {idle_timeout:g} seconds.") from None
         if message["type"] == "http.disconnect":
