@@ -253,3 +253,21 @@ def test_send_message_client_token_reused_with_other_content(
         participant.send_message(ConnectionToken=chat.customer, ContentType="text/plain", Content="two",
                                  ClientToken="reused")
     assert_client_error(error, "ValidationException", 400, mentions="ClientToken")
+
+
+def test_put_utterances_client_token_reused_with_other_content(
+    server: Server, connect: Any, instance_id: str
+) -> None:
+    contact = connect.create_contact(InstanceId=instance_id, Channel="VOICE", InitiationMethod="INBOUND")
+    path = utterances_path(instance_id, contact["ContactId"])
+
+    def put(content: str) -> Any:
+        return signed_request(server, "POST", path, {
+            "ClientToken": "voice-reused", "Utterances": [{"ParticipantId": "c", "ParticipantRole": "CUSTOMER",
+                                                           "Content": content, "BeginOffsetMillis": 0,
+                                                           "EndOffsetMillis": 900}]})
+
+    first, again = put("I want to cancel"), put("I want to cancel")
+    assert first.status_code == again.status_code == 200 and first.json()["Ids"] == again.json()["Ids"]
+    other = put("Something else entirely")
+    assert other.status_code == 409 and other.headers["x-amzn-ErrorType"] == "IdempotencyException", other.text
