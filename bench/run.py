@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import analysis_cost  # noqa: E402
 import depth  # noqa: E402
+import fuzz  # noqa: E402
 import harness  # noqa: E402
 import latency  # noqa: E402
 import startup  # noqa: E402
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "analysis": analysis_cost.run,
     "startup": startup.run,
     "seek": transcript_seek.run,
+    "fuzz": fuzz.run,
 }
 
 Row = tuple[str, str, str, str, str]
@@ -117,6 +119,11 @@ def rows_for(name: str, result: dict[str, Any], results: dict[str, Any]) -> list
             rows.append((label, f"{method}: ms / ms", f"{times[0]:.2f} / {times[1]:.2f}", "", ""))
         rows.append((label, "ratio (binary search)", f"{result['indexed_ratio']:.2f}", "≤ 2",
                      _verdict(result["indexed_ratio"] <= 2)))
+    elif name == "fuzz":
+        label = f"8 fuzz, {result['examples_per_operation']} inputs × {result['operations']} operations"
+        rows.append((label, "5xx or traceback", "none" if result["clean"] else "FOUND (see results.json)",
+                     "none", _verdict(result["clean"])))
+        rows.append((label, "time", f"{result['seconds']:.0f} s", "", ""))
     return rows
 
 
