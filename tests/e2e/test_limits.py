@@ -87,6 +87,8 @@ def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(bounded: Serve
     assert status == 413
     assert headers["x-amzn-errortype"] == "RequestEntityTooLargeException"
     assert "larger than 262144 bytes" in json.loads(body)["Message"]
+    assert headers["connection"] == "close"  # the rest is not drained: the connection closes
+    assert sent < 4 * 1024 * 1024 or _closed(sock, 5)
     sock.close()
 
 

@@ -103,7 +103,10 @@ class WireEndpoint:
                 return await self._handle(request, request_id)
         except LimitExceeded as exc:
             self._log.log(logging.WARNING, exc.code, "refused %s from %s: %s", exc.code, client or "?", exc.message)
-            return self._error(request_id, exc.code, exc.status, exc.message)
+            response = self._error(request_id, exc.code, exc.status, exc.message)
+            if exc.close_connection:  # the rest of the body is not read: close rather than drain it
+                response.headers["connection"] = "close"
+            return response
 
     async def _handle(self, request: Request, request_id: str) -> Response:
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path

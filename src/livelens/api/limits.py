@@ -42,6 +42,7 @@ class LimitExceeded(Exception):
 
     code = "InvalidRequestException"
     status = 400
+    close_connection = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -51,11 +52,13 @@ class LimitExceeded(Exception):
 class BodyTooLarge(LimitExceeded):
     code = "RequestEntityTooLargeException"
     status = 413
+    close_connection = True
 
 
 class BodyTimeout(LimitExceeded):
     code = "RequestTimeoutException"
     status = 408
+    close_connection = True
 
 
 class TooManyRequests(LimitExceeded):
