@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from livelens.api.context import Services
 from livelens.api.routing import load_service_models
 from livelens.config import Settings
 from livelens.contacts.analysis_worker import AnalysisWorker, Pipeline
+from livelens.contacts.lifecycle import InactivityTimeouts, end_inactive_contacts
 from livelens.contacts.models import Contact
 from livelens.contacts.next_token import NextTokenCodec
 from livelens.contacts.rules import RuleBook, RuleRunner
@@ -61,35 +63,45 @@ def server_key(storage: Storage) -> bytes:
     return bytes.fromhex(key)
 
 
-def pipeline_factory(settings: Settings) -> Callable[[Contact], Pipeline]:
-    """Per contact, the analysis pipeline its instance chose (models load once per process)."""
-    from livelens.analysis import load_pipeline
-
+def analysis_config(settings: Settings, mask: str) -> dict[str, dict[str, Any]]:
+    """The analysers' config from the settings (``mask``: the instance's redaction mask)."""
     summary = {
         "generator": settings.summary_generator,
         **({"url": settings.summary_url, "model": settings.summary_model, "timeout": settings.summary_timeout}
            if settings.summary_generator == "openai" else {}),
         **({"api_key": settings.summary_api_key} if settings.summary_api_key else {}),
     }
+    return {"redaction": {"mask": mask}, "summary": summary}
+
+
+def pipeline_factory(settings: Settings, unavailable: frozenset[str] = frozenset()) -> Callable[[Contact], Pipeline]:
+    """Per contact, the analysis pipeline its instance chose (models load once per process).
+
+    ``unavailable``: analysers that could not load and that the server runs without
+    (``skip_unavailable_analysers``); they are left out of every pipeline.
+    """
+    from livelens.analysis import load_pipeline
 
     @functools.lru_cache(maxsize=64)
     def build(components: tuple[str, ...], mask: str) -> Pipeline:
-        config: dict[str, dict[str, Any]] = {"redaction": {"mask": mask}, "summary": summary}
-        return load_pipeline(components, config)
+        return load_pipeline(components, analysis_config(settings, mask))
 
     def pipeline_for(contact: Contact) -> Pipeline:
-        return build(tuple(name for name in contact.analysis if name != "summary"), contact.redaction_mask)
+        skip = unavailable | {"summary"}
+        return build(tuple(name for name in contact.analysis if name not in skip), contact.redaction_mask)
 
     return pipeline_for
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    storage = open_storage(settings.db)
+def build_runtime(settings: Settings, storage: Storage | None = None,
+                  unavailable: frozenset[str] = frozenset()) -> Runtime:
+    """Wire everything; ``storage`` and ``unavailable`` come from the start-up checks (``livelens.startup``)."""
+    storage = storage or open_storage(settings.db)
     key = server_key(storage)
     credentials, generated = load_credentials(
         settings.credentials, os.environ, Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
     )
-    pipeline_for = pipeline_factory(settings)
+    pipeline_for = pipeline_factory(settings, unavailable)
     center = ContactCenter(
         storage,
         account_id=settings.account_id,
@@ -107,7 +119,7 @@ def build_runtime(settings: Settings) -> Runtime:
     def warm_up() -> None:
         from livelens.analysis import load_pipeline
 
-        load_pipeline(tuple(n for n in settings.analysis_components if n != "summary"))
+        load_pipeline(tuple(n for n in settings.analysis_components if n not in unavailable | {"summary"}))
 
     def embedder() -> Any:
         from livelens.analysis.embeddings import load_embedder
@@ -128,6 +140,24 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings, storage, services, worker, credentials, generated, deliverer)
 
 
+def inactivity_timeouts(settings: Settings) -> InactivityTimeouts:
+    return InactivityTimeouts(
+        chat_idle=timedelta(minutes=settings.chat_idle_timeout_minutes),
+        voice_silence=timedelta(seconds=settings.voice_silence_timeout_seconds),
+    )
+
+
+async def end_inactive_contacts_forever(runtime: Runtime) -> None:
+    """End idle, silent and expired contacts (contacts/lifecycle.py), every ``sweep_seconds``."""
+    timeouts = inactivity_timeouts(runtime.settings)
+    while True:
+        await asyncio.sleep(timeouts.sweep_seconds)
+        try:
+            await asyncio.to_thread(end_inactive_contacts, runtime.services.center, timeouts, datetime.now(UTC))
+        except Exception as exc:  # a busy database: try again at the next sweep
+            log.warning("ending inactive contacts failed (%s); retrying", exc)
+
+
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or build_runtime(settings)
     endpoint = WireEndpoint(
@@ -142,10 +172,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         task = asyncio.create_task(runtime.worker.run(), name="livelens-analysis-worker")
         alerts = (asyncio.create_task(runtime.deliverer.run(), name="livelens-alert-delivery")
                   if runtime.deliverer is not None else None)
+        sweeper = asyncio.create_task(end_inactive_contacts_forever(runtime), name="livelens-contact-timeouts")
         try:
             yield
         finally:
-            for running in (task, alerts):
+            for running in (task, alerts, sweeper):
                 if running is not None:
                     running.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

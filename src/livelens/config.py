@@ -68,6 +68,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_clock_skew", 300, "Seconds a SigV4 X-Amz-Date may differ from the server clock.", int),
     Setting("validate_responses", False, "Check every response against the service model (tests).", _bool),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
+    Setting(
+        "skip_unavailable_analysers",
+        False,
+        "Start even if an analyser's model cannot load: run without it and say so (default: refuse to start).",
+        _bool,
+    ),
+    Setting(
+        "chat_idle_timeout_minutes",
+        30.0,
+        "End a chat contact when no participant has sent anything for this long (0: never; "
+        "Amazon Connect's participant timers take 2 to 480).",
+        float,
+    ),
+    Setting("voice_silence_timeout_seconds", 300.0, "End a voice contact after this much silence (0: never).", float),
 )
 
 
@@ -92,6 +106,9 @@ class Settings:
     max_clock_skew: int = 300
     validate_responses: bool = False
     log_level: str = "info"
+    skip_unavailable_analysers: bool = False
+    chat_idle_timeout_minutes: float = 30.0
+    voice_silence_timeout_seconds: float = 300.0
 
     @classmethod
     def load(
@@ -125,6 +142,8 @@ class Settings:
             raise ValueError("summary_generator=openai needs summary_url and summary_model")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.chat_idle_timeout_minutes < 0 or self.voice_silence_timeout_seconds < 0:
+            raise ValueError("chat_idle_timeout_minutes and voice_silence_timeout_seconds must be 0 or more")
 
     @property
     def db_path(self) -> Path:

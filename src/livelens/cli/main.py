@@ -9,7 +9,7 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -36,18 +36,53 @@ def _settings(**overrides: Any) -> Settings:
         raise click.UsageError(str(exc)) from None
 
 
+def fail(message: str) -> NoReturn:
+    """Print ``livelens: error: MESSAGE`` on stderr and exit 1 (a start-up failure, one line)."""
+    click.echo(f"livelens: error: {message}", err=True)
+    raise SystemExit(1)
+
+
+def prepare_server(settings: Settings) -> tuple[Any, socket.socket]:
+    """Run the start-up checks in order (port, database, analysers) and build the runtime.
+
+    Every failure is one line on stderr and exit status 1 (see :mod:`livelens.startup`).
+    """
+    from livelens.analysis import load_pipeline
+    from livelens.app import analysis_config, build_runtime
+    from livelens.startup import (
+        StartupError,
+        bind,
+        check_analysers,
+        check_database_url,
+        open_database,
+        refuse_or_warn,
+    )
+    from livelens.storage import open_storage
+
+    log = logging.getLogger("livelens")
+    try:
+        check_database_url(settings.db)
+        sock = bind(settings.host, settings.port, _bind)
+        storage = open_database(settings.db, open_storage)
+        config = analysis_config(settings, settings.redaction_mask)
+        report = check_analysers(settings, lambda components: load_pipeline(components, config))
+        unavailable = refuse_or_warn(report, settings, log.warning)
+    except StartupError as exc:
+        fail(str(exc))
+    return build_runtime(settings, storage, unavailable), sock
+
+
 def run_server(settings: Settings, on_ready: Any = None) -> None:
-    """Build the app, print where it listens and how to sign in, and serve until interrupted."""
+    """Check, build the app, print where it listens and how to sign in, and serve until interrupted."""
     import uvicorn
 
-    from livelens.app import build_runtime, create_app
+    from livelens.app import create_app
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.log_level != "debug":
         logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-recognizer chatter
-    runtime = build_runtime(settings)
+    runtime, sock = prepare_server(settings)
     app = create_app(settings, runtime)
-    sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     access_key, secret_key = runtime.generated_credentials or next(iter(runtime.credentials.items()))

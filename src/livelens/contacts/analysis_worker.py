@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from livelens.analysis.types import AnalysedTurn, Issue, Redaction, Summary, Turn, TurnAnalysis
+from livelens.contacts import lifecycle
 from livelens.contacts import segments as render
-from livelens.contacts.models import COMPLETED, Contact
+from livelens.contacts.models import Contact
 from livelens.contacts.segments import SegmentRow, whole_turn_redaction
 from livelens.contacts.service import (
     ATTACHMENT,
@@ -35,6 +36,8 @@ from livelens.contacts.service import (
 log = logging.getLogger("livelens.worker")
 
 BATCH = 32
+#: After a failed pass the worker waits 1 s, doubling up to this, instead of retrying every second.
+MAX_RETRY_SECONDS = 60.0
 SEGMENT_EVENTS = frozenset({JOINED, LEFT, CHAT_ENDED})
 
 
@@ -103,15 +106,23 @@ class AnalysisWorker:
             await asyncio.to_thread(self.warm_up)  # load the models before the first turn arrives
         except Exception:
             log.exception("loading the analysis models failed")
+        failures = 0
         while True:
             await self._wake.wait()
             self._wake.clear()
             try:
                 while await asyncio.to_thread(self.drain_once):
                     pass
-            except Exception:  # keep the worker alive; the items stay pending and are retried
-                log.exception("analysis worker failed; retrying in 1 s")
-                await asyncio.sleep(1)
+                failures = 0
+            except Exception as exc:  # keep the worker alive; the items stay pending and are retried
+                failures += 1
+                delay = retry_delay(failures)
+                if failures == 1:
+                    log.exception("analysis worker failed; retrying in %g s", delay)
+                else:
+                    log.error("analysis worker failed again (%d in a row: %s); retrying in %g s",
+                              failures, exc, delay)
+                await asyncio.sleep(delay)
                 self._wake.set()
 
     def drain_once(self) -> int:
@@ -133,6 +144,8 @@ class AnalysisWorker:
                 return 0
             contact = Contact.from_record(record)
             items = tx.list_items(contact_id, after=contact.analysed_seq, limit=BATCH)
+        if items and not self.can_analyse(contact):
+            return 0
         for item in items:
             rows, analysis_record = self.segments_for(contact, item)
             with self.center.storage.write() as tx:
@@ -147,12 +160,24 @@ class AnalysisWorker:
                     latest = tx.find_item(contact_id, item_id=item["id"]) or item
                     tx.update_item(contact_id, item["seq"], {**latest, "analysis": analysis_record})
                 if item["kind"] == END:
-                    tx.update_contact(contact_id, analysis_status=COMPLETED)
+                    tx.update_contact(contact_id, analysis_status=lifecycle.status_after_end(
+                        Contact.from_record(current)))
                 if self.rules is not None:
                     self.rules.commit(tx, contact_id, item["seq"])
                 tx.mark_analysed(contact_id, item["seq"])
             self.on_segments(contact_id)
         return len(items)
+
+    def can_analyse(self, contact: Contact) -> bool:
+        """Whether the contact's pipeline can be built; if not, its analysis becomes FAILED with the reason."""
+        try:
+            self.pipeline_for(contact)
+        except Exception as exc:
+            reason = f"analysis cannot run: {type(exc).__name__}: {exc}"
+            lifecycle.fail_analysis(self.center, contact.id, reason)
+            self.on_segments(contact.id)
+            return False
+        return True
 
     def segments_for(self, contact: Contact, item: dict[str, Any]) -> tuple[list[SegmentRow], dict[str, Any] | None]:
         kind = item["kind"]
@@ -235,6 +260,11 @@ class AnalysisWorker:
                 )
                 redacted["Content"] = self._redact(pipeline, summary_turn).content[:max_chars]
         return ("PostContactSummary", raw, redacted)
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds to wait after ``failures`` failed passes in a row: 1, 2, 4 … up to MAX_RETRY_SECONDS."""
+    return float(min(MAX_RETRY_SECONDS, 2 ** max(0, failures - 1)))
 
 
 def stored_analysis(item: dict[str, Any]) -> TurnAnalysis:
