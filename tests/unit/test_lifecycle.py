@@ -123,3 +123,28 @@ def test_status_after_end_completes_what_is_in_progress(center: ContactCenter) -
     assert contact.analysis_status == IN_PROGRESS
     assert lifecycle.status_after_end(contact) == COMPLETED
     assert lifecycle.status_attributes(contact) == {}
+
+
+def test_the_worker_backs_off_with_one_traceback(center: ContactCenter, monkeypatch: pytest.MonkeyPatch,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    class Failing(AnalysisWorker):
+        def drain_once(self) -> int:
+            raise RuntimeError("database is locked")
+
+    delays: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def record(delay: float) -> None:
+        delays.append(delay)
+        if len(delays) == 4:
+            raise asyncio.CancelledError
+        await real_sleep(0)
+
+    monkeypatch.setattr("livelens.contacts.analysis_worker.asyncio.sleep", record)
+    with caplog.at_level("ERROR", logger="livelens.worker"), pytest.raises(asyncio.CancelledError):
+        asyncio.run(Failing(center, _Broken()).run())
+    assert delays == [1, 2, 4, 8]
+    assert sum(1 for r in caplog.records if r.exc_info) == 1  # one traceback, then one line per failure
+    assert "failed again (4 in a row: database is locked); retrying in 8 s" in caplog.records[-1].getMessage()
