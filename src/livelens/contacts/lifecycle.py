@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from livelens.contacts.models import COMPLETED, FAILED, Contact, parse_iso
 from livelens.contacts.service import ContactCenter
@@ -99,6 +99,13 @@ def end_reason(contact: Contact, last_activity: datetime, now: datetime, timeout
     return None
 
 
+def _moment(value: str | float) -> datetime:
+    """A stored time: ISO 8601 text, or seconds since the epoch."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return parse_iso(value)
+
+
 def end_inactive_contacts(center: ContactCenter, timeouts: InactivityTimeouts, now: datetime) -> list[str]:
     """End every live contact whose chat duration, idle timeout or voice silence has run out."""
     with center.storage.read() as tx:
@@ -106,7 +113,7 @@ def end_inactive_contacts(center: ContactCenter, timeouts: InactivityTimeouts, n
     ended: list[str] = []
     for record, last_item_time in live:
         contact = Contact.from_record(record)
-        last = parse_iso(last_item_time or contact.last_update_timestamp or contact.initiation_timestamp)
+        last = _moment(last_item_time or contact.last_update_timestamp or contact.initiation_timestamp)
         reason = end_reason(contact, last, now, timeouts)
         if reason is None:
             continue
