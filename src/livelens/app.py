@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from livelens.api.limits import InflightLimiter
 from livelens.api.routing import load_service_models
 from livelens.config import Settings
 from livelens.contacts.analysis_worker import Analyser, Pipeline
+from livelens.contacts.lifecycle import InactivityTimeouts, end_inactive_contacts
 from livelens.contacts.models import Contact
 from livelens.contacts.next_token import NextTokenCodec
 from livelens.contacts.rules import RuleBook, RuleRunner
@@ -61,6 +63,7 @@ class Runtime:
     supervisor: Supervisor | None = None  # the worker processes (--analysis-workers N > 0)
     notifier: Notifier | None = None
     policies: dict[str, Policy] = field(default_factory=dict)
+    unavailable: frozenset[str] = frozenset()  # analysers left out (skip_unavailable_analysers)
 
 
 def server_key(storage: Storage) -> bytes:
@@ -73,24 +76,32 @@ def server_key(storage: Storage) -> bytes:
     return bytes.fromhex(key)
 
 
-def pipeline_factory(settings: Settings) -> Callable[[Contact], Pipeline]:
-    """Per contact, the analysis pipeline its instance chose (models load once per process)."""
-    from livelens.analysis import load_pipeline
-
+def analysis_config(settings: Settings, mask: str) -> dict[str, dict[str, Any]]:
+    """The analysers' config from the settings (``mask``: the instance's redaction mask)."""
     summary = {
         "generator": settings.summary_generator,
         **({"url": settings.summary_url, "model": settings.summary_model, "timeout": settings.summary_timeout}
            if settings.summary_generator == "openai" else {}),
         **({"api_key": settings.summary_api_key} if settings.summary_api_key else {}),
     }
+    return {"redaction": {"mask": mask}, "summary": summary}
+
+
+def pipeline_factory(settings: Settings, unavailable: frozenset[str] = frozenset()) -> Callable[[Contact], Pipeline]:
+    """Per contact, the analysis pipeline its instance chose (models load once per process).
+
+    ``unavailable``: analysers that could not load and that the server runs without
+    (``skip_unavailable_analysers``); they are left out of every pipeline.
+    """
+    from livelens.analysis import load_pipeline
 
     @functools.lru_cache(maxsize=64)
     def build(components: tuple[str, ...], mask: str) -> Pipeline:
-        config: dict[str, dict[str, Any]] = {"redaction": {"mask": mask}, "summary": summary}
-        return load_pipeline(components, config)
+        return load_pipeline(components, analysis_config(settings, mask))
 
     def pipeline_for(contact: Contact) -> Pipeline:
-        return build(tuple(name for name in contact.analysis if name != "summary"), contact.redaction_mask)
+        skip = unavailable | {"summary"}
+        return build(tuple(name for name in contact.analysis if name not in skip), contact.redaction_mask)
 
     return pipeline_for
 
@@ -119,18 +130,19 @@ def embedder() -> Any:
     return load_embedder().embed  # loaded once per process, on the first semantic rule
 
 
-def warm_up(settings: Settings) -> None:
+def warm_up(settings: Settings, unavailable: frozenset[str] = frozenset()) -> None:
     """Load the default pipeline's models (before the first turn arrives)."""
     from livelens.analysis import load_pipeline
 
-    load_pipeline(tuple(n for n in settings.analysis_components if n != "summary"))
+    load_pipeline(tuple(n for n in settings.analysis_components if n not in unavailable | {"summary"}),
+                  analysis_config(settings, settings.redaction_mask))
 
 
 def build_worker(settings: Settings, storage: Storage, center: ContactCenter, waker: Any,
-                 on_alert: Callable[[], None] = lambda: None) -> Worker:
+                 on_alert: Callable[[], None] = lambda: None, unavailable: frozenset[str] = frozenset()) -> Worker:
     """An analysis worker over ``storage`` (in the server, or in a ``livelens worker`` process)."""
     rules = RuleRunner(center, embedder, on_alert=on_alert)
-    analyser = Analyser(pipeline_factory(settings), rules)
+    analyser = Analyser(pipeline_factory(settings, unavailable), rules)
     return Worker(
         storage, analyser, rules, waker,
         lease_seconds=settings.analysis_lease_seconds,
@@ -158,13 +170,15 @@ def free_dead_workers_claims(storage: Storage) -> int:
     return freed
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    storage = open_storage(settings.db)
+def build_runtime(settings: Settings, storage: Storage | None = None,
+                  unavailable: frozenset[str] = frozenset()) -> Runtime:
+    """Wire everything; ``storage`` and ``unavailable`` come from the start-up checks (``livelens.startup``)."""
+    storage = storage or open_storage(settings.db)
     free_dead_workers_claims(storage)
     generated_path = Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
     credentials, generated = load_credentials(settings.credentials, os.environ, generated_path)
     policies = load_policies(settings.credentials, os.environ, generated_path)
-    pipeline_for = pipeline_factory(settings)
+    pipeline_for = pipeline_factory(settings, unavailable)
     center = contact_center(settings, storage, pipeline_for)
     deliverer = Deliverer(storage)
     # Worker processes on this machine (ours, or `livelens worker` run by hand) wake on a datagram.
@@ -173,7 +187,7 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.analysis_worker_count == 0:
         waker = EventWaker()
         notifiers.append(waker)
-        worker = build_worker(settings, storage, center, waker, on_alert=deliverer.notify)
+        worker = build_worker(settings, storage, center, waker, on_alert=deliverer.notify, unavailable=unavailable)
     else:
         def free_claims(pid: int) -> None:
             with storage.write() as tx:
@@ -190,7 +204,25 @@ def build_runtime(settings: Settings) -> Runtime:
         rules=RuleBook(center, embedder),
     )
     return Runtime(settings, storage, services, worker, credentials, generated, deliverer, supervisor, notifier,
-                   policies)
+                   policies, unavailable)
+
+
+def inactivity_timeouts(settings: Settings) -> InactivityTimeouts:
+    return InactivityTimeouts(
+        chat_idle=timedelta(minutes=settings.chat_idle_timeout_minutes),
+        voice_silence=timedelta(seconds=settings.voice_silence_timeout_seconds),
+    )
+
+
+async def end_inactive_contacts_forever(runtime: Runtime) -> None:
+    """End idle, silent and expired contacts (contacts/lifecycle.py), every ``sweep_seconds``."""
+    timeouts = inactivity_timeouts(runtime.settings)
+    while True:
+        await asyncio.sleep(timeouts.sweep_seconds)
+        try:
+            await asyncio.to_thread(end_inactive_contacts, runtime.services.center, timeouts, datetime.now(UTC))
+        except Exception as exc:  # a busy database: try again at the next sweep
+            log.warning("ending inactive contacts failed (%s); retrying", exc)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
@@ -227,7 +259,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
             def work() -> None:
                 try:
-                    warm_up(settings)  # load the models before the first turn arrives
+                    warm_up(settings, runtime.unavailable)  # load the models before the first turn arrives
                 except Exception:
                     log.exception("loading the analysis models failed")
                 worker.run(stop)
@@ -238,16 +270,18 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             runtime.supervisor.start()
         alerts = (asyncio.create_task(runtime.deliverer.run(), name="livelens-alert-delivery")
                   if runtime.deliverer is not None else None)
+        sweeper = asyncio.create_task(end_inactive_contacts_forever(runtime), name="livelens-contact-timeouts")
         try:
             yield
         finally:
             stop.set()
             if runtime.worker is not None:
                 runtime.worker.waker.close()
-            if alerts is not None:
-                alerts.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await alerts
+            for running in (alerts, sweeper):
+                if running is not None:
+                    running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
             if runtime.supervisor is not None:
                 await asyncio.to_thread(runtime.supervisor.stop)
             if thread is not None:

@@ -94,6 +94,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds an idle worker waits for a wake-up before looking for pending items anyway.",
         float,
     ),
+    Setting(
+        "skip_unavailable_analysers",
+        False,
+        "Start even if an analyser's model cannot load: run without it and say so (default: refuse to start).",
+        _bool,
+    ),
+    Setting(
+        "chat_idle_timeout_minutes",
+        30.0,
+        "End a chat contact when no participant has sent anything for this long (0: never; "
+        "Amazon Connect's participant timers take 2 to 480).",
+        float,
+    ),
+    Setting("voice_silence_timeout_seconds", 300.0, "End a voice contact after this much silence (0: never).", float),
 )
 
 
@@ -128,6 +142,9 @@ class Settings:
     analysis_batch: int = 16
     analysis_lease_seconds: float = 10.0
     analysis_poll_interval: float = 1.0
+    skip_unavailable_analysers: bool = False
+    chat_idle_timeout_minutes: float = 30.0
+    voice_silence_timeout_seconds: float = 300.0
 
     @classmethod
     def load(
@@ -175,6 +192,8 @@ class Settings:
             raise ValueError("analysis_lease_seconds must be between 0.5 and 3600")
         if not 0.01 <= self.analysis_poll_interval <= 60:
             raise ValueError("analysis_poll_interval must be between 0.01 and 60")
+        if self.chat_idle_timeout_minutes < 0 or self.voice_silence_timeout_seconds < 0:
+            raise ValueError("chat_idle_timeout_minutes and voice_silence_timeout_seconds must be 0 or more")
 
     @property
     def db_path(self) -> Path:

@@ -7,10 +7,11 @@ CreateContact and the native utterance API for voice; StopContact at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,13 +254,13 @@ def play_chat(endpoint: Endpoint, instance_id: str, conversation: dict[str, Any]
         for speaker, token in tokens.items()
     }
     previous = 0.0
-    for turn in turns:
-        sleep(max(0.0, (turn["start"] - previous) / speed))
-        previous = turn["start"]
-        participant_api.send_message(ContentType="text/plain", Content=turn["text"],
-                                     ConnectionToken=connections[turn["speaker"]])
-        on_turn(turn)
-    connect.stop_contact(InstanceId=instance_id, ContactId=contact_id)
+    with stopped_at_end(connect, instance_id, contact_id):
+        for turn in turns:
+            sleep(max(0.0, (turn["start"] - previous) / speed))
+            previous = turn["start"]
+            participant_api.send_message(ContentType="text/plain", Content=turn["text"],
+                                         ConnectionToken=connections[turn["speaker"]])
+            on_turn(turn)
     return str(contact_id)
 
 
@@ -273,18 +274,35 @@ def play_voice(endpoint: Endpoint, instance_id: str, conversation: dict[str, Any
     on_start(contact_id)
     previous = 0.0
     path = f"/livelens/v1/instances/{instance_id}/contacts/{contact_id}/utterances"
-    for turn in conversation["turns"]:
-        sleep(max(0.0, (turn["end"] - previous) / speed))
-        previous = max(previous, turn["end"])
-        role = turn["role"]
-        endpoint.signed_post(path, {
-            "ParticipantId": role if turn["speaker"] in (role, turn.get("name")) else turn["speaker"][:256],
-            "ParticipantRole": role, "Content": turn["text"],
-            "BeginOffsetMillis": int(round(turn["start"] * 1000)), "EndOffsetMillis": int(round(turn["end"] * 1000)),
-        })
-        on_turn(turn)
-    connect.stop_contact(InstanceId=instance_id, ContactId=contact_id)
+    with stopped_at_end(connect, instance_id, contact_id):
+        for turn in conversation["turns"]:
+            sleep(max(0.0, (turn["end"] - previous) / speed))
+            previous = max(previous, turn["end"])
+            role = turn["role"]
+            endpoint.signed_post(path, {
+                "ParticipantId": role if turn["speaker"] in (role, turn.get("name")) else turn["speaker"][:256],
+                "ParticipantRole": role, "Content": turn["text"],
+                "BeginOffsetMillis": int(round(turn["start"] * 1000)),
+                "EndOffsetMillis": int(round(turn["end"] * 1000)),
+            })
+            on_turn(turn)
     return str(contact_id)
+
+
+@contextlib.contextmanager
+def stopped_at_end(connect: Any, instance_id: str, contact_id: str) -> Iterator[None]:
+    """StopContact when the block ends, also when it is interrupted (Ctrl-C) or fails.
+
+    A replay cut short still ends its contact, which then gets its summary and
+    COMPLETED instead of staying IN_PROGRESS.
+    """
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            connect.stop_contact(InstanceId=instance_id, ContactId=contact_id)
+        raise
+    connect.stop_contact(InstanceId=instance_id, ContactId=contact_id)
 
 
 def play(endpoint: Endpoint, instance_id: str, conversation: dict[str, Any], **options: Any) -> str:

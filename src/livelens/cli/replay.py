@@ -64,7 +64,10 @@ def replay(file: Path, speed: float, channel: str | None, instance_id: str | Non
         instance = instance_id or ensure_instance(endpoint, instance_alias)
         start = len(conversation["turns"])
 
+        started: list[str] = []
+
         def on_start(contact_id: str) -> None:
+            started.append(contact_id)
             if quiet:
                 click.echo(contact_id)
             else:
@@ -77,6 +80,11 @@ def replay(file: Path, speed: float, channel: str | None, instance_id: str | Non
             if not quiet:
                 click.echo(f"  [{turn['start']:7.1f}s] {turn['role']}: {turn['text']}")
 
-        contact_id = play(endpoint, instance, conversation, speed=speed, on_start=on_start, on_turn=on_turn)
+        try:
+            contact_id = play(endpoint, instance, conversation, speed=speed, on_start=on_start, on_turn=on_turn)
+        except KeyboardInterrupt:
+            if started and not quiet:
+                click.echo(f"Interrupted: contact {started[0]} stopped.", err=True)
+            raise SystemExit(130) from None
         if not quiet:
             click.echo(f"Contact {contact_id} stopped.")

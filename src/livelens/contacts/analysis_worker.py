@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from livelens.analysis.types import AnalysedTurn, Issue, Redaction, Summary, Turn, TurnAnalysis
+from livelens.contacts import lifecycle
 from livelens.contacts import segments as render
-from livelens.contacts.models import COMPLETED, FAILED, Contact
+from livelens.contacts.models import FAILED, Contact
 from livelens.contacts.rules import RuleRunner
 from livelens.contacts.segments import SegmentRow, whole_turn_redaction
 from livelens.contacts.service import (
@@ -96,6 +97,10 @@ class Commit:
     firings: list[Firing] = field(default_factory=list)
     status: str | None = None
     turns: int = 0
+
+
+class CannotAnalyse(Exception):
+    """The contact's pipeline cannot be built (a model that does not load, an unknown analyser)."""
 
 
 @dataclass
@@ -187,6 +192,8 @@ class Analyser:
                 if unit.contact.id in failed:
                     raise failed[unit.contact.id]
                 results.append(self._commit_for(unit, analyses))
+            except CannotAnalyse as exc:  # final at once: FAILED with the reason, no retries
+                results.append(Failure(unit.claim, unit.contact.id, MAX_ATTEMPTS, str(exc)[:500]))
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"[:500]
                 self._log_once(f"step:{type(exc).__name__}", "analysis of contact %s failed (%s)",
@@ -207,9 +214,13 @@ class Analyser:
                      render.redaction_from_record(item["redaction"]) if item.get("redaction") else None)
                     for item in unit.items if item["kind"] in (MESSAGE, UTTERANCE)
                 ]
-                pipeline = self.pipeline_for(unit.contact) if prepared else None
-            except Exception as exc:  # a malformed item, an analysis config that no longer loads
+            except Exception as exc:  # a malformed item
                 failed[unit.contact.id] = exc
+                continue
+            try:
+                pipeline = self.pipeline_for(unit.contact) if prepared else None
+            except Exception as exc:  # an analyser that cannot load (it will not load on a retry either)
+                failed[unit.contact.id] = CannotAnalyse(f"analysis cannot run: {type(exc).__name__}: {exc}")
                 continue
             if pipeline is not None:
                 groups.setdefault(id(pipeline), (pipeline, []))[1].extend(prepared)
@@ -276,7 +287,7 @@ class Analyser:
                     commit.firings += firings
                 if "summary" in contact.analysis:
                     commit.segments.append(self._summary(contact, unit.history))
-                commit.status = COMPLETED
+                commit.status = lifecycle.status_after_end(contact)
             commit.to_seq = item["seq"]
         if evaluation is not None:
             commit.rule_states = evaluation.changed
@@ -403,10 +414,14 @@ def back_off(tx: Transaction, worker_id: str, failure: Failure, now: float) -> b
 
 
 def fail_contact(tx: Transaction, contact_id: str, reason: str) -> None:
-    """The one place a contact whose analysis cannot proceed becomes FAILED, with the reason."""
+    """The one place a contact whose analysis cannot proceed becomes FAILED, with the reason
+    (``Contact.analysis_failure``: shown by DescribeContact, V2 ``Status`` and the log)."""
     record = tx.get_contact(contact_id)
     if record is None:
         return
-    record["analysis_failure_reason"] = reason
-    tx.update_contact(contact_id, data=record, analysis_status=FAILED)
-    log.error("analysis of contact %s FAILED after %d attempts: %s", contact_id, MAX_ATTEMPTS, reason)
+    contact = Contact.from_record(record)
+    if contact.analysis_status == FAILED:
+        return
+    contact.analysis_failure = reason
+    tx.update_contact(contact_id, data=contact.to_record(), analysis_status=FAILED)
+    log.error("contact %s: analysis FAILED: %s", contact_id, reason)

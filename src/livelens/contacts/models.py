@@ -89,6 +89,8 @@ class Contact:
     disconnect_reason: str | None = None
     last_update_timestamp: str | None = None
     expires_at: str | None = None
+    #: Why the analysis is FAILED (see contacts/lifecycle.py); None otherwise.
+    analysis_failure: str | None = None
     # Columns kept by storage beside the record.
     analysis_status: str = IN_PROGRESS
     ended: bool = False

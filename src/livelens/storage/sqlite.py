@@ -377,6 +377,19 @@ class SqliteTransaction(SqliteClaims):
     def mark_analysed(self, contact_id: str, seq: int) -> None:
         self.conn.execute("UPDATE contacts SET analysed_seq = ? WHERE id = ?", (seq, contact_id))
 
+    def live_contacts(self) -> list[tuple[Record, str | None]]:
+        rows = self.conn.execute(
+            "SELECT c.data, c.analysis_status, c.last_item_seq, c.analysed_seq, json_extract(i.data, '$.time') "
+            "FROM contacts c LEFT JOIN items i ON i.contact_id = c.id AND i.seq = c.last_item_seq "
+            "WHERE c.ended = 0"
+        )
+        live: list[tuple[Record, str | None]] = []
+        for data, status, last_item_seq, analysed_seq, last_time in rows:
+            record: Record = _loads(data)
+            record.update(analysis_status=status, ended=False, last_item_seq=last_item_seq, analysed_seq=analysed_seq)
+            live.append((record, last_time))
+        return live
+
     # segments -------------------------------------------------------------
     def append_segments(
         self, contact_id: str, segments: Sequence[tuple[str, Record | None, Record | None]]

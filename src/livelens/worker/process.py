@@ -25,6 +25,20 @@ def _watch_parent(parent: int, stop: threading.Event, waker: DatagramWaker) -> N
             waker.interrupt()
 
 
+def unavailable_analysers(settings: Settings) -> frozenset[str]:
+    """With ``skip_unavailable_analysers``, the analysers that cannot load here (left out, and said so);
+    otherwise none: an analyser that cannot load then fails the worker's start, as it fails ``serve``'s."""
+    if not settings.skip_unavailable_analysers:
+        return frozenset()
+    from livelens.analysis import load_pipeline
+    from livelens.app import analysis_config
+    from livelens.startup import check_analysers, refuse_or_warn
+
+    config = analysis_config(settings, settings.redaction_mask)
+    report = check_analysers(settings, lambda components: load_pipeline(components, config))
+    return refuse_or_warn(report, settings, log.warning)
+
+
 def run_worker(settings: Settings) -> None:
     """Load the models, then claim, analyse and commit until SIGTERM or SIGINT (the batch in hand finishes)."""
     from livelens.app import build_worker, contact_center, pipeline_factory, warm_up
@@ -45,11 +59,12 @@ def run_worker(settings: Settings) -> None:
     parent = os.environ.get(PARENT_ENV)
     if parent and parent.isdigit():
         threading.Thread(target=_watch_parent, args=(int(parent), stop, waker), daemon=True).start()
+    unavailable = unavailable_analysers(settings)
     storage = open_storage(settings.db)
     try:
-        center = contact_center(settings, storage, pipeline_factory(settings))
-        worker = build_worker(settings, storage, center, waker)
-        warm_up(settings)
+        center = contact_center(settings, storage, pipeline_factory(settings, unavailable))
+        worker = build_worker(settings, storage, center, waker, unavailable=unavailable)
+        warm_up(settings, unavailable)
         log.info("analysis worker %s ready (database %s)", worker.id, settings.db_path)
         if not stop.is_set():
             worker.run(stop)

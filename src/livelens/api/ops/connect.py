@@ -7,6 +7,7 @@ from typing import Any
 from livelens.api.context import RequestContext
 from livelens.api.routing import operation
 from livelens.api.serialize import JsonFragments
+from livelens.contacts.lifecycle import status_attributes
 from livelens.contacts.models import Contact, Instance
 
 Params = dict[str, Any]
@@ -42,7 +43,7 @@ def contact_description(contact: Contact) -> dict[str, Any]:
         "DisconnectTimestamp": contact.disconnect_timestamp,
         "LastUpdateTimestamp": contact.last_update_timestamp,
         "DisconnectReason": contact.disconnect_reason,
-        "Attributes": contact.attributes or None,
+        "Attributes": {**contact.attributes, **status_attributes(contact)} or None,
     }
 
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The wheel is the product: build the sdist and, from it, the wheel; install the wheel alone into a
+# fresh venv (no editable install, no Makefile); then scripts/wheel_smoke.py serves and runs a chat and a
+# voice contact to COMPLETED with sentiment, redaction and summary. Usage: scripts/wheel_smoke.sh [DIST_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/livelens-wheel-smoke.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+DIST=${1:-$WORK/dist}
+
+started=$(date +%s)
+"$PYTHON" -m venv "$WORK/build-venv"
+"$WORK/build-venv/bin/pip" install --quiet --disable-pip-version-check 'build>=1.2,<2'
+# `python -m build` makes the sdist, then the wheel from the unpacked sdist: both must build.
+"$WORK/build-venv/bin/python" -m build --outdir "$DIST" . > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
+ls -l "$DIST"
+wheel=$(ls "$DIST"/livelens-*.whl)
+"$PYTHON" -m zipfile -l "$wheel" | grep -q 'livelens/analysis/data/minilm/tokenizer.json' \
+    || { echo "wheel smoke: FAILED: the wheel lacks the MiniLM tokenizer"; exit 1; }
+"$PYTHON" -m zipfile -l "$wheel" | grep -q 'livelens/analysis/data/minilm/LICENSE' \
+    || { echo "wheel smoke: FAILED: the wheel lacks the tokenizer's licence"; exit 1; }
+
+"$PYTHON" -m venv "$WORK/venv"
+"$WORK/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel"
+echo "wheel smoke: built and installed $(basename "$wheel") in $(( $(date +%s) - started )) s"
+"$WORK/venv/bin/python" scripts/wheel_smoke.py "$WORK/run"
+echo "wheel smoke: passed in $(( $(date +%s) - started )) s"
