@@ -27,6 +27,7 @@ from livelens.contacts.next_token import NextTokenCodec
 from livelens.contacts.rules import RuleBook, RuleRunner
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
+from livelens.contacts.tags import TagBook
 from livelens.contacts.tokens import TokenIssuer
 from livelens.ingest.chat import ChatIngest, Uploads
 from livelens.ingest.voice import VoiceIngest
@@ -124,6 +125,7 @@ def build_runtime(settings: Settings) -> Runtime:
         chat=ChatIngest(center, Uploads(settings.uploads_path)),
         voice=VoiceIngest(center),
         rules=RuleBook(center, embedder),
+        tags=TagBook(center, center._instance_settings),
     )
     return Runtime(settings, storage, services, worker, credentials, generated, deliverer)
 

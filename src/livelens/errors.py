@@ -5,6 +5,7 @@ error code that the service model declares for the operation at hand.
 
     LivelensError
     ├── InvalidRequestException        a request that breaks a documented constraint
+    ├── InvalidParameterException      a malformed parameter value (e.g. a resource ARN)
     ├── ResourceNotFoundException      unknown instance, contact, participant, rule
     ├── OutputTypeNotFoundException    Raw asked under RedactedOnly, or Redacted without redaction
     ├── ContactNotFoundException       the contact is no longer active
@@ -32,6 +33,10 @@ class LivelensError(Exception):
 
 class InvalidRequestException(LivelensError):
     code = "InvalidRequestException"
+
+
+class InvalidParameterException(LivelensError):
+    code = "InvalidParameterException"
 
 
 class ResourceNotFoundException(LivelensError):

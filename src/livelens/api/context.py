@@ -8,6 +8,7 @@ from livelens.api.auth import Caller
 from livelens.contacts.rules import RuleBook
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter
+from livelens.contacts.tags import TagBook
 from livelens.ingest.chat import ChatIngest
 from livelens.ingest.voice import VoiceIngest
 
@@ -19,6 +20,7 @@ class Services:
     chat: ChatIngest
     voice: VoiceIngest
     rules: RuleBook | None = None
+    tags: TagBook | None = None
 
 
 @dataclass(frozen=True)

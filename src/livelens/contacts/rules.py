@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from livelens.analysis.types import Redaction, TurnAnalysis
 from livelens.contacts.models import Contact, Instance, now_iso
 from livelens.contacts.service import MESSAGE, UTTERANCE, ContactCenter, idempotent
+from livelens.contacts.tags import check_tags
 from livelens.errors import InvalidRequestException, ResourceConflictException, ResourceNotFoundException
 from livelens.rules import alerts
 from livelens.rules.dryrun import dry_run, turn_facts
@@ -43,7 +44,8 @@ from livelens.rules.engine import (
     TurnFacts,
     needs_embedding,
 )
-from livelens.rules.parser import Function, RuleSyntaxError, parse
+from livelens.rules.aws_function import AwsFunctionError, parse_function
+from livelens.rules.parser import Function, RuleSyntaxError
 from livelens.storage.base import Record, Transaction
 
 log = logging.getLogger("livelens.rules")
@@ -76,8 +78,8 @@ class RuleBook:
     @staticmethod
     def compile_function(source: str, event_source: str) -> Function:
         try:
-            function = parse(source)
-        except RuleSyntaxError as exc:
+            function = parse_function(source, EVENT_SOURCES.get(event_source))
+        except (RuleSyntaxError, AwsFunctionError) as exc:
             raise InvalidRequestException(f"Function: {exc}") from None
         if EVENT_SOURCES.get(event_source) == "CHAT" and function.uses_seconds:
             leaf = next(x for x in function.leaves if getattr(x, "window", None) and x.window.unit == "seconds")  # type: ignore[attr-defined]
@@ -148,6 +150,7 @@ class RuleBook:
         self.compile_function(request["Function"], event_source)
         self.check_actions(request["Actions"])
         self.check_filters(request)
+        check_tags(request.get("Tags") or {}, "Tags")
 
         def create() -> dict[str, Any]:
             instance = self.center.get_instance(tx, request["InstanceId"])
@@ -343,7 +346,7 @@ def _compiled(record: Record) -> CompiledRule:
 
 @functools.lru_cache(maxsize=4096)
 def _compile(rule_id: str, name: str, source: str, actions: str, arn: str) -> CompiledRule:
-    return CompiledRule(rule_id, name, parse(source), tuple(json.loads(actions)), arn)
+    return CompiledRule(rule_id, name, parse_function(source), tuple(json.loads(actions)), arn)
 
 
 @dataclass
@@ -380,7 +383,7 @@ class RuleRunner:
                 if record["PublishStatus"] == "PUBLISHED" and EVENT_SOURCES.get(source) == contact.channel:
                     try:
                         rules.append(_compiled(record))
-                    except RuleSyntaxError:  # validated at CreateRule; never expected
+                    except ValueError:  # validated at CreateRule; never expected
                         log.exception("rule %s no longer parses; skipped", record["RuleId"])
             after = rows[-1][0]
 

@@ -149,6 +149,9 @@ class SqliteTransaction:
     def delete_instance(self, instance_id: str) -> None:
         self.conn.execute("UPDATE instances SET deleted = 1 WHERE id = ?", (instance_id,))
 
+    def update_instance(self, instance_id: str, data: Record) -> None:
+        self.conn.execute("UPDATE instances SET data = ? WHERE id = ? AND deleted = 0", (_dumps(data), instance_id))
+
     # contacts -------------------------------------------------------------
     def insert_contact(self, contact_id: str, instance_id: str, channel: str, status: str, data: Record) -> None:
         self.conn.execute(
