@@ -30,4 +30,4 @@ def untag_resource(ctx: RequestContext, params: Params) -> dict[str, Any]:
 
 @operation("connect", "ListTagsForResource")
 def list_tags_for_resource(ctx: RequestContext, params: Params) -> dict[str, Any]:
-    return {"tags": _book(ctx).list_tags(params["resourceArn"])}
+    return {"tags": _book(ctx).list_tags(params["resourceArn"]) or None}  # TagMap: at least one entry
