@@ -234,7 +234,8 @@ def test_rules_in_aws_json_language_are_stored_as_given_and_fire(
     assert _names(wait_v2_completed(connect, instance, billing.contact_id)) == ["refund-json"]
     assert _names(wait_v2_completed(connect, instance, sales.contact_id)) == []
 
-    queue = {"Operator": "CONTAINS_ANY", "Operands": ["q-1"], "ComparisonValue": "$.ContactLens.RealTimeChat.Queue.QueueId"}
+    queue = {"Operator": "CONTAINS_ANY", "Operands": ["q-1"],
+             "ComparisonValue": "$.ContactLens.RealTimeChat.Queue.QueueId"}
     bad = {"Version": "2022-11-25", "RuleFunction": {"Operator": "AND", "Operands": [queue]}}
     with pytest.raises(ClientError) as excinfo:
         _rule(connect, instance, f"queue-{unique()}", json.dumps(bad), {})

@@ -43,7 +43,9 @@ def test_tag_condition_equals_and_not_equals() -> None:
 
 
 def test_and_or_conditions() -> None:
-    gold_billing = {"TagConditions": [{"TagKey": "team", "TagValue": "billing"}, {"TagKey": "tier", "TagValue": "gold"}]}
+    gold_billing = {
+        "TagConditions": [{"TagKey": "team", "TagValue": "billing"}, {"TagKey": "tier", "TagValue": "gold"}]
+    }
     assert _kept({"CategoriesAttributeFilter": {"AndCondition": gold_billing}}) == ["billing"]
     sales = {"TagConditions": [{"TagKey": "team", "TagValue": "sales"}]}
     assert _kept({"CategoriesAttributeFilter": {"OrConditions": [gold_billing, sales]}}) == ["billing", "sales"]

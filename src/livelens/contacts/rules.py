@@ -31,6 +31,7 @@ from livelens.contacts.service import MESSAGE, UTTERANCE, ContactCenter, idempot
 from livelens.contacts.tags import check_tags
 from livelens.errors import InvalidRequestException, ResourceConflictException, ResourceNotFoundException
 from livelens.rules import alerts
+from livelens.rules.aws_function import AwsFunctionError, parse_function
 from livelens.rules.dryrun import dry_run, turn_facts
 from livelens.rules.engine import (
     CATEGORY,
@@ -44,7 +45,6 @@ from livelens.rules.engine import (
     TurnFacts,
     needs_embedding,
 )
-from livelens.rules.aws_function import AwsFunctionError, parse_function
 from livelens.rules.parser import Function, RuleSyntaxError
 from livelens.storage.base import Record, Transaction
 

@@ -162,7 +162,9 @@ class _Translator:
             filters = self.filters(node.get("FilterClause"), where, allowed)
             language = filters.get("PatternMatchLanguageFilter")
             if language not in (None, "EN"):
-                raise AwsFunctionError(f"{where}: PatternMatchLanguageFilter {language}: livelens matches English (EN).")
+                raise AwsFunctionError(
+                    f"{where}: PatternMatchLanguageFilter {language}: livelens matches English (EN)."
+                )
             if path.startswith("Exact"):
                 phrases = _strings(operands, f"{where}.Operands")
             else:
@@ -295,7 +297,8 @@ def to_aws(function: Function, channel: str) -> dict[str, Any]:
                 return {"Operator": "OR" if negate else "AND", "Operands": parts}
             return _condition(value, "CONTAINS_ANY", list(node.phrases), negate, role)
         if isinstance(node, Attribute):
-            return _condition(f"{prefix}.ContactAttribute.{node.key}", "EQUALS", [node.value], negate != (not node.equal))
+            negated = negate != (not node.equal)
+            return _condition(f"{prefix}.ContactAttribute.{node.key}", "EQUALS", [node.value], negated)
         if isinstance(node, SentimentRun):
             if node.count != 1:
                 raise fail(node, "runs of several turns are livelens' own")
