@@ -1,0 +1,33 @@
+"""``livelens rules convert``: readable <-> AWS JSON Rules Function language."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from livelens.cli.rules import rules
+
+
+def test_convert_both_ways_and_from_a_file(tmp_path: Path) -> None:
+    runner = CliRunner()
+    readable = 'customer said any ("refund", "money back") and attribute "queue" = "billing"'
+    to_json = runner.invoke(rules, ["convert", readable])
+    assert to_json.exit_code == 0, to_json.output
+    document = json.loads(to_json.output)
+    assert document["Version"] == "2022-11-25"
+    assert document["RuleFunction"]["Operands"][0]["ComparisonValue"] == (
+        "$.ContactLens.RealTimeChat.ExactMatch.Transcript"
+    )
+    path = tmp_path / "function.json"
+    path.write_text(to_json.output)
+    back = runner.invoke(rules, ["convert", f"@{path}"])
+    assert back.exit_code == 0, back.output
+    assert back.output.strip() == readable
+
+
+def test_convert_names_what_has_no_form() -> None:
+    result = CliRunner().invoke(rules, ["convert", "--channel", "voice", 'customer means "cancel my plan"'])
+    assert result.exit_code == 1
+    assert "semantic matching" in result.output
