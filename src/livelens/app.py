@@ -20,6 +20,7 @@ from livelens.api.app import WireEndpoint
 from livelens.api.auth import SigV4Verifier, load_credentials
 from livelens.api.context import Services
 from livelens.api.routing import load_service_models
+from livelens.api.throttle import Throttle
 from livelens.config import Settings
 from livelens.contacts.analysis_worker import AnalysisWorker, Pipeline
 from livelens.contacts.models import Contact
@@ -137,6 +138,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         load_service_models(),
         SigV4Verifier(runtime.credentials, settings.max_clock_skew),
         validate_responses=settings.validate_responses,
+        throttle=Throttle(settings.throttle),
     )
 
     @contextlib.asynccontextmanager

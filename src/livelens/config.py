@@ -68,6 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_clock_skew", 300, "Seconds a SigV4 X-Amz-Date may differ from the server clock.", int),
     Setting("validate_responses", False, "Check every response against the service model (tests).", _bool),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
+    Setting("throttle", "default", "Request throttling per access key and operation: default (generous), "
+            "aws (Amazon Connect's documented quotas) or off."),
 )
 
 
@@ -92,6 +94,7 @@ class Settings:
     max_clock_skew: int = 300
     validate_responses: bool = False
     log_level: str = "info"
+    throttle: str = "default"
 
     @classmethod
     def load(
@@ -123,6 +126,8 @@ class Settings:
             raise ValueError("summary_generator must be extractive or openai")
         if self.summary_generator == "openai" and not (self.summary_url and self.summary_model):
             raise ValueError("summary_generator=openai needs summary_url and summary_model")
+        if self.throttle not in ("default", "aws", "off"):
+            raise ValueError("throttle must be default, aws or off")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
 

@@ -77,11 +77,13 @@ def main() -> None:
 @click.option("--db", default=None, help="SQLite database file [default: livelens.db].")
 @click.option("--credentials", default=None, type=click.Path(dir_okay=False),
               help="File with one 'ACCESS_KEY_ID SECRET_ACCESS_KEY' pair per line.")
-def serve(host: str | None, port: int | None, db: str | None, credentials: str | None) -> None:
+@click.option("--throttle", default=None, type=click.Choice(["default", "aws", "off"]),
+              help="Request throttling per access key and operation [default: default].")
+def serve(host: str | None, port: int | None, db: str | None, credentials: str | None, throttle: str | None) -> None:
     """Serve connect, connect-contact-lens and connectparticipant on one port."""
     if credentials is not None and not Path(credentials).is_file():
         raise click.BadParameter(f"no such file: {credentials}", param_hint="--credentials")
-    run_server(_settings(host=host, port=port, db=db, credentials=credentials))
+    run_server(_settings(host=host, port=port, db=db, credentials=credentials, throttle=throttle))
 
 
 @main.command()
