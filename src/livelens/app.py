@@ -28,6 +28,7 @@ from livelens.contacts.next_token import NextTokenCodec
 from livelens.contacts.rules import RuleBook, RuleRunner
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
+from livelens.contacts.extraction import ExtractionBook
 from livelens.contacts.tags import TagBook
 from livelens.contacts.tokens import TokenIssuer
 from livelens.ingest.chat import ChatIngest, Uploads
@@ -127,6 +128,7 @@ def build_runtime(settings: Settings) -> Runtime:
         voice=VoiceIngest(center),
         rules=RuleBook(center, embedder),
         tags=TagBook(center, center._instance_settings),
+        extraction=ExtractionBook(center),
     )
     return Runtime(settings, storage, services, worker, credentials, generated, deliverer)
 

@@ -15,6 +15,7 @@ error code that the service model declares for the operation at hand.
     ├── IdempotencyException           a ClientToken reused with other parameters
     ├── AccessDeniedException          a forged, expired or revoked participant token
     ├── ThrottlingException            too many requests
+    ├── ServiceQuotaExceededException  a per-instance limit reached
     └── InternalServiceException       anything unexpected (never carries a traceback)
 """
 
@@ -73,6 +74,10 @@ class AccessDeniedException(LivelensError):
 
 class ThrottlingException(LivelensError):
     code = "ThrottlingException"
+
+
+class ServiceQuotaExceededException(LivelensError):
+    code = "ServiceQuotaExceededException"
 
 
 class InternalServiceException(LivelensError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from livelens.api.auth import Caller
+from livelens.contacts.extraction import ExtractionBook
 from livelens.contacts.rules import RuleBook
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter
@@ -21,6 +22,7 @@ class Services:
     voice: VoiceIngest
     rules: RuleBook | None = None
     tags: TagBook | None = None
+    extraction: ExtractionBook | None = None
 
 
 @dataclass(frozen=True)

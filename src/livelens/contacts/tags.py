@@ -1,9 +1,10 @@
-"""connect ``TagResource``, ``UntagResource`` and ``ListTagsForResource`` for instances and rules.
+"""connect ``TagResource``, ``UntagResource`` and ``ListTagsForResource`` for instances, rules, extraction definitions.
 
 A resource is named by its ARN, as livelens issues them::
 
     arn:aws:connect:<region>:<account>:instance/<instance id>
     arn:aws:connect:<region>:<account>:instance/<instance id>/rule/<rule id>
+    arn:aws:connect:<region>:<account>:instance/<instance id>/extraction-definition/<definition id>
 
 A string that is not such an ARN is ``InvalidParameterException``; a
 well-formed ARN of another resource type (queue, contact flow, ...) is
@@ -33,7 +34,7 @@ from livelens.storage.base import Record, Transaction
 MAX_TAGS_PER_RESOURCE = 50
 _ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):connect:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<path>.+)$")
 _INSTANCE = re.compile(r"^instance/(?P<instance>[^/]+)(?:/(?P<kind>[a-z-]+)/(?P<id>[^/]+))?$")
-TAGGABLE = ("instance", "rule")
+TAGGABLE = ("instance", "rule", "extraction-definition")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def parse_arn(arn: str) -> ResourceName:
     if path is None or (kind is not None and kind not in TAGGABLE):
         raise InvalidParameterException(
             f"resourceArn {arn!r}: livelens tags {', '.join(TAGGABLE)} resources "
-            "(arn:aws:connect:REGION:ACCOUNT:instance/ID[/rule/ID])."
+            "(arn:aws:connect:REGION:ACCOUNT:instance/ID[/rule/ID | /extraction-definition/ID])."
         )
     instance_arn = arn[: len(arn) - len(found.group("path"))] + f"instance/{path.group('instance')}"
     return ResourceName(arn, instance_arn, path.group("instance"), kind or "instance", path.group("id"))
@@ -98,10 +99,13 @@ class TagBook:
             raise ResourceNotFoundException(f"Resource not found: {name.arn}")
         if name.kind == "instance":
             return instance, None
-        rule = tx.get_rule(str(name.resource_id))
-        if rule is None or rule.get("InstanceId") != instance.id:
+        if name.kind == "rule":
+            found = tx.get_rule(str(name.resource_id))
+        else:
+            found = tx.get_extraction_definition(str(name.resource_id))
+        if found is None or found.get("InstanceId") != instance.id:
             raise ResourceNotFoundException(f"Resource not found: {name.arn}")
-        return instance, rule
+        return instance, found
 
     def list_tags(self, arn: str) -> dict[str, str]:
         name = parse_arn(arn)
@@ -129,4 +133,7 @@ class TagBook:
                 tags = change(dict(rule.get("Tags") or {}))
                 check_tags(tags)
                 rule["Tags"] = tags
-                tx.update_rule(rule["RuleId"], rule["Name"], rule)
+                if name.kind == "rule":
+                    tx.update_rule(rule["RuleId"], rule["Name"], rule)
+                else:
+                    tx.update_extraction_definition(rule["ExtractionDefinitionId"], rule["Name"], rule)

@@ -374,6 +374,38 @@ class SqliteTransaction:
     def delete_rule(self, rule_id: str) -> None:
         self.conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
 
+    # extraction definitions ---------------------------------------------------
+    def insert_extraction_definition(self, definition_id: str, instance_id: str, name: str, data: Record) -> None:
+        self.conn.execute(
+            "INSERT INTO extraction_definitions (id, instance_id, name, data) VALUES (?, ?, ?, ?)",
+            (definition_id, instance_id, name, _dumps(data)),
+        )
+
+    def get_extraction_definition(self, definition_id: str) -> Record | None:
+        row = self._one("SELECT data FROM extraction_definitions WHERE id = ?", (definition_id,))
+        return None if row is None else _loads(row[0])
+
+    def find_extraction_definition_by_name(self, instance_id: str, name: str) -> Record | None:
+        row = self._one(
+            "SELECT data FROM extraction_definitions WHERE instance_id = ? AND name = ?", (instance_id, name)
+        )
+        return None if row is None else _loads(row[0])
+
+    def list_extraction_definitions(self, instance_id: str, after: int, limit: int) -> list[tuple[int, Record]]:
+        rows = self.conn.execute(
+            "SELECT seq, data FROM extraction_definitions WHERE instance_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (instance_id, after, limit),
+        )
+        return [(seq, _loads(data)) for seq, data in rows]
+
+    def update_extraction_definition(self, definition_id: str, name: str, data: Record) -> None:
+        self.conn.execute(
+            "UPDATE extraction_definitions SET name = ?, data = ? WHERE id = ?", (name, _dumps(data), definition_id)
+        )
+
+    def delete_extraction_definition(self, definition_id: str) -> None:
+        self.conn.execute("DELETE FROM extraction_definitions WHERE id = ?", (definition_id,))
+
     def get_rule_states(self, contact_id: str) -> dict[str, Record]:
         rows = self.conn.execute("SELECT rule_id, state FROM rule_state WHERE contact_id = ?", (contact_id,))
         return {rule_id: _loads(state) for rule_id, state in rows}

@@ -1,0 +1,86 @@
+"""Information extraction measured on the Schema-Guided Dialogue dev split (``sgd/``, CC BY-SA 4.0).
+
+One item per USER-turn slot span, as the data's README says: the hint is the
+slot's ``description`` in ``schema.json``, the value is
+``utterance[start:exclusive_end]``, the context is the conversation up to and
+including that turn (USER → CUSTOMER, SYSTEM → AGENT). Scores per kind of value
+(the kind :func:`livelens.analysis.extraction.value_kind` reads from the hint):
+exact match and token F1 after SQuAD's normalisation (lower case, punctuation
+and articles removed, whitespace collapsed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from livelens.analysis.extraction import ExtractionTurn, Extractor, value_kind
+
+
+@dataclass(frozen=True)
+class ExtractionItem:
+    dialogue_id: str
+    hint: str
+    value: str
+    turns: tuple[ExtractionTurn, ...]
+
+
+def load_sgd(folder: Path) -> Iterator[ExtractionItem]:
+    schema = {s["service_name"]: {slot["name"]: slot for slot in s["slots"]}
+              for s in json.loads((folder / "schema.json").read_text())}
+    for path in sorted(folder.glob("dialogues_*.json")):
+        for dialogue in json.loads(path.read_text()):
+            turns: list[ExtractionTurn] = []
+            for i, turn in enumerate(dialogue["turns"]):
+                role = "CUSTOMER" if turn["speaker"] == "USER" else "AGENT"
+                turns.append(ExtractionTurn(f"{dialogue['dialogue_id']}-{i}", role, turn["utterance"]))
+                if role != "CUSTOMER":
+                    continue
+                for frame in turn["frames"]:
+                    for slot in frame["slots"]:
+                        hint = schema[frame["service"]][slot["slot"]]["description"]
+                        value = turn["utterance"][slot["start"] : slot["exclusive_end"]]
+                        yield ExtractionItem(dialogue["dialogue_id"], hint, value, tuple(turns))
+
+
+def normalize(text: str) -> str:
+    text = "".join(c for c in text.lower() if c not in set(string.punctuation))
+    text = re.sub(r"\b(?:a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def token_f1(gold: str, predicted: str) -> float:
+    g, p = normalize(gold).split(), normalize(predicted).split()
+    common = sum((Counter(g) & Counter(p)).values())
+    if not g or not p or common == 0:
+        return float(g == p)
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+@dataclass
+class Score:
+    items: int = 0
+    exact: int = 0
+    f1: float = 0.0
+    found: int = 0
+
+
+def score(extractor: Extractor, items: list[ExtractionItem]) -> dict[str, Score]:
+    """Per kind of value, and ``"all"``."""
+    scores: dict[str, Score] = defaultdict(Score)
+    for item in items:
+        result = extractor.extract(item.hint, item.turns)
+        predicted = result.values[0].content if result.values else ""
+        for key in (value_kind(item.hint), "all"):
+            s = scores[key]
+            s.items += 1
+            s.found += bool(predicted)
+            s.exact += normalize(predicted) == normalize(item.value)
+            s.f1 += token_f1(item.value, predicted)
+    return dict(scores)
