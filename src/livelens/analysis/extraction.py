@@ -94,6 +94,8 @@ KINDS: dict[str, str] = {
 
 _KIND_RULES: tuple[tuple[str, str], ...] = (
     ("email", r"\be-?mail"),
+    ("person", r"\b(?:actor|actress|director|recipient|artist|singer|person|customer'?s name|caller|who|"
+               r"first name|last name|full name|agent name|payee|cast)\b"),
     ("phone", r"\b(?:phone|telephone|mobile|cell)\b|\bcontact number"),
     ("amount", r"\b(?:amount|money|price|cost|balance|fee|payment|dollars?|refund amount|how much)\b"),
     ("count", r"\b(?:number of|length of|how many|count|quantity|duration|days in)\b"),
@@ -104,8 +106,6 @@ _KIND_RULES: tuple[tuple[str, str], ...] = (
     ("address", r"\baddress\b|\bstreet\b|\bdestination for taxi\b|\bdestination\b(?!.*city)"),
     ("place", r"\b(?:city|town|location|area|where|country|state|region|place|located|destination|from|"
               r"airport)\b"),
-    ("person", r"\b(?:actor|actress|director|recipient|artist|singer|person|customer'?s name|caller|who|"
-               r"first name|last name|full name|agent name|payee|cast)\b"),
     ("category", r"\b(?:genre|category|subcategory|type|kind|cuisine|sort)\b"),
     ("title", r"\b(?:name|title|album|movie|film|song|restaurant|hotel|event|product|brand|model|plan|item)\b"),
     ("reason", r"\b(?:reason|why|issue|problem|complaint|purpose|cause)\b"),
@@ -132,6 +132,7 @@ def value_kind(hint: str, embed: Embed | None = None) -> str:
 _NUM = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
           r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_OCLOCK = r"o['\"’]?\s?clock"
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _ORD = r"(?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)"
 _PATTERNS: dict[str, re.Pattern[str]] = {
@@ -148,10 +149,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "time": re.compile(
-        rf"\b(?:(?:morning|afternoon|evening|night)\s+(?=\d))?"
-        rf"(?:(?:half|quarter)\s+(?:past|to)\s+{_NUM}|\d{{1,2}}:\d{{2}}|{_NUM}(?=\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)"
+        rf"\b(?:(?:morning|afternoon|evening|night)\s+\d{{1,2}}(?::\d{{2}})?\b|"
+        rf"(?:(?:half|quarter)\s+(?:past|to)\s+{_NUM}|\d{{1,2}}:\d{{2}}|{_NUM}(?=\s*(?:am|pm|a\.m\.|p\.m\.|{_OCLOCK})"
         rf"|\s+in\s+the\s+(?:morning|afternoon|evening)|\s+at\s+night)|noon|midnight)"
-        rf"(?:\s*(?:am|pm|a\.m\.|p\.m\.|o'clock))?(?:\s+in\s+the\s+(?:morning|afternoon|evening)|\s+at\s+night)?",
+        rf"(?:\s*(?:am|pm|a\.m\.|p\.m\.|{_OCLOCK}))?(?:\s+in\s+the\s+(?:morning|afternoon|evening)|\s+at\s+night)?)",
         re.I,
     ),
     "amount": re.compile(
@@ -189,11 +190,15 @@ _STOP_CAPS = frozenset(
     "Add Transfer Send Pay Rent Schedule Change Cancel Great Wonderful Excellent Absolutely Correct Right In From To "
     "At On For Around Near Try Ya Hey Sorry Now Then Just Only Maybe Perhaps Instead Or If Since Because Any "
     "January February March April May June July August September October November December Monday Tuesday "
-    "Wednesday Thursday Friday Saturday Sunday Today Tomorrow Tonight Next Last This".split()
+    "Wednesday Thursday Friday Saturday Sunday Today Tomorrow Tonight This Title Wait".split()
 )
 _CONNECTORS = frozenset("of the and de du la 'n' &".split())
 _CATEGORY_STOP = frozenset(
     "want like find search looking look need please some any a an the to for in on at of me i i'd i'm would could "
+    "thing things something anything else other another fun activity activities result results options option "
+    "sounds okay ok yes no sure thanks cheap costly expensive moderate priced price lot lots time day week "
+    "people person names name love try cuisine section match matches concert concerts game games show shows "
+    "interesting new more help kinds types genres categories style dish dishes meal meals "
     "can you do is are be get me my something maybe around near events event show shows movie movies film films "
     "music song songs restaurant restaurants food place places one also really good great nice kind type sort "
     "category genre and or with that this it what which there here".split()
@@ -205,6 +210,19 @@ _PLACE_STOP = (r"(?:on|for|to|from|and|please|the|this|next|tomorrow|today|at|in
 _LOWER_PLACE = re.compile(
     rf"\b(?:from|to|in|around|near|out of)\s+((?:(?!{_PLACE_STOP}\b)[a-z][\w'.-]*)(?:\s+(?!{_PLACE_STOP}\b)[a-z][\w'.-]*)?"
     rf"(?:,\s*[a-z]{{2}}\b)?)"
+)
+#: (a hint's word, the words that introduce such a value in a turn)
+_ROLE_CUES: tuple[tuple[str, str], ...] = (
+    (r"\b(?:actor|actress|starring|cast)", r"\b(?:starring|stars|featuring|with|actor|actress)"),
+    (r"\b(?:director|directed)", r"\b(?:directed by|director|by)"),
+    (r"\b(?:recipient|to transfer|payee)", r"\b(?:to|for|pay)"),
+    (r"\b(?:artist|singer|performed)", r"\b(?:by|from|artist)"),
+    (r"\b(?:album)", r"\b(?:album|from)"),
+    (r"\b(?:name|title)", r"\b(?:named|called|titled|title it|name it|at|rent|watch|see|play|listen to|is)"),
+)
+_LOWER_NAME = re.compile(
+    r"\b(?:starring|stars|featuring|directed by|director|by|with|to)\s+((?!(?:a|an|the|me|my|you|it|be|do|find|see|"
+    r"watch|get)\b)[a-z]+(?:\s+(?!(?:and|or|on|in|for|at|to|movie|movies|film|films|please)\b)[a-z]+)?)"
 )
 _FROM_CUES = r"\b(?:from|leaving|leave|depart|origin|originat|start|pick ?up|pickup)"
 _TO_CUES = r"\b(?:going to|goes to|to go|heading to|destination|arriv|ends?\b|drop|bound)"
@@ -229,7 +247,7 @@ def _trim_span(text: str, begin: int, end: int) -> tuple[int, int]:
 class OfflineExtractor:
     """Typed candidates from patterns, spaCy entities and capitalised phrases, ranked with MiniLM (see module)."""
 
-    def __init__(self, nlp: Any | None = None, embed: Embed | None = None, recency: float = 0.6) -> None:
+    def __init__(self, nlp: Any | None = None, embed: Embed | None = None, recency: float = 1.0) -> None:
         self._nlp = nlp
         self._embed = embed
         self.recency = recency
@@ -268,7 +286,7 @@ class OfflineExtractor:
         return self.vectors(texts)
 
     # candidates of a kind in one text
-    def candidates(self, kind: str, text: str) -> list[_Candidate]:
+    def candidates(self, kind: str, text: str, hint_words: frozenset[str] = frozenset()) -> list[_Candidate]:
         spans: list[tuple[int, int]] = []
         if kind in _PATTERNS:
             spans += [m.span() for m in _PATTERNS[kind].finditer(text)]
@@ -281,6 +299,8 @@ class OfflineExtractor:
             spans = [span for begin, end in spans if (span := self._capitalised(text, begin, end))]
         if kind == "place" and not spans:
             spans += [m.span(1) for m in _LOWER_PLACE.finditer(text)]
+        if kind == "person" and not spans:
+            spans += [m.span(1) for m in _LOWER_NAME.finditer(text)]
         if kind in ("place", "address"):
             spans = [self._with_region(text, begin, end) for begin, end in spans]
         if kind == "address" and not spans:
@@ -288,7 +308,7 @@ class OfflineExtractor:
         if kind == "count" and not spans:
             spans += [m.span() for m in _PATTERNS["count"].finditer(text)]
         if kind == "category":
-            spans += self._category_words(text)
+            spans += self._category_words(text, hint_words)
         out: dict[tuple[int, int], _Candidate] = {}
         for begin, end in spans:
             begin, end = _trim_span(text, begin, end)
@@ -321,8 +341,32 @@ class OfflineExtractor:
             return begin, end + found.end()
         return begin, end
 
-    def _category_words(self, text: str) -> list[tuple[int, int]]:
-        return [m.span() for m in re.finditer(r"[A-Za-z][A-Za-z'-]+", text) if m.group().lower() not in _CATEGORY_STOP]
+    def _category_words(self, text: str, hint_words: frozenset[str]) -> list[tuple[int, int]]:
+        """Adjectives and nouns (runs of them: "Asian Fusion", "Hip Hop") that are not the hint's own words,
+        names of people or places, or generic words."""
+        doc = self.nlp(text)
+        named = {i for e in doc.ents if e.label_ in ("PERSON", "GPE", "LOC", "FAC", "DATE", "TIME") for i in
+                 range(e.start, e.end)}
+        spans: list[tuple[int, int]] = []
+        run: list[Any] = []
+
+        def close() -> None:
+            if run:
+                spans.append((run[0].idx, run[-1].idx + len(run[-1].text)))
+                run.clear()
+
+        for token in doc:
+            word = token.text.lower()
+            keep = (token.pos_ in ("ADJ", "NOUN", "PROPN") and token.i not in named and word not in _CATEGORY_STOP
+                    and token.lemma_.lower() not in hint_words and word not in hint_words and word.isalpha())
+            if keep:
+                run.append(token)
+            elif not (word == "and" and run and token.i + 1 < len(doc) and doc[token.i + 1].text[:1].isupper()):
+                close()
+            else:
+                run.append(token)
+        close()
+        return spans
 
     # ranking
     def extract(self, hint: str, turns: Sequence[ExtractionTurn]) -> Extraction:
@@ -335,8 +379,11 @@ class OfflineExtractor:
         scored: list[tuple[float, int, _Candidate, ExtractionTurn]] = []
         positions = {t.id: i for i, t in enumerate(turns)}
         hint_vector = self.vectors([hint])[0]
+        hint_words = frozenset(w for w in re.findall(r"[a-z]+", hint.lower()) if len(w) > 2) | frozenset(
+            w + "s" for w in re.findall(r"[a-z]+", hint.lower()) if len(w) > 2
+        )
         for turn in customer:
-            found = self.candidates(kind, turn.text)
+            found = self.candidates(kind, turn.text, hint_words)
             if not found:
                 continue
             position = positions[turn.id]
@@ -374,6 +421,12 @@ class OfflineExtractor:
                 before = text[max(0, cand.begin - 12) : cand.begin].lower()
                 if re.search(r"\b(?:in|around|near|at|from|to|for)\s*(?:the\s+)?$", before):
                     return cand
+        if kind in ("person", "title"):
+            for hint_cue, context_cue in _ROLE_CUES:
+                if re.search(hint_cue, lowered):
+                    for cand in found:
+                        if re.search(context_cue + r"\s+(?:the\s+)?$", text[max(0, cand.begin - 30) : cand.begin], re.I):
+                            return cand
         if kind in ("date", "time") and re.search(_LATER_CUES, lowered):
             return found[-1]
         if kind == "category":
