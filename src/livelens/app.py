@@ -16,6 +16,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
+from livelens.analysis.extraction import Extractor, LlmExtractor, OfflineExtractor
 from livelens.api.app import WireEndpoint
 from livelens.api.auth import SigV4Verifier, load_credentials
 from livelens.api.context import Services
@@ -23,12 +24,12 @@ from livelens.api.routing import load_service_models
 from livelens.api.throttle import Throttle
 from livelens.config import Settings
 from livelens.contacts.analysis_worker import AnalysisWorker, Pipeline
+from livelens.contacts.extraction import ExtractionBook
 from livelens.contacts.models import Contact
 from livelens.contacts.next_token import NextTokenCodec
 from livelens.contacts.rules import RuleBook, RuleRunner
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
-from livelens.contacts.extraction import ExtractionBook
 from livelens.contacts.tags import TagBook
 from livelens.contacts.tokens import TokenIssuer
 from livelens.ingest.chat import ChatIngest, Uploads
@@ -62,6 +63,14 @@ def server_key(storage: Storage) -> bytes:
             key = secrets.token_hex(32)
             tx.set_meta("server_key", key)
     return bytes.fromhex(key)
+
+
+def extractor_for(settings: Settings) -> Extractor:
+    """The EXTRACT_INFORMATION extractor (models load on first use, shared with the pipeline's)."""
+    if settings.extractor == "openai":
+        return LlmExtractor(settings.summary_url, settings.summary_model, settings.summary_api_key or None,
+                            settings.summary_timeout)
+    return OfflineExtractor()
 
 
 def pipeline_factory(settings: Settings) -> Callable[[Contact], Pipeline]:
@@ -118,7 +127,8 @@ def build_runtime(settings: Settings) -> Runtime:
         return load_embedder().embed  # loaded once per process, on the first semantic rule
 
     deliverer = Deliverer(storage)
-    rules = RuleRunner(center, embedder, on_alert=deliverer.notify)
+    rules = RuleRunner(center, embedder, on_alert=deliverer.notify, extractor=extractor_for(settings),
+                       extractor_is_local=settings.extractor == "offline")
     worker = AnalysisWorker(center, pipeline_for, warm_up, rules=rules)
     center.on_item = worker.notify
     services = Services(

@@ -68,6 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_clock_skew", 300, "Seconds a SigV4 X-Amz-Date may differ from the server clock.", int),
     Setting("validate_responses", False, "Check every response against the service model (tests).", _bool),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
+    Setting("extractor", "offline", "Information extractor of EXTRACT_INFORMATION rule actions: offline, or openai "
+            "(the summary's summary_url, summary_model, summary_api_key, summary_timeout)."),
     Setting("throttle", "default", "Request throttling per access key and operation: default (generous), "
             "aws (Amazon Connect's documented quotas) or off."),
 )
@@ -94,6 +96,7 @@ class Settings:
     max_clock_skew: int = 300
     validate_responses: bool = False
     log_level: str = "info"
+    extractor: str = "offline"
     throttle: str = "default"
 
     @classmethod
@@ -126,6 +129,10 @@ class Settings:
             raise ValueError("summary_generator must be extractive or openai")
         if self.summary_generator == "openai" and not (self.summary_url and self.summary_model):
             raise ValueError("summary_generator=openai needs summary_url and summary_model")
+        if self.extractor not in ("offline", "openai"):
+            raise ValueError("extractor must be offline or openai")
+        if self.extractor == "openai" and not (self.summary_url and self.summary_model):
+            raise ValueError("extractor=openai needs summary_url and summary_model")
         if self.throttle not in ("default", "aws", "off"):
             raise ValueError("throttle must be default, aws or off")
         if not 0 <= self.port <= 65535:

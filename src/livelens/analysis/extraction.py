@@ -172,6 +172,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
+_PLACEHOLDER = re.compile(r"\[[A-Z_]{2,}\]")
 _ENTITY_KINDS = {
     "place": ("GPE", "LOC", "FAC"),
     "person": ("PERSON",),
@@ -208,7 +209,8 @@ _PLACE_STOP = (r"(?:on|for|to|from|and|please|the|this|next|tomorrow|today|at|in
                r"do|go|find|get|see|book|attend|visit|watch|eat|stay|make|be|have|buy|know|travel|fly|leave|reserve|"
                r"rent|check|look|search|a|an|my|me|it|there|here|change|pick|drop|some|any|one|two|three|four)")
 _LOWER_PLACE = re.compile(
-    rf"\b(?:from|to|in|around|near|out of)\s+((?:(?!{_PLACE_STOP}\b)[a-z][\w'.-]*)(?:\s+(?!{_PLACE_STOP}\b)[a-z][\w'.-]*)?"
+    rf"\b(?:from|to|in|around|near|out of)\s+((?:(?!{_PLACE_STOP}\b)[a-z][\w'.-]*)"
+    rf"(?:\s+(?!{_PLACE_STOP}\b)[a-z][\w'.-]*)?"
     rf"(?:,\s*[a-z]{{2}}\b)?)"
 )
 #: (a hint's word, the words that introduce such a value in a turn)
@@ -309,9 +311,13 @@ class OfflineExtractor:
             spans += [m.span() for m in _PATTERNS["count"].finditer(text)]
         if kind == "category":
             spans += self._category_words(text, hint_words)
+        if kind in ("email", "phone", "identifier", "address", "person") and not spans:
+            spans += [m.span() for m in _PLACEHOLDER.finditer(text)]  # the value, as redaction hid it
         out: dict[tuple[int, int], _Candidate] = {}
         for begin, end in spans:
             begin, end = _trim_span(text, begin, end)
+            if begin > 0 and text[begin - 1] == "[" and text[end : end + 1] == "]":
+                begin, end = begin - 1, end + 1  # a redaction placeholder stays whole: "[PII]"
             if end - begin >= 1:
                 out[(begin, end)] = _Candidate(begin, end, text[begin:end])
         # Keep the longest of overlapping spans.
@@ -408,9 +414,7 @@ class OfflineExtractor:
             if wants_from or wants_to:
                 from_cue, to_cue = r"\b(?:from|out of)", r"\b(?:to|into|for|destination(?: being| is)?|visit)"
                 cue, other = (from_cue, to_cue) if wants_from else (to_cue, from_cue)
-                preceded = [re.search(r"(?:city\s+)?$", text[max(0, c.begin - 30) : c.begin].lower()) for c in found]
                 befores = [text[max(0, c.begin - 30) : c.begin].lower() for c in found]
-                del preceded
                 for cand, before in zip(found, befores, strict=True):
                     if re.search(cue + r"\s*(?:the\s+|city\s+)?$", before):
                         return cand
@@ -425,7 +429,8 @@ class OfflineExtractor:
             for hint_cue, context_cue in _ROLE_CUES:
                 if re.search(hint_cue, lowered):
                     for cand in found:
-                        if re.search(context_cue + r"\s+(?:the\s+)?$", text[max(0, cand.begin - 30) : cand.begin], re.I):
+                        before = text[max(0, cand.begin - 30) : cand.begin]
+                        if re.search(context_cue + r"\s+(?:the\s+)?$", before, re.I):
                             return cand
         if kind in ("date", "time") and re.search(_LATER_CUES, lowered):
             return found[-1]

@@ -107,7 +107,10 @@ class ExtractionBook:
                 "Tags": dict(request.get("Tags") or {}),
             }
             tx.insert_extraction_definition(definition_id, instance.id, record["Name"], record)
-            return {"ExtractionDefinitionArn": record["ExtractionDefinitionArn"], "ExtractionDefinitionId": definition_id}
+            return {
+                "ExtractionDefinitionArn": record["ExtractionDefinitionArn"],
+                "ExtractionDefinitionId": definition_id,
+            }
 
         with self.storage.write() as tx:
             return idempotent(tx, f"CreateExtractionDefinition:{request['InstanceId']}", client_token, request, create)
@@ -120,7 +123,9 @@ class ExtractionBook:
         """The definitions a rule names, in order; a missing one is ``ResourceNotFoundException``."""
         return [self._definition(tx, instance_id, d) for d in definition_ids]
 
-    def list(self, instance_id: str, max_results: int | None, next_token: str | None) -> tuple[list[Record], str | None]:
+    def list(
+        self, instance_id: str, max_results: int | None, next_token: str | None
+    ) -> tuple[list[Record], str | None]:
         limit = max_results or DEFAULT_PAGE
         scope = f"extraction-definitions|{instance_id}"
         after = self.center.next_tokens.decode(next_token, scope) if next_token else 0

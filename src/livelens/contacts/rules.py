@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from livelens.analysis.extraction import ExtractionTurn, Extractor
 from livelens.analysis.types import Redaction, TurnAnalysis
+from livelens.contacts.extraction import EXTRACT, definition_ids
+from livelens.contacts.extraction_segments import extraction_segments, turns_from_segments
 from livelens.contacts.models import Contact, Instance, now_iso
 from livelens.contacts.service import MESSAGE, UTTERANCE, ContactCenter, idempotent
 from livelens.contacts.tags import check_tags
@@ -57,6 +60,7 @@ SUPPORTED_ACTIONS = {
     EVENT: "EventBridgeAction",
     NOTIFICATION: "SendNotificationAction",
     TASK: "TaskAction",
+    EXTRACT: "ExtractInformationAction",
 }
 MAX_ACTIONS = 20
 MAX_WEBHOOKS = 10
@@ -120,6 +124,10 @@ class RuleBook:
             member = SUPPORTED_ACTIONS[kind]
             if kind != CATEGORY and not action.get(member):
                 raise InvalidRequestException(f"Actions.{i}.{member} is required for ActionType {kind}.")
+            if kind == EXTRACT and not action[member].get("RulesExtractionDefinitions"):
+                raise InvalidRequestException(
+                    f"Actions.{i}.{member}.RulesExtractionDefinitions must name at least one extraction definition."
+                )
             others = [k for k in action if k not in ("ActionType", member)]
             if others:
                 raise InvalidRequestException(f"Actions.{i}.{others[0]} does not belong to ActionType {kind}.")
@@ -136,6 +144,15 @@ class RuleBook:
         existing = tx.find_rule_by_name(instance_id, name)
         if existing is not None and existing["RuleId"] != rule_id:
             raise ResourceConflictException(f"A rule named {name} already exists in instance {instance_id}.")
+
+    @staticmethod
+    def _check_definitions(tx: Transaction, instance_id: str, actions: Sequence[Mapping[str, Any]]) -> None:
+        for definition_id in definition_ids(actions):
+            found = tx.get_extraction_definition(definition_id)
+            if found is None or found.get("InstanceId") != instance_id:
+                raise ResourceNotFoundException(
+                    f"Extraction definition not found: {definition_id} (ExtractInformationAction)"
+                )
 
     def _rule(self, tx: Transaction, instance_id: str, rule_id: str) -> Record:
         self.center.get_instance(tx, instance_id)
@@ -155,6 +172,7 @@ class RuleBook:
         def create() -> dict[str, Any]:
             instance = self.center.get_instance(tx, request["InstanceId"])
             self._unique_name(tx, instance.id, request["Name"])
+            self._check_definitions(tx, instance.id, request["Actions"])
             rule_id = str(uuid.uuid4())
             now = now_iso()
             record = {
@@ -217,6 +235,7 @@ class RuleBook:
             record = self._rule(tx, request["InstanceId"], request["RuleId"])
             self.compile_function(request["Function"], record["TriggerEventSource"]["EventSourceName"])
             self._unique_name(tx, record["InstanceId"], request["Name"], record["RuleId"])
+            self._check_definitions(tx, record["InstanceId"], request["Actions"])
             record.update(
                 Name=request["Name"],
                 Function=request["Function"],
@@ -366,6 +385,8 @@ class RuleRunner:
     embedder: Callable[[], Embed] | None = None
     on_alert: Callable[[], None] = lambda: None
     clock: Callable[[], float] = time.time
+    extractor: Extractor | None = None
+    extractor_is_local: bool = True
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -410,13 +431,20 @@ class RuleRunner:
             redaction=redaction if (contact.redacts and not text_is_redacted) else None,
             text_is_redacted=text_is_redacted,
         )
-        return self._step(contact, item["seq"], lambda ev: ev.on_turn(facts))
+        ms = (item.get("begin_ms"), item.get("end_ms"))
+        current = (
+            ExtractionTurn(item["id"], item["role"], original, *ms) if original is not None and contact.keeps_original
+            else None,
+            ExtractionTurn(item["id"], item["role"], redaction.content, *ms) if redaction is not None else None,
+        )
+        return self._step(contact, item["seq"], lambda ev: ev.on_turn(facts), current)
 
     def on_end(self, contact: Contact, item: Mapping[str, Any]) -> list[SegmentRow]:
         """The contact ended: decide "not said" and "in last N" conditions."""
         return self._step(contact, item["seq"], lambda ev: ev.on_end())
 
-    def _step(self, contact: Contact, seq: int, advance: Callable[[Evaluation], list[Firing]]) -> list[SegmentRow]:
+    def _step(self, contact: Contact, seq: int, advance: Callable[[Evaluation], list[Firing]],
+              current: tuple[ExtractionTurn | None, ExtractionTurn | None] = (None, None)) -> list[SegmentRow]:
         with self.center.storage.read() as tx:
             rules = self.rules_for(tx, contact)
             states = tx.get_rule_states(contact.id)
@@ -425,7 +453,25 @@ class RuleRunner:
         with self._lock:
             self._pending[contact.id] = _Pending(seq, evaluation.changed, firings, contact, contact.redacts)
         category = [f for f in firings if f.rule.assigns_category]
-        return [categories_segment(contact, category)] if category else []
+        rows = [categories_segment(contact, category)] if category else []
+        extracting = [d for f in firings for d in definition_ids(f.rule.actions)]
+        if extracting and self.extractor is not None:
+            rows += self._extract(contact, list(dict.fromkeys(extracting)), current)
+        return rows
+
+    def _extract(self, contact: Contact, wanted: list[str],
+                 current: tuple[ExtractionTurn | None, ExtractionTurn | None]) -> list[SegmentRow]:
+        """ExtractedInformation segments over the contact's turns so far (this turn included)."""
+        assert self.extractor is not None
+        with self.center.storage.read() as tx:
+            definitions = [d for d in map(tx.get_extraction_definition, wanted) if d is not None]
+            turns: list[list[ExtractionTurn] | None] = []
+            for output, this_turn in zip(("raw", "redacted"), current, strict=True):
+                rows = tx.list_segments(contact.id, after=0, kinds=("Transcript",), limit=100_000, output=output)
+                earlier = turns_from_segments([json.loads(body) for _, _, body in rows])
+                turns.append(earlier + [this_turn] if this_turn is not None else (earlier or None))
+        return extraction_segments(contact, definitions, turns[0], turns[1], self.extractor,
+                                   local=self.extractor_is_local)
 
     def commit(self, tx: Transaction, contact_id: str, seq: int) -> None:
         """Persist what :meth:`on_turn` / :meth:`on_end` computed for item ``seq`` (inside the worker's write)."""

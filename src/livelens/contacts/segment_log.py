@@ -22,8 +22,8 @@ from livelens.contacts.service import ContactCenter
 from livelens.errors import InvalidRequestException, OutputTypeNotFoundException
 from livelens.storage.base import Transaction
 
-V1_KINDS = ("Transcript", "Categories", "PostContactSummary")
-V2_KINDS = ("Transcript", "Categories", "Issues", "Event", "Attachments", "PostContactSummary")
+V1_KINDS = ("Transcript", "Categories", "PostContactSummary", "ExtractedInformation")
+V2_KINDS = ("Transcript", "Categories", "Issues", "Event", "Attachments", "PostContactSummary", "ExtractedInformation")
 DEFAULT_PAGE_SIZE = 100
 
 
@@ -69,8 +69,7 @@ class SegmentLog:
         category_filter: CategoryFilter | None = None,
     ) -> Page:
         """ListRealtimeContactAnalysisSegmentsV2: CHAT contacts, Raw or Redacted."""
-        # No SegmentTypes means every type; types livelens does not produce
-        # (ExtractedInformation) simply match nothing.
+        # No SegmentTypes means every type.
         kinds = tuple(k for k in V2_KINDS if k in set(segment_types)) if segment_types else V2_KINDS
 
         def check(contact: Contact) -> None:

@@ -20,7 +20,9 @@ FIELDS = (
     "LastUpdatedBy",
     "Tags",
 )
-SUMMARY = ("Name", "ExtractionDefinitionId", "ExtractionDefinitionArn", "CreatedTime", "LastUpdatedTime", "LastUpdatedBy")
+SUMMARY = (
+    "Name", "ExtractionDefinitionId", "ExtractionDefinitionArn", "CreatedTime", "LastUpdatedTime", "LastUpdatedBy"
+)
 
 
 def _book(ctx: RequestContext) -> ExtractionBook:
