@@ -41,8 +41,10 @@ def test_extraction_definitions_crud(connect: Any) -> None:
     instance = new_instance(connect)
     token = unique()
     request = {"InstanceId": instance, "Name": "order-number", "ClientToken": token,
-               "ExtractionConfiguration": {"PromptHint": "The customer's order number",
-                                           "NotFoundBehavior": {"Behavior": "USE_DEFAULT_VALUE", "DefaultValue": "none"}},
+               "ExtractionConfiguration": {
+                   "PromptHint": "The customer's order number",
+                   "NotFoundBehavior": {"Behavior": "USE_DEFAULT_VALUE", "DefaultValue": "none"},
+               },
                "Display": {"Label": "Order"}, "Tags": {"team": "orders"}}
     created = connect.create_extraction_definition(**request)
     assert connect.create_extraction_definition(**request)["ExtractionDefinitionId"] == created[
@@ -107,7 +109,8 @@ def test_extract_information_on_a_chat_raw_and_redacted(server: Server, connect:
     email = _definition(connect, instance, "email", "The customer's e-mail address")
     missing = _definition(connect, instance, "order", "The order number",
                           NotFoundBehavior={"Behavior": "USE_DEFAULT_VALUE", "DefaultValue": "unknown"})
-    omitted = _definition(connect, instance, "amount", "The amount of the refund", NotFoundBehavior={"Behavior": "OMIT"})
+    omitted = _definition(connect, instance, "amount", "The amount of the refund",
+                          NotFoundBehavior={"Behavior": "OMIT"})
     _extract_rule(connect, instance, "moving", 'customer said "thanks"', [city, email, missing, omitted])
     chat = start_chat(connect, participant, instance)
     say(participant, chat.customer, "Hi, I am moving to Seattle next month.")
