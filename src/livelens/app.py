@@ -28,6 +28,7 @@ from livelens.contacts.extraction import ExtractionBook
 from livelens.contacts.models import Contact
 from livelens.contacts.next_token import NextTokenCodec
 from livelens.contacts.rules import RuleBook, RuleRunner
+from livelens.contacts.search import ContactSearch
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
 from livelens.contacts.tags import TagBook
@@ -139,6 +140,7 @@ def build_runtime(settings: Settings) -> Runtime:
         rules=RuleBook(center, embedder),
         tags=TagBook(center, center._instance_settings),
         extraction=ExtractionBook(center),
+        search=ContactSearch(center),
     )
     return Runtime(settings, storage, services, worker, credentials, generated, deliverer)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from livelens.api.auth import Caller
 from livelens.contacts.extraction import ExtractionBook
 from livelens.contacts.rules import RuleBook
+from livelens.contacts.search import ContactSearch
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter
 from livelens.contacts.tags import TagBook
@@ -23,6 +24,7 @@ class Services:
     rules: RuleBook | None = None
     tags: TagBook | None = None
     extraction: ExtractionBook | None = None
+    search: ContactSearch | None = None
 
 
 @dataclass(frozen=True)

@@ -374,6 +374,34 @@ class SqliteTransaction:
     def delete_rule(self, rule_id: str) -> None:
         self.conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
 
+    # contact search -------------------------------------------------------------
+    def list_instance_contacts(self, instance_id: str, start: str, end: str, field: str) -> list[Record]:
+        """The instance's contacts whose ISO-8601 ``field`` (initiation_timestamp, disconnect_timestamp) is in
+        [start, end]."""
+        if field not in ("initiation_timestamp", "disconnect_timestamp"):
+            raise ValueError(field)
+        rows = self.conn.execute(
+            "SELECT data, analysis_status, ended, last_item_seq, analysed_seq FROM contacts "
+            f"WHERE instance_id = ? AND json_extract(data, '$.{field}') BETWEEN ? AND ?",
+            (instance_id, start, end),
+        )
+        out = []
+        for data, status, ended, last_item, analysed in rows:
+            record: Record = _loads(data)
+            record.update(analysis_status=status, ended=bool(ended), last_item_seq=last_item, analysed_seq=analysed)
+            out.append(record)
+        return out
+
+    def search_transcripts(self, instance_id: str, role: str, fts_query: str) -> set[str]:
+        """Ids of the instance's contacts with a turn by ``role`` matching the FTS5 query (the indexed text is
+        the redacted one whenever the contact redacts)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT t.contact_id FROM transcript_search t JOIN contacts c ON c.id = t.contact_id "
+            "WHERE transcript_search MATCH ? AND t.role = ? AND c.instance_id = ?",
+            (fts_query, role, instance_id),
+        )
+        return {contact_id for (contact_id,) in rows}
+
     # extraction definitions ---------------------------------------------------
     def insert_extraction_definition(self, definition_id: str, instance_id: str, name: str, data: Record) -> None:
         self.conn.execute(

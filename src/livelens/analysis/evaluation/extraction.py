@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from livelens.analysis.evaluate import Table
 from livelens.analysis.extraction import ExtractionTurn, Extractor, value_kind
 
 
@@ -84,3 +85,27 @@ def score(extractor: Extractor, items: list[ExtractionItem]) -> dict[str, Score]
             s.exact += normalize(predicted) == normalize(item.value)
             s.f1 += token_f1(item.value, predicted)
     return dict(scores)
+
+
+def evaluate_extraction(data_dir: Path, limit: int | None = None) -> list[Table]:
+    """The SGD table of ``livelens eval`` (``--limit N``: every k-th item, so a quick run spans all services)."""
+    from livelens.analysis.extraction import OfflineExtractor
+
+    folder = data_dir / "sgd"
+    if not folder.is_dir():
+        return [Table("Information extraction (sgd)", ["note"], [[f"{folder} not found: skipped"]])]
+    items = list(load_sgd(folder))
+    if limit is not None and len(items) > limit:
+        step = len(items) / limit
+        items = [items[int(i * step)] for i in range(limit)]
+    scores = score(OfflineExtractor(), items)
+    table = Table(
+        f"Information extraction, offline extractor (SGD dev, {len(items)} USER slot spans)",
+        ["kind of value", "items", "exact match", "token F1", "answered"],
+    )
+    for kind, s in sorted(scores.items(), key=lambda kv: (kv[0] == "all", -kv[1].items)):
+        table.rows.append([kind, str(s.items), f"{s.exact / s.items:.3f}", f"{s.f1 / s.items:.3f}",
+                           f"{s.found / s.items:.3f}"])
+    table.notes.append("hint = the slot's schema description; value = the USER span; context = the dialogue up to and "
+                       "including that turn; exact match and token F1 after SQuAD normalisation.")
+    return [table]

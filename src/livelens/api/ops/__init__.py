@@ -3,6 +3,6 @@
 Importing this package registers every handler with :data:`livelens.api.routing.registry`.
 """
 
-from livelens.api.ops import connect, contact_lens, extraction, native, participant, rules, tags
+from livelens.api.ops import connect, contact_lens, extraction, native, participant, rules, search, tags
 
-__all__ = ["connect", "contact_lens", "extraction", "native", "participant", "rules", "tags"]
+__all__ = ["connect", "contact_lens", "extraction", "native", "participant", "rules", "search", "tags"]
