@@ -299,6 +299,8 @@ class OfflineExtractor:
             spans += [m.span() for m in _CAPITALISED.finditer(text)]
         if kind in ("place", "person", "title", "address"):
             spans = [span for begin, end in spans if (span := self._capitalised(text, begin, end))]
+        if kind in ("place", "person"):
+            spans = [(b, e) for b, e in spans if not any(c.isdigit() for c in text[b:e])]
         if kind == "place" and not spans:
             spans += [m.span(1) for m in _LOWER_PLACE.finditer(text)]
         if kind == "person" and not spans:
