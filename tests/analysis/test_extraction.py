@@ -74,7 +74,9 @@ def test_offline_extractor_finds_typed_values_with_offsets(offline: OfflineExtra
 
 
 def test_a_later_value_replaces_an_earlier_one(offline: OfflineExtractor) -> None:
-    turns = _turns(("CUSTOMER", "Book it for March 3rd."), ("AGENT", "Done."), ("CUSTOMER", "Sorry, make it March 5th."))
+    turns = _turns(
+        ("CUSTOMER", "Book it for March 3rd."), ("AGENT", "Done."), ("CUSTOMER", "Sorry, make it March 5th.")
+    )
     assert offline.extract("Date of the appointment", turns).values[0].content == "March 5th"
 
 
