@@ -15,12 +15,13 @@ import json
 import re
 import string
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from livelens.analysis.evaluate import Table
-from livelens.analysis.extraction import ExtractionTurn, Extractor, value_kind
+from livelens.analysis.extraction import ExtractedValue, Extraction, ExtractionTurn, Extractor, value_kind
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,23 @@ def token_f1(gold: str, predicted: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+class FirstEntityBaseline:
+    """The naive extractor the offline one is compared with: the first named entity of the last customer turn."""
+
+    def __init__(self, offline: Any) -> None:
+        self.offline = offline  # shares its spaCy documents
+
+    def extract(self, hint: str, turns: Sequence[ExtractionTurn]) -> Extraction:
+        last = next((t for t in reversed(turns) if t.role == "CUSTOMER"), None)
+        if last is None:
+            return Extraction()
+        ents = list(self.offline.nlp(last.text).ents)
+        if not ents:
+            return Extraction()
+        e = ents[0]
+        return Extraction((ExtractedValue(e.text, last, e.start_char, e.end_char),))
+
+
 @dataclass
 class Score:
     items: int = 0
@@ -98,14 +116,18 @@ def evaluate_extraction(data_dir: Path, limit: int | None = None) -> list[Table]
     if limit is not None and len(items) > limit:
         step = len(items) / limit
         items = [items[int(i * step)] for i in range(limit)]
-    scores = score(OfflineExtractor(), items)
+    offline = OfflineExtractor()
+    scores = score(offline, items)
+    baseline = score(FirstEntityBaseline(offline), items)
     table = Table(
         f"Information extraction, offline extractor (SGD dev, {len(items)} USER slot spans)",
-        ["kind of value", "items", "exact match", "token F1", "answered"],
+        ["kind of value", "items", "exact match", "token F1", "answered", "baseline EM", "baseline F1"],
     )
     for kind, s in sorted(scores.items(), key=lambda kv: (kv[0] == "all", -kv[1].items)):
+        b = baseline[kind]
         table.rows.append([kind, str(s.items), f"{s.exact / s.items:.3f}", f"{s.f1 / s.items:.3f}",
-                           f"{s.found / s.items:.3f}"])
+                           f"{s.found / s.items:.3f}", f"{b.exact / b.items:.3f}", f"{b.f1 / b.items:.3f}"])
+    table.notes.append("baseline: the first spaCy entity of the customer's last turn (the same run, same items).")
     table.notes.append("hint = the slot's schema description; value = the USER span; context = the dialogue up to and "
                        "including that turn; exact match and token F1 after SQuAD normalisation.")
     return [table]
