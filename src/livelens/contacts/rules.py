@@ -4,7 +4,9 @@
 DescribeRule, UpdateRule and DeleteRule, webhooks, recorded actions and the
 dry run. :class:`RuleRunner` is the analysis worker's collaborator: after a
 turn's analysis it advances the contact's rules (:mod:`livelens.rules.engine`)
-and returns the ``Categories`` segment; :meth:`RuleRunner.commit` then writes
+and returns the ``Categories`` segment (and, for rules with ``EXTRACT_INFORMATION``, the
+``ExtractedInformation`` segments of :mod:`livelens.contacts.extraction_segments`, extracted over the
+contact's turns so far); :meth:`RuleRunner.commit` then writes
 the rules' state, the alert outbox and the recorded actions inside the
 worker's transaction, the one that appends the turn's segments and advances
 ``analysed_seq``. A turn is therefore evaluated exactly once, also across a
