@@ -31,3 +31,18 @@ def test_convert_names_what_has_no_form() -> None:
     result = CliRunner().invoke(rules, ["convert", "--channel", "voice", 'customer means "cancel my plan"'])
     assert result.exit_code == 1
     assert "semantic matching" in result.output
+
+
+def test_rules_test_dry_runs_an_aws_json_function(tmp_path: Path) -> None:
+    transcript = tmp_path / "turns.json"
+    transcript.write_text(json.dumps([
+        {"ParticipantRole": "CUSTOMER", "Content": "I would like my money back."},
+        {"ParticipantRole": "AGENT", "Content": "Of course."},
+    ]))
+    function = json.dumps({"Version": "2022-11-25", "RuleFunction": {"Operator": "AND", "Operands": [
+        {"Operator": "CONTAINS_ANY", "Operands": ["money back"],
+         "ComparisonValue": "$.ContactLens.RealTimeChat.ExactMatch.Transcript",
+         "FilterClause": {"LogicOperator": "AND", "Filters": [{"Type": "ParticipantRole", "Data": "CUSTOMER"}]}}]}})
+    result = CliRunner().invoke(rules, ["test", "--function", function, "--transcript", str(transcript), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["Matched"] is True
