@@ -334,7 +334,7 @@ def start_livelens(directory: Path, db: Path | None = None, env: dict[str, str] 
     directory.mkdir(parents=True, exist_ok=True)
     db = db or directory / "livelens.db"
     started = time.perf_counter()
-    environment = {**os.environ, "LIVELENS_LOG_LEVEL": "warning", **(env or {})}
+    environment = {**os.environ, "LIVELENS_LOG_LEVEL": "warning", "LIVELENS_THROTTLE": "off", **(env or {})}
     environment.pop("LIVELENS_VALIDATE_RESPONSES", None)
     process = subprocess.Popen(
         [LIVELENS, "serve", "--port", "0", "--db", str(db), "--credentials", str(credentials_file(directory))],

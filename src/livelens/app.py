@@ -19,20 +19,25 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
+from livelens.analysis.extraction import Extractor, LlmExtractor, OfflineExtractor
 from livelens.api.app import WireEndpoint
 from livelens.api.auth import SigV4Verifier, load_credentials, load_policies
 from livelens.api.authz import Authorizer, Policy
 from livelens.api.context import Services
 from livelens.api.limits import InflightLimiter
 from livelens.api.routing import load_service_models
+from livelens.api.throttle import Throttle
 from livelens.config import Settings
 from livelens.contacts.analysis_worker import Analyser, Pipeline
+from livelens.contacts.extraction import ExtractionBook
 from livelens.contacts.lifecycle import InactivityTimeouts, end_inactive_contacts
 from livelens.contacts.models import Contact
 from livelens.contacts.next_token import NextTokenCodec
 from livelens.contacts.rules import RuleBook, RuleRunner
+from livelens.contacts.search import ContactSearch
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
+from livelens.contacts.tags import TagBook
 from livelens.contacts.tokens import TokenIssuer
 from livelens.health import HEALTH_PATH, METRICS_PATH, Observatory
 from livelens.ingest.chat import ChatIngest, Uploads
@@ -74,6 +79,14 @@ def server_key(storage: Storage) -> bytes:
             key = secrets.token_hex(32)
             tx.set_meta("server_key", key)
     return bytes.fromhex(key)
+
+
+def extractor_for(settings: Settings) -> Extractor:
+    """The EXTRACT_INFORMATION extractor (models load on first use, shared with the pipeline's)."""
+    if settings.extractor == "openai":
+        return LlmExtractor(settings.summary_url, settings.summary_model, settings.summary_api_key or None,
+                            settings.summary_timeout)
+    return OfflineExtractor()
 
 
 def analysis_config(settings: Settings, mask: str) -> dict[str, dict[str, Any]]:
@@ -141,7 +154,8 @@ def warm_up(settings: Settings, unavailable: frozenset[str] = frozenset()) -> No
 def build_worker(settings: Settings, storage: Storage, center: ContactCenter, waker: Any,
                  on_alert: Callable[[], None] = lambda: None, unavailable: frozenset[str] = frozenset()) -> Worker:
     """An analysis worker over ``storage`` (in the server, or in a ``livelens worker`` process)."""
-    rules = RuleRunner(center, embedder, on_alert=on_alert)
+    rules = RuleRunner(center, embedder, on_alert=on_alert, extractor=extractor_for(settings),
+                       extractor_is_local=settings.extractor == "offline")
     analyser = Analyser(pipeline_factory(settings, unavailable), rules)
     return Worker(
         storage, analyser, rules, waker,
@@ -202,6 +216,9 @@ def build_runtime(settings: Settings, storage: Storage | None = None,
         chat=ChatIngest(center, Uploads(settings.uploads_path)),
         voice=VoiceIngest(center),
         rules=RuleBook(center, embedder),
+        tags=TagBook(center, center._instance_settings),
+        extraction=ExtractionBook(center),
+        search=ContactSearch(center),
     )
     return Runtime(settings, storage, services, worker, credentials, generated, deliverer, supervisor, notifier,
                    policies, unavailable)
@@ -237,6 +254,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         idle_timeout=settings.idle_timeout,
         limiter=InflightLimiter(settings.max_inflight, settings.max_inflight_per_client),
         authorizer=Authorizer(runtime.storage, runtime.policies, account_id=settings.account_id),
+        throttle=Throttle(settings.throttle),
     )
     supervisor = runtime.supervisor
     observatory = Observatory(

@@ -108,6 +108,10 @@ SETTINGS: tuple[Setting, ...] = (
         float,
     ),
     Setting("voice_silence_timeout_seconds", 300.0, "End a voice contact after this much silence (0: never).", float),
+    Setting("extractor", "offline", "Information extractor of EXTRACT_INFORMATION rule actions: offline, or openai "
+            "(the summary's summary_url, summary_model, summary_api_key, summary_timeout)."),
+    Setting("throttle", "default", "Request throttling per access key and operation: default (generous), "
+            "aws (Amazon Connect's documented quotas) or off."),
 )
 
 
@@ -145,6 +149,8 @@ class Settings:
     skip_unavailable_analysers: bool = False
     chat_idle_timeout_minutes: float = 30.0
     voice_silence_timeout_seconds: float = 300.0
+    extractor: str = "offline"
+    throttle: str = "default"
 
     @classmethod
     def load(
@@ -180,6 +186,12 @@ class Settings:
                      "max_inflight_per_client"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.extractor not in ("offline", "openai"):
+            raise ValueError("extractor must be offline or openai")
+        if self.extractor == "openai" and not (self.summary_url and self.summary_model):
+            raise ValueError("extractor=openai needs summary_url and summary_model")
+        if self.throttle not in ("default", "aws", "off"):
+            raise ValueError("throttle must be default, aws or off")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
         if self.analysis_workers != "auto" and not (

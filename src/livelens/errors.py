@@ -5,6 +5,7 @@ error code that the service model declares for the operation at hand.
 
     LivelensError
     ├── InvalidRequestException        a request that breaks a documented constraint
+    ├── InvalidParameterException      a malformed parameter value (e.g. a resource ARN)
     ├── ResourceNotFoundException      unknown instance, contact, participant, rule
     ├── OutputTypeNotFoundException    Raw asked under RedactedOnly, or Redacted without redaction
     ├── ContactNotFoundException       the contact is no longer active
@@ -14,6 +15,7 @@ error code that the service model declares for the operation at hand.
     ├── IdempotencyException           a ClientToken reused with other parameters
     ├── AccessDeniedException          a forged, expired or revoked participant token
     ├── ThrottlingException            too many requests
+    ├── ServiceQuotaExceededException  a per-instance limit reached
     └── InternalServiceException       anything unexpected (never carries a traceback)
 """
 
@@ -32,6 +34,10 @@ class LivelensError(Exception):
 
 class InvalidRequestException(LivelensError):
     code = "InvalidRequestException"
+
+
+class InvalidParameterException(LivelensError):
+    code = "InvalidParameterException"
 
 
 class ResourceNotFoundException(LivelensError):
@@ -68,6 +74,10 @@ class AccessDeniedException(LivelensError):
 
 class ThrottlingException(LivelensError):
     code = "ThrottlingException"
+
+
+class ServiceQuotaExceededException(LivelensError):
+    code = "ServiceQuotaExceededException"
 
 
 class InternalServiceException(LivelensError):

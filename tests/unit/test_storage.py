@@ -1,7 +1,8 @@
 import json
+from importlib import resources
 from pathlib import Path
 
-from livelens.storage.sqlite import SqliteStorage, apply_migrations
+from livelens.storage.sqlite import MIGRATIONS_PACKAGE, SqliteStorage, apply_migrations
 
 
 def _contact(storage: SqliteStorage, contact_id: str = "c1") -> None:
@@ -13,8 +14,26 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     storage = SqliteStorage(tmp_path / "db.sqlite")
     assert apply_migrations(storage._writer) == []
     names = [r[0] for r in storage._writer.execute("SELECT name FROM _migrations")]
-    files = sorted(p.name for p in (Path(__file__).parents[2] / "src/livelens/storage/migrations/sqlite").glob("*.sql"))
-    assert names == files and names[:2] == ["0001_initial.sql", "0002_rules.sql"]
+    shipped = sorted(f.name for f in resources.files(MIGRATIONS_PACKAGE).iterdir() if f.name.endswith(".sql"))
+    assert names == shipped and names[:2] == ["0001_initial.sql", "0002_rules.sql"]
+    storage.close()
+
+
+def test_transcript_search_indexes_the_text_the_policy_shows(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path / "db.sqlite")
+    _contact(storage, "open")
+    _contact(storage, "redacting")
+    raw = {"Id": "t1", "ParticipantRole": "CUSTOMER", "Content": "mail me at jane@example.com"}
+    hidden = {**raw, "Content": "mail me at [PII]"}
+    with storage.write() as tx:
+        tx.append_segments("open", [("Transcript", raw, None)])
+        tx.append_segments("redacting", [("Transcript", raw, hidden)])
+        tx.append_segments("redacting", [("Event", {"Id": "e"}, {"Id": "e"})])
+    with storage.read() as tx:
+        assert tx.search_transcripts("i1", "CUSTOMER", '"jane example com"') == {"open"}
+        assert tx.search_transcripts("i1", "CUSTOMER", '"mail me"') == {"open", "redacting"}
+        assert tx.search_transcripts("i1", "AGENT", '"mail me"') == set()
+        assert tx.search_transcripts("other-instance", "CUSTOMER", '"mail me"') == set()
     storage.close()
 
 

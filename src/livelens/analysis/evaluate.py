@@ -21,7 +21,7 @@ import numpy as np
 from livelens.analysis.evaluation import datasets
 from livelens.analysis.evaluation.metrics import PRF, macro_f1, rouge_multi
 
-SECTIONS = ("sentiment", "issues", "pii", "summary")
+SECTIONS = ("sentiment", "issues", "pii", "summary", "extraction")
 T = TypeVar("T")
 
 
@@ -379,6 +379,10 @@ def run(data_dir: Path, only: Sequence[str] = SECTIONS, limit: int | None = None
             tables += evaluate_pii(data_dir, limit, pii_set)
         elif section == "summary":
             tables += evaluate_summary(data_dir, limit)
+        elif section == "extraction":
+            from livelens.analysis.evaluation.extraction import evaluate_extraction
+
+            tables += evaluate_extraction(data_dir, limit)
         else:
             raise ValueError(f"unknown evaluation section {section!r} (choose from {', '.join(SECTIONS)})")
     return tables

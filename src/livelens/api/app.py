@@ -38,6 +38,7 @@ from livelens.api.serialize import (
     parse_input,
     to_wire,
 )
+from livelens.api.throttle import Throttle
 from livelens.api.validate import ShapeValidator, summarize
 from livelens.errors import InvalidRequestException, LivelensError
 
@@ -72,12 +73,14 @@ class WireEndpoint:
         idle_timeout: float = 30.0,
         limiter: InflightLimiter | None = None,
         authorizer: Authorizer | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.services = services
         self.models = dict(models)
         self.verifier = verifier
         self.router = Router(registry.build(self.models))
         self.validate_responses = validate_responses
+        self.throttle = throttle
         self._requests = ShapeValidator()
         self._responses = ShapeValidator(dotall=True)
         self.max_body_bytes = max_body_bytes
@@ -126,6 +129,9 @@ class WireEndpoint:
             caller = None
             if operation.auth == "sigv4":
                 caller = self.verifier.verify(request.method, self._signed_url(request, raw_path), headers, body)
+            if self.throttle is not None:
+                who = caller.access_key if caller else headers.get("x-amz-bearer", "anonymous")
+                self.throttle.take(who, operation.service, operation.name)
             params: dict[str, Any] = dict(match.path_params)
             if operation.model is not None:
                 query = request.scope.get("query_string", b"").decode("latin-1")

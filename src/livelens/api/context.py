@@ -6,9 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from livelens.api.auth import Caller
+from livelens.contacts.extraction import ExtractionBook
 from livelens.contacts.rules import RuleBook
+from livelens.contacts.search import ContactSearch
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter
+from livelens.contacts.tags import TagBook
 from livelens.ingest.chat import ChatIngest
 from livelens.ingest.voice import VoiceIngest
 
@@ -20,6 +23,9 @@ class Services:
     chat: ChatIngest
     voice: VoiceIngest
     rules: RuleBook | None = None
+    tags: TagBook | None = None
+    extraction: ExtractionBook | None = None
+    search: ContactSearch | None = None
 
 
 @dataclass(frozen=True)

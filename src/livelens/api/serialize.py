@@ -39,6 +39,7 @@ DEFAULT_STATUS = {
     "ResourceConflictException": 409,
     "IdempotencyException": 409,
     "ThrottlingException": 429,
+    "ServiceQuotaExceededException": 402,
     "InternalServiceException": 500,
     "InternalServerException": 500,
     "MissingAuthenticationTokenException": 403,

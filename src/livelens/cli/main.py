@@ -118,12 +118,15 @@ def main() -> None:
               help="File with one 'ACCESS_KEY_ID SECRET_ACCESS_KEY' pair per line.")
 @click.option("--analysis-workers", default=None,
               help="Analysis worker processes: auto (one per core), a number, or 0 (in-process) [default: auto].")
+@click.option("--throttle", default=None, type=click.Choice(["default", "aws", "off"]),
+              help="Request throttling per access key and operation [default: default].")
 def serve(host: str | None, port: int | None, db: str | None, credentials: str | None,
-          analysis_workers: str | None) -> None:
+          analysis_workers: str | None, throttle: str | None) -> None:
     """Serve connect, connect-contact-lens and connectparticipant on one port."""
     if credentials is not None and not Path(credentials).is_file():
         raise click.BadParameter(f"no such file: {credentials}", param_hint="--credentials")
-    run_server(_settings(host=host, port=port, db=db, credentials=credentials, analysis_workers=analysis_workers))
+    run_server(_settings(host=host, port=port, db=db, credentials=credentials, analysis_workers=analysis_workers,
+                         throttle=throttle))
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""``livelens rules test``: dry-run a rule's Function and explain every match."""
+"""``livelens rules test`` (dry-run a rule's Function, explaining every match) and ``livelens rules convert``."""
 
 from __future__ import annotations
 
@@ -191,3 +191,31 @@ def test_rule(
         report = _local(function, turns, chosen, attrs)
     click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else format_report(report))
     sys.exit(0 if report["Matched"] else 1)
+
+
+@rules.command("convert")
+@click.argument("function")
+@click.option("--channel", type=click.Choice(["chat", "voice"], case_sensitive=False), default="chat",
+              show_default=True, help="The rule's channel (RealTimeChat or RealTimeCall conditions).")
+def convert(function: str, channel: str) -> None:
+    """Translate a Function between AWS's JSON Rules Function language and livelens' readable language.
+
+    FUNCTION is the text itself, or @FILE to read it from a file. JSON (AWS) input prints the
+    readable form; readable input prints the JSON that CreateRule on AWS accepts. A condition
+    without a form in the other language is named and the command exits with status 1.
+    """
+    from livelens.rules.aws_function import AwsFunctionError, looks_like_json, to_aws, to_readable
+    from livelens.rules.parser import RuleSyntaxError, parse
+
+    if function.startswith("@"):
+        try:
+            function = Path(function[1:]).read_text()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {function[1:]}: {exc}", param_hint="FUNCTION") from None
+    try:
+        if looks_like_json(function):
+            click.echo(to_readable(function, channel.upper()))
+        else:
+            click.echo(json.dumps(to_aws(parse(function), channel.upper()), indent=2, ensure_ascii=False))
+    except (AwsFunctionError, RuleSyntaxError) as exc:
+        raise click.ClickException(str(exc)) from None

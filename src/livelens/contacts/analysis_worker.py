@@ -263,7 +263,8 @@ class Analyser:
                 commit.segments += render.turn_segments(contact, item, analysis, redaction)
                 if evaluation is not None and rules is not None:
                     rows, firings = self._rules(
-                        functools.partial(rules.on_turn, evaluation, contact, item, analysis, redaction)
+                        functools.partial(rules.on_turn, evaluation, contact, item, analysis, redaction,
+                                          tuple(commit.segments))
                     )
                     commit.segments += rows
                     commit.firings += firings
@@ -282,7 +283,8 @@ class Analyser:
                 commit.segments.append(render.attachments_segment(contact, item))
             elif kind == END:
                 if evaluation is not None and rules is not None:
-                    rows, firings = self._rules(functools.partial(rules.on_end, evaluation, contact))
+                    rows, firings = self._rules(
+                        functools.partial(rules.on_end, evaluation, contact, tuple(commit.segments)))
                     commit.segments += rows
                     commit.firings += firings
                 if "summary" in contact.analysis:

@@ -4,7 +4,9 @@
 DescribeRule, UpdateRule and DeleteRule, webhooks, recorded actions and the
 dry run. :class:`RuleRunner` is the analysis worker's collaborator: after a
 turn's analysis it advances the contact's rules (:mod:`livelens.rules.engine`)
-and returns the ``Categories`` segment; :meth:`RuleRunner.write` then writes
+and returns the ``Categories`` segment (and, for rules with ``EXTRACT_INFORMATION``, the
+``ExtractedInformation`` segments of :mod:`livelens.contacts.extraction_segments`, extracted over the
+contact's turns so far); :meth:`RuleRunner.write` then writes
 the rules' state, the alert outbox and the recorded actions inside the
 worker's fenced transaction, the one that appends the turn's segments and
 advances ``analysed_seq``. A turn is therefore evaluated exactly once, also across a
@@ -24,11 +26,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from livelens.analysis.extraction import ExtractionTurn, Extractor
 from livelens.analysis.types import Redaction, TurnAnalysis
+from livelens.contacts.extraction import EXTRACT, definition_ids
+from livelens.contacts.extraction_segments import extraction_segments, turns_from_segments
 from livelens.contacts.models import Contact, Instance, now_iso
 from livelens.contacts.service import MESSAGE, UTTERANCE, ContactCenter, idempotent
+from livelens.contacts.tags import check_tags
 from livelens.errors import InvalidRequestException, ResourceConflictException, ResourceNotFoundException
 from livelens.rules import alerts
+from livelens.rules.aws_function import AwsFunctionError, parse_function
 from livelens.rules.dryrun import dry_run, turn_facts
 from livelens.rules.engine import (
     CATEGORY,
@@ -42,7 +49,7 @@ from livelens.rules.engine import (
     TurnFacts,
     needs_embedding,
 )
-from livelens.rules.parser import Function, RuleSyntaxError, parse
+from livelens.rules.parser import Function, RuleSyntaxError
 from livelens.storage.base import Record, Transaction
 
 log = logging.getLogger("livelens.rules")
@@ -54,6 +61,7 @@ SUPPORTED_ACTIONS = {
     EVENT: "EventBridgeAction",
     NOTIFICATION: "SendNotificationAction",
     TASK: "TaskAction",
+    EXTRACT: "ExtractInformationAction",
 }
 MAX_ACTIONS = 20
 MAX_WEBHOOKS = 10
@@ -75,8 +83,8 @@ class RuleBook:
     @staticmethod
     def compile_function(source: str, event_source: str) -> Function:
         try:
-            function = parse(source)
-        except RuleSyntaxError as exc:
+            function = parse_function(source, EVENT_SOURCES.get(event_source))
+        except (RuleSyntaxError, AwsFunctionError) as exc:
             raise InvalidRequestException(f"Function: {exc}") from None
         if EVENT_SOURCES.get(event_source) == "CHAT" and function.uses_seconds:
             leaf = next(x for x in function.leaves if getattr(x, "window", None) and x.window.unit == "seconds")  # type: ignore[attr-defined]
@@ -117,6 +125,10 @@ class RuleBook:
             member = SUPPORTED_ACTIONS[kind]
             if kind != CATEGORY and not action.get(member):
                 raise InvalidRequestException(f"Actions.{i}.{member} is required for ActionType {kind}.")
+            if kind == EXTRACT and not action[member].get("RulesExtractionDefinitions"):
+                raise InvalidRequestException(
+                    f"Actions.{i}.{member}.RulesExtractionDefinitions must name at least one extraction definition."
+                )
             others = [k for k in action if k not in ("ActionType", member)]
             if others:
                 raise InvalidRequestException(f"Actions.{i}.{others[0]} does not belong to ActionType {kind}.")
@@ -134,6 +146,15 @@ class RuleBook:
         if existing is not None and existing["RuleId"] != rule_id:
             raise ResourceConflictException(f"A rule named {name} already exists in instance {instance_id}.")
 
+    @staticmethod
+    def _check_definitions(tx: Transaction, instance_id: str, actions: Sequence[Mapping[str, Any]]) -> None:
+        for definition_id in definition_ids(actions):
+            found = tx.get_extraction_definition(definition_id)
+            if found is None or found.get("InstanceId") != instance_id:
+                raise ResourceNotFoundException(
+                    f"Extraction definition not found: {definition_id} (ExtractInformationAction)"
+                )
+
     def _rule(self, tx: Transaction, instance_id: str, rule_id: str) -> Record:
         self.center.get_instance(tx, instance_id)
         record = tx.get_rule(rule_id)
@@ -147,10 +168,12 @@ class RuleBook:
         self.compile_function(request["Function"], event_source)
         self.check_actions(request["Actions"])
         self.check_filters(request)
+        check_tags(request.get("Tags") or {}, "Tags")
 
         def create() -> dict[str, Any]:
             instance = self.center.get_instance(tx, request["InstanceId"])
             self._unique_name(tx, instance.id, request["Name"])
+            self._check_definitions(tx, instance.id, request["Actions"])
             rule_id = str(uuid.uuid4())
             now = now_iso()
             record = {
@@ -213,6 +236,7 @@ class RuleBook:
             record = self._rule(tx, request["InstanceId"], request["RuleId"])
             self.compile_function(request["Function"], record["TriggerEventSource"]["EventSourceName"])
             self._unique_name(tx, record["InstanceId"], request["Name"], record["RuleId"])
+            self._check_definitions(tx, record["InstanceId"], request["Actions"])
             record.update(
                 Name=request["Name"],
                 Function=request["Function"],
@@ -342,7 +366,7 @@ def _compiled(record: Record) -> CompiledRule:
 
 @functools.lru_cache(maxsize=4096)
 def _compile(rule_id: str, name: str, source: str, actions: str, arn: str) -> CompiledRule:
-    return CompiledRule(rule_id, name, parse(source), tuple(json.loads(actions)), arn)
+    return CompiledRule(rule_id, name, parse_function(source), tuple(json.loads(actions)), arn)
 
 
 @dataclass
@@ -361,6 +385,8 @@ class RuleRunner:
     embedder: Callable[[], Embed] | None = None
     on_alert: Callable[[], None] = lambda: None
     clock: Callable[[], float] = time.time
+    extractor: Extractor | None = None
+    extractor_is_local: bool = True
 
     # what applies -------------------------------------------------------------
     def rules_for(self, tx: Transaction, contact: Contact) -> list[CompiledRule]:
@@ -376,7 +402,7 @@ class RuleRunner:
                 if record["PublishStatus"] == "PUBLISHED" and EVENT_SOURCES.get(source) == contact.channel:
                     try:
                         rules.append(_compiled(record))
-                    except RuleSyntaxError:  # validated at CreateRule; never expected
+                    except ValueError:  # validated at CreateRule; never expected
                         log.exception("rule %s no longer parses; skipped", record["RuleId"])
             after = rows[-1][0]
 
@@ -392,7 +418,7 @@ class RuleRunner:
 
     def on_turn(
         self, evaluation: Evaluation, contact: Contact, item: Mapping[str, Any], analysis: TurnAnalysis,
-        redaction: Redaction | None,
+        redaction: Redaction | None, pending: Sequence[SegmentRow] = (),
     ) -> tuple[list[SegmentRow], list[Firing]]:
         """Advance the contact's rules by one analysed turn; the Categories segment, if any, and the firings."""
         original = item.get("content")
@@ -410,16 +436,49 @@ class RuleRunner:
             # The pipeline's embedding of this very text (the turn as analysed), if it made one.
             embedding=analysis.extras.get("embedding"),  # type: ignore[arg-type]
         )
-        return self._rows(contact, evaluation.on_turn(facts))
+        ms = (item.get("begin_ms"), item.get("end_ms"))
+        current = (
+            ExtractionTurn(item["id"], item["role"], original, *ms) if original is not None and contact.keeps_original
+            else None,
+            ExtractionTurn(item["id"], item["role"], redaction.content, *ms) if redaction is not None else None,
+        )
+        return self._rows(contact, evaluation.on_turn(facts), current, pending)
 
-    def on_end(self, evaluation: Evaluation, contact: Contact) -> tuple[list[SegmentRow], list[Firing]]:
+    def on_end(self, evaluation: Evaluation, contact: Contact,
+               pending: Sequence[SegmentRow] = ()) -> tuple[list[SegmentRow], list[Firing]]:
         """The contact ended: decide "not said" and "in last N" conditions."""
-        return self._rows(contact, evaluation.on_end())
+        return self._rows(contact, evaluation.on_end(), (None, None), pending)
 
-    @staticmethod
-    def _rows(contact: Contact, firings: list[Firing]) -> tuple[list[SegmentRow], list[Firing]]:
+    def _rows(self, contact: Contact, firings: list[Firing],
+              current: tuple[ExtractionTurn | None, ExtractionTurn | None],
+              pending: Sequence[SegmentRow]) -> tuple[list[SegmentRow], list[Firing]]:
         category = [f for f in firings if f.rule.assigns_category]
-        return ([categories_segment(contact, category)] if category else []), firings
+        rows = [categories_segment(contact, category)] if category else []
+        extracting = [d for f in firings for d in definition_ids(f.rule.actions)]
+        if extracting and self.extractor is not None:
+            rows += self._extract(contact, list(dict.fromkeys(extracting)), current, pending)
+        return rows, firings
+
+    def _extract(self, contact: Contact, wanted: list[str],
+                 current: tuple[ExtractionTurn | None, ExtractionTurn | None],
+                 pending: Sequence[SegmentRow]) -> list[SegmentRow]:
+        """ExtractedInformation segments over the contact's turns so far (this turn included).
+
+        ``pending``: the segments of the worker's commit in hand, not yet in storage (the
+        contact's earlier turns of the same batch).
+        """
+        assert self.extractor is not None
+        with self.center.storage.read() as tx:
+            definitions = [d for d in map(tx.get_extraction_definition, wanted) if d is not None]
+            turns: list[list[ExtractionTurn] | None] = []
+            for form, (output, this_turn) in enumerate(zip(("raw", "redacted"), current, strict=True), start=1):
+                rows = tx.list_segments(contact.id, after=0, kinds=("Transcript",), limit=100_000, output=output)
+                bodies = [json.loads(body) for _, _, body in rows]
+                bodies += [row[form] for row in pending if row[0] == "Transcript" and row[form] is not None]
+                earlier = [t for t in turns_from_segments(bodies) if this_turn is None or t.id != this_turn.id]
+                turns.append(earlier + [this_turn] if this_turn is not None else (earlier or None))
+        return extraction_segments(contact, definitions, turns[0], turns[1], self.extractor,
+                                   local=self.extractor_is_local)
 
     def write(self, tx: Transaction, contact: Contact, states: Mapping[str, Record], firings: Sequence[Firing]) -> bool:
         """Persist rule states, alert outbox rows and recorded actions (inside the worker's fenced commit);

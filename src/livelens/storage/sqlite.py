@@ -248,6 +248,9 @@ class SqliteTransaction(SqliteClaims):
     def delete_instance(self, instance_id: str) -> None:
         self.conn.execute("UPDATE instances SET deleted = 1 WHERE id = ?", (instance_id,))
 
+    def update_instance(self, instance_id: str, data: Record) -> None:
+        self.conn.execute("UPDATE instances SET data = ? WHERE id = ? AND deleted = 0", (_dumps(data), instance_id))
+
     # contacts -------------------------------------------------------------
     def insert_contact(self, contact_id: str, instance_id: str, channel: str, status: str, data: Record) -> None:
         self.conn.execute(
@@ -482,6 +485,66 @@ class SqliteTransaction(SqliteClaims):
 
     def delete_rule(self, rule_id: str) -> None:
         self.conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
+
+    # contact search -------------------------------------------------------------
+    def list_instance_contacts(self, instance_id: str, start: str, end: str, field: str) -> list[Record]:
+        """The instance's contacts whose ISO-8601 ``field`` (initiation_timestamp, disconnect_timestamp) is in
+        [start, end]."""
+        if field not in ("initiation_timestamp", "disconnect_timestamp"):
+            raise ValueError(field)
+        rows = self.conn.execute(
+            "SELECT data, analysis_status, ended, last_item_seq, analysed_seq FROM contacts "
+            f"WHERE instance_id = ? AND json_extract(data, '$.{field}') BETWEEN ? AND ?",
+            (instance_id, start, end),
+        )
+        out = []
+        for data, status, ended, last_item, analysed in rows:
+            record: Record = _loads(data)
+            record.update(analysis_status=status, ended=bool(ended), last_item_seq=last_item, analysed_seq=analysed)
+            out.append(record)
+        return out
+
+    def search_transcripts(self, instance_id: str, role: str, fts_query: str) -> set[str]:
+        """Ids of the instance's contacts with a turn by ``role`` matching the FTS5 query (the indexed text is
+        the redacted one whenever the contact redacts)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT t.contact_id FROM transcript_search t JOIN contacts c ON c.id = t.contact_id "
+            "WHERE transcript_search MATCH ? AND t.role = ? AND c.instance_id = ?",
+            (fts_query, role, instance_id),
+        )
+        return {contact_id for (contact_id,) in rows}
+
+    # extraction definitions ---------------------------------------------------
+    def insert_extraction_definition(self, definition_id: str, instance_id: str, name: str, data: Record) -> None:
+        self.conn.execute(
+            "INSERT INTO extraction_definitions (id, instance_id, name, data) VALUES (?, ?, ?, ?)",
+            (definition_id, instance_id, name, _dumps(data)),
+        )
+
+    def get_extraction_definition(self, definition_id: str) -> Record | None:
+        row = self._one("SELECT data FROM extraction_definitions WHERE id = ?", (definition_id,))
+        return None if row is None else _loads(row[0])
+
+    def find_extraction_definition_by_name(self, instance_id: str, name: str) -> Record | None:
+        row = self._one(
+            "SELECT data FROM extraction_definitions WHERE instance_id = ? AND name = ?", (instance_id, name)
+        )
+        return None if row is None else _loads(row[0])
+
+    def list_extraction_definitions(self, instance_id: str, after: int, limit: int) -> list[tuple[int, Record]]:
+        rows = self.conn.execute(
+            "SELECT seq, data FROM extraction_definitions WHERE instance_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (instance_id, after, limit),
+        )
+        return [(seq, _loads(data)) for seq, data in rows]
+
+    def update_extraction_definition(self, definition_id: str, name: str, data: Record) -> None:
+        self.conn.execute(
+            "UPDATE extraction_definitions SET name = ?, data = ? WHERE id = ?", (name, _dumps(data), definition_id)
+        )
+
+    def delete_extraction_definition(self, definition_id: str) -> None:
+        self.conn.execute("DELETE FROM extraction_definitions WHERE id = ?", (definition_id,))
 
     def get_rule_states(self, contact_id: str) -> dict[str, Record]:
         rows = self.conn.execute("SELECT rule_id, state FROM rule_state WHERE contact_id = ?", (contact_id,))

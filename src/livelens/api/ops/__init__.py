@@ -3,6 +3,6 @@
 Importing this package registers every handler with :data:`livelens.api.routing.registry`.
 """
 
-from livelens.api.ops import connect, contact_lens, native, participant, rules
+from livelens.api.ops import connect, contact_lens, extraction, native, participant, rules, search, tags
 
-__all__ = ["connect", "contact_lens", "native", "participant", "rules"]
+__all__ = ["connect", "contact_lens", "extraction", "native", "participant", "rules", "search", "tags"]

@@ -8,6 +8,7 @@ from livelens.api.context import RequestContext
 from livelens.api.routing import operation
 from livelens.api.serialize import JsonFragments
 from livelens.contacts.lifecycle import status_attributes
+from livelens.contacts.list_filter import parse_list_filter
 from livelens.contacts.models import Contact, Instance
 
 Params = dict[str, Any]
@@ -113,6 +114,7 @@ def list_realtime_contact_analysis_segments_v2(ctx: RequestContext, params: Para
         params["SegmentTypes"],
         params.get("MaxResults"),
         params.get("NextToken"),
+        parse_list_filter(params.get("ListFilter")),
     )
     return {
         "Channel": page.contact.channel,
