@@ -40,6 +40,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from livelens.analysis.llm import ChatCompletions
+
 CUSTOMER = "CUSTOMER"
 MAX_CONTENT = 1024
 
@@ -475,40 +477,16 @@ class LlmExtractor:
 
     def __init__(self, url: str, model: str, api_key: str | None = None, timeout: float = 20.0,
                  opener: Callable[..., Any] = urllib.request.urlopen) -> None:
-        self.endpoint = url.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.api_key = api_key
-        self.timeout = timeout
-        self.opener = opener
+        self.client = ChatCompletions(url, model, api_key, timeout, opener)
 
     def extract(self, hint: str, turns: Sequence[ExtractionTurn]) -> Extraction:
         if not any(t.role == CUSTOMER and t.text.strip() for t in turns):
             return Extraction(failure_code="INSUFFICIENT_CONVERSATION_CONTENT")
         transcript = "\n".join(f"{t.role.title()}: {t.text}" for t in turns)
-        body = {
-            "model": self.model,
-            "temperature": 0,
-            "messages": [
-                {"role": "system", "content": _SYSTEM_PROMPT.format(hint=hint)},
-                {"role": "user", "content": transcript},
-            ],
-        }
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.endpoint, data=json.dumps(body).encode(), headers=headers, method="POST")
-        try:
-            with self.opener(request, timeout=self.timeout) as response:
-                payload = json.loads(response.read().decode("utf-8"))
-            choice = payload["choices"][0]
-            if choice.get("finish_reason") == "content_filter":
-                return Extraction(failure_code="FAILED_SAFETY_GUIDELINES")
-            content = str(choice["message"]["content"]).strip()
-        except urllib.error.HTTPError as exc:
-            return Extraction(failure_code="QUOTA_EXCEEDED" if exc.code == 429 else "INTERNAL_ERROR")
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, ValueError, KeyError, IndexError,
-                TypeError):
-            return Extraction(failure_code="INTERNAL_ERROR")
+        answer = self.client.complete(_SYSTEM_PROMPT.format(hint=hint), transcript)
+        if answer.content is None:
+            return Extraction(failure_code=answer.failure_code or "INTERNAL_ERROR")
+        content = answer.content.strip()
         value = _answer(content)
         if not value:
             return Extraction()

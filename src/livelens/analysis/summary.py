@@ -17,13 +17,11 @@ redacted, so a summary never carries PII that the transcript does not.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from livelens.analysis.llm import ChatCompletions
 from livelens.analysis.registry import component
 from livelens.analysis.types import AnalysedTurn, Summary
 
@@ -184,60 +182,17 @@ _SYSTEM_PROMPT = (
 
 
 class ChatCompletionsSummarizer:
-    """Calls an OpenAI-compatible ``/chat/completions`` endpoint."""
+    """Calls an OpenAI-compatible ``/chat/completions`` endpoint (:mod:`livelens.analysis.llm`)."""
 
     def __init__(self, url: str, model: str, api_key: str | None = None, timeout: float = 20.0) -> None:
-        self.endpoint = url.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.api_key = api_key
-        self.timeout = timeout
+        self.client = ChatCompletions(url, model, api_key, timeout)
 
     def __call__(self, turns: Sequence[AnalysedTurn], max_chars: int) -> Summary:
         transcript = "\n".join(f"{_role_label(t.turn.participant_role)}: {_text(t)}" for t in turns)
-        body = {
-            "model": self.model,
-            "temperature": 0,
-            "messages": [
-                {"role": "system", "content": _SYSTEM_PROMPT.format(max_chars=max_chars)},
-                {"role": "user", "content": transcript},
-            ],
-        }
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(
-            self.endpoint, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
-                payload = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            return _failure_for_http_error(exc)
-        except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError, OSError):
-            return Summary("FAILED", failure_code="INTERNAL_ERROR")
-        try:
-            choice = payload["choices"][0]
-            if choice.get("finish_reason") == "content_filter":
-                return Summary("FAILED", failure_code="FAILED_SAFETY_GUIDELINES")
-            content = choice["message"]["content"]
-        except (KeyError, IndexError, TypeError):
-            return Summary("FAILED", failure_code="INTERNAL_ERROR")
-        if not isinstance(content, str) or not content.strip():
-            return Summary("FAILED", failure_code="INTERNAL_ERROR")
-        return Summary("COMPLETED", content=_clip(" ".join(content.split()), max_chars))
-
-
-def _failure_for_http_error(exc: urllib.error.HTTPError) -> Summary:
-    if exc.code == 429:
-        return Summary("FAILED", failure_code="QUOTA_EXCEEDED")
-    try:
-        error = json.loads(exc.read().decode("utf-8")).get("error") or {}
-    except (ValueError, AttributeError, OSError):
-        error = {}
-    codes = {str(error.get(k, "")).lower() for k in ("code", "type")} if isinstance(error, dict) else set()
-    if codes & {"content_filter", "content_policy_violation", "content_filtered", "safety"}:
-        return Summary("FAILED", failure_code="FAILED_SAFETY_GUIDELINES")
-    return Summary("FAILED", failure_code="INTERNAL_ERROR")
+        answer = self.client.complete(_SYSTEM_PROMPT.format(max_chars=max_chars), transcript)
+        if answer.content is None:
+            return Summary("FAILED", failure_code=answer.failure_code or "INTERNAL_ERROR")
+        return Summary("COMPLETED", content=_clip(" ".join(answer.content.split()), max_chars))
 
 
 def _validate(cfg: Mapping[str, Any]) -> None:
