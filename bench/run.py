@@ -26,10 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import analysis_cost  # noqa: E402
 import batching  # noqa: E402
 import depth  # noqa: E402
+import fuzz  # noqa: E402
 import harness  # noqa: E402
 import latency  # noqa: E402
 import startup  # noqa: E402
 import throughput  # noqa: E402
+import transcript_seek  # noqa: E402
 import workers  # noqa: E402
 from harness import machine  # noqa: E402
 
@@ -42,6 +44,8 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "startup": startup.run,
     "batching": batching.run,
     "workers": workers.run,
+    "seek": transcript_seek.run,
+    "fuzz": fuzz.run,
 }
 
 Row = tuple[str, str, str, str, str]
@@ -147,6 +151,19 @@ def rows_for(name: str, result: dict[str, Any], results: dict[str, Any]) -> list
             rows.append((f"8 kill -9 x{k['kills']} at N={k['contacts']}", "p50 / p99 / max",
                          f"{_ms(k['p50_ms'], k['bound_seconds'])} / {_ms(k['p99_ms'], k['bound_seconds'])} / "
                          f"{_ms(k['max_ms'], k['bound_seconds'])}", "", ""))
+    elif name == "seek":
+        label = f"9 GetTranscript AbsoluteTime, {result['small']} vs {result['large']:,} items"
+        small, large = result["small"], result["large"]
+        for method in ("indexed", "linear"):
+            times = result[f"{method}_{small}_ms"], result[f"{method}_{large}_ms"]
+            rows.append((label, f"{method}: ms / ms", f"{times[0]:.2f} / {times[1]:.2f}", "", ""))
+        rows.append((label, "ratio (binary search)", f"{result['indexed_ratio']:.2f}", "≤ 2",
+                     _verdict(result["indexed_ratio"] <= 2)))
+    elif name == "fuzz":
+        label = f"10 fuzz, {result['examples_per_operation']} inputs × {result['operations']} operations"
+        rows.append((label, "5xx or traceback", "none" if result["clean"] else "FOUND (see results.json)",
+                     "none", _verdict(result["clean"])))
+        rows.append((label, "time", f"{result['seconds']:.0f} s", "", ""))
     return rows
 
 

@@ -11,7 +11,7 @@ import secrets
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,10 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from livelens.api.app import WireEndpoint
-from livelens.api.auth import SigV4Verifier, load_credentials
+from livelens.api.auth import SigV4Verifier, load_credentials, load_policies
+from livelens.api.authz import Authorizer, Policy
 from livelens.api.context import Services
+from livelens.api.limits import InflightLimiter
 from livelens.api.routing import load_service_models
 from livelens.config import Settings
 from livelens.contacts.analysis_worker import Analyser, Pipeline
@@ -32,6 +34,7 @@ from livelens.contacts.service import ContactCenter, InstanceDefaults
 from livelens.contacts.tokens import TokenIssuer
 from livelens.health import HEALTH_PATH, METRICS_PATH, Observatory
 from livelens.ingest.chat import ChatIngest, Uploads
+from livelens.ingest.sessions import SocketSessions
 from livelens.ingest.voice import VoiceIngest
 from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
@@ -57,6 +60,7 @@ class Runtime:
     deliverer: Deliverer | None = None
     supervisor: Supervisor | None = None  # the worker processes (--analysis-workers N > 0)
     notifier: Notifier | None = None
+    policies: dict[str, Policy] = field(default_factory=dict)
 
 
 def server_key(storage: Storage) -> bytes:
@@ -157,9 +161,9 @@ def free_dead_workers_claims(storage: Storage) -> int:
 def build_runtime(settings: Settings) -> Runtime:
     storage = open_storage(settings.db)
     free_dead_workers_claims(storage)
-    credentials, generated = load_credentials(
-        settings.credentials, os.environ, Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
-    )
+    generated_path = Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
+    credentials, generated = load_credentials(settings.credentials, os.environ, generated_path)
+    policies = load_policies(settings.credentials, os.environ, generated_path)
     pipeline_for = pipeline_factory(settings)
     center = contact_center(settings, storage, pipeline_for)
     deliverer = Deliverer(storage)
@@ -185,7 +189,8 @@ def build_runtime(settings: Settings) -> Runtime:
         voice=VoiceIngest(center),
         rules=RuleBook(center, embedder),
     )
-    return Runtime(settings, storage, services, worker, credentials, generated, deliverer, supervisor, notifier)
+    return Runtime(settings, storage, services, worker, credentials, generated, deliverer, supervisor, notifier,
+                   policies)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
@@ -196,6 +201,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         load_service_models(),
         verifier,
         validate_responses=settings.validate_responses,
+        max_body_bytes=settings.max_body_bytes,
+        idle_timeout=settings.idle_timeout,
+        limiter=InflightLimiter(settings.max_inflight, settings.max_inflight_per_client),
+        authorizer=Authorizer(runtime.storage, runtime.policies, account_id=settings.account_id),
     )
     supervisor = runtime.supervisor
     observatory = Observatory(
@@ -205,6 +214,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         configured_workers=settings.analysis_worker_count,
         restarts=(lambda: supervisor.restarts) if supervisor is not None else (lambda: 0),
     )
+
+    sessions = SocketSessions()
+    runtime.services.center.on_revoke = sessions.revoke
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -244,7 +256,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center).handle),
+            WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center, sessions).handle),
             Route(HEALTH_PATH, observatory.health, methods=["GET"]),
             Route(METRICS_PATH, observatory.metrics, methods=["GET"]),
         ],

@@ -66,6 +66,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("summary_timeout", 30.0, "Seconds to wait for the OpenAI-compatible API.", float),
     Setting("chat_duration_minutes", 1500, "Default lifetime of a chat contact's participant tokens.", int),
     Setting("max_clock_skew", 300, "Seconds a SigV4 X-Amz-Date may differ from the server clock.", int),
+    Setting("max_body_bytes", 2 * 1024 * 1024, "Largest request body (attachment uploads: their announced size).", int),
+    Setting("header_timeout", 10.0, "Seconds a connection may take to send a request's head.", float),
+    Setting("idle_timeout", 30.0, "Seconds a request body may pause between chunks.", float),
+    Setting("max_connections", 1000, "Open connections beyond which new requests get HTTP 503.", int),
+    Setting("max_inflight", 256, "Requests in progress at once, in all (more: ThrottlingException).", int),
+    Setting("max_inflight_per_client", 32, "Requests in progress at once per client address.", int),
     Setting("validate_responses", False, "Check every response against the service model (tests).", _bool),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
@@ -110,6 +116,12 @@ class Settings:
     summary_timeout: float = 30.0
     chat_duration_minutes: int = 1500
     max_clock_skew: int = 300
+    max_body_bytes: int = 2 * 1024 * 1024
+    header_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    max_connections: int = 1000
+    max_inflight: int = 256
+    max_inflight_per_client: int = 32
     validate_responses: bool = False
     log_level: str = "info"
     analysis_workers: str = "auto"
@@ -147,6 +159,10 @@ class Settings:
             raise ValueError("summary_generator must be extractive or openai")
         if self.summary_generator == "openai" and not (self.summary_url and self.summary_model):
             raise ValueError("summary_generator=openai needs summary_url and summary_model")
+        for name in ("max_body_bytes", "header_timeout", "idle_timeout", "max_connections", "max_inflight",
+                     "max_inflight_per_client"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
         if self.analysis_workers != "auto" and not (

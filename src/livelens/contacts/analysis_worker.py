@@ -22,6 +22,7 @@ after :data:`MAX_ATTEMPTS` attempts, marks it FAILED with the reason
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -255,10 +256,14 @@ class Analyser:
                     )
                     commit.segments += rows
                     commit.firings += firings
-                commit.item_analyses.append((item["seq"], item["id"], {
+                record: Record = {
                     "sentiment": analysis.sentiment,
                     "issues": [[i.begin, i.end, i.text] for i in analysis.issues],
-                }))
+                }
+                if contact.redacts and contact.keeps_original and redaction is not None:
+                    # The summary reads this, so that a redacting contact's original text never reaches it.
+                    record["redaction"] = render.redaction_to_record(redaction)
+                commit.item_analyses.append((item["seq"], item["id"], record))
                 commit.turns += 1
             elif kind == EVENT and item.get("content_type") in SEGMENT_EVENTS:
                 commit.segments.append(render.event_segment(contact, item))
@@ -299,8 +304,8 @@ class Analyser:
     def _summary(self, contact: Contact, history: list[Record]) -> SegmentRow:
         started = time.perf_counter()
         max_chars = render.summary_max_chars(contact)
-        turns = [AnalysedTurn(turn_of(contact, item), stored_analysis(item)) for item in history]
         pipeline = self.pipeline_for(contact)
+        turns = [self._summary_turn(pipeline, contact, item) for item in history]
         try:
             summary = pipeline.summarize(turns, max_chars=max_chars, language=contact.language)
         except Exception:
@@ -324,6 +329,22 @@ class Analyser:
                 redacted["Content"] = self._redact(pipeline, summary_turn).content[:max_chars]
         self.observe("summary", time.perf_counter() - started)
         return ("PostContactSummary", raw, redacted)
+
+    def _summary_turn(self, pipeline: Pipeline, contact: Contact, item: Record) -> AnalysedTurn:
+        """A turn as the summary may see it: for a redacting contact, only its redacted form.
+
+        Under RedactedOnly the stored turn is already redacted. Under
+        RedactedAndOriginal the turn's redaction (kept with its analysis) goes
+        along, and the summarizers read ``redaction.content``; a turn analysed
+        before that was kept is redacted again here.
+        """
+        turn, analysis = turn_of(contact, item), stored_analysis(item)
+        if not (contact.redacts and contact.keeps_original):
+            return AnalysedTurn(turn, analysis)
+        stored = (item.get("analysis") or {}).get("redaction")
+        redaction = render.redaction_from_record(stored) if stored else self._redact(pipeline, turn)
+        return AnalysedTurn(turn, dataclasses.replace(analysis, redaction=redaction))
+
 
     def _log_once(self, key: str, message: str, *args: object) -> None:
         """A traceback the first time a kind of failure happens in this process, one line after that."""
@@ -389,5 +410,3 @@ def fail_contact(tx: Transaction, contact_id: str, reason: str) -> None:
     record["analysis_failure_reason"] = reason
     tx.update_contact(contact_id, data=record, analysis_status=FAILED)
     log.error("analysis of contact %s FAILED after %d attempts: %s", contact_id, MAX_ATTEMPTS, reason)
-
-

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from livelens.files import private_database
 from livelens.storage.base import Record
 from livelens.storage.sqlite_claims import SqliteClaims
 
@@ -94,6 +95,7 @@ class SqliteStorage:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            private_database(Path(self.path).expanduser())
         self._writer = _connect(self.path)
         apply_migrations(self._writer)
         self._write_lock = threading.Lock()
