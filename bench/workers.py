@@ -99,7 +99,10 @@ def drain(db: Path, cores: list[int], batch: int, total: int, timeout: float) ->
     taskset = shutil.which("taskset")
     processes = [
         subprocess.Popen([*([taskset, "-c", str(core)] if taskset else []), LIVELENS, "worker", "--db", str(db)],
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         # Each in a session of its own, as serve starts them: with the kernel's autogroup
+                         # scheduling, processes of one session share one CPU share on a busy machine.
+                         start_new_session=True)
         for core in cores
     ]
     storage = SqliteStorage(db)
