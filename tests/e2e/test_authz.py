@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,11 @@ def owned(iam: Server) -> str:
 
 def _path(operation: Any, instance_id: str) -> str:
     path = operation.uri.split("?")[0].replace("{InstanceId}", instance_id)
-    for label in ("ContactId", "RuleId", "AttachmentId"):
+    for label in ("ContactId", "RuleId", "AttachmentId", "ExtractionDefinitionId"):
         path = path.replace("{" + label + "}", "00000000-0000-0000-0000-000000000000")
-    return path
+    # Tags name their resource by ARN (the instance's here), URL-encoded in the path as the SDKs send it.
+    arn = f"arn:aws:connect:us-east-1:123456789012:instance/{instance_id}"
+    return path.replace("{resourceArn}", urllib.parse.quote(arn, safe=""))
 
 
 def _call(server: Server, operation: Any, instance_id: str, key: tuple[str, str]) -> Any:

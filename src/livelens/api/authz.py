@@ -28,7 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from livelens.errors import AccessDeniedException
+from livelens.contacts.tags import parse_arn
+from livelens.errors import AccessDeniedException, LivelensError
 from livelens.storage.base import Storage
 
 ROLES: dict[str, frozenset[str]] = {
@@ -132,6 +133,8 @@ class Authorizer:
         """Refuse, as IAM does, an operation or an instance outside the key's policy."""
         policy = self.policy(access_key)
         instance_id = params.get("InstanceId")
+        if instance_id is None:  # tags name their resource by ARN: the instance is in it
+            instance_id = _instance_of_arn(params.get("resourceArn"))
         resource = (f"arn:aws:connect:{region}:{self.account_id}:instance/{instance_id}"
                     if isinstance(instance_id, str) else "*")
         if not policy.allows(operation):
@@ -166,3 +169,13 @@ class Authorizer:
             f"User: arn:aws:iam::{self.account_id}:user/{access_key} is not authorized to perform: "
             f"{prefix}:{operation} on resource: {resource}"
         )
+
+
+def _instance_of_arn(arn: object) -> str | None:
+    """The instance a resource ARN belongs to (``None`` when it is no Amazon Connect ARN: the handler says so)."""
+    if not isinstance(arn, str):
+        return None
+    try:
+        return parse_arn(arn).instance_id
+    except LivelensError:
+        return None

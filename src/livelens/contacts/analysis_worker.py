@@ -208,6 +208,12 @@ class Analyser:
         """Analyses by item id; a contact whose turns cannot even be prepared goes to ``failed``."""
         groups: dict[int, tuple[Pipeline, list[tuple[Contact, Record, Turn, Redaction | None]]]] = {}
         for unit in units:
+            turns_pending = any(item["kind"] in (MESSAGE, UTTERANCE) for item in unit.items)
+            try:
+                pipeline = self.pipeline_for(unit.contact) if turns_pending else None
+            except Exception as exc:  # an analyser that cannot load (it will not load on a retry either)
+                failed[unit.contact.id] = CannotAnalyse(f"analysis cannot run: {type(exc).__name__}: {exc}")
+                continue
             try:
                 prepared = [
                     (unit.contact, item, turn_of(unit.contact, item),
@@ -216,11 +222,6 @@ class Analyser:
                 ]
             except Exception as exc:  # a malformed item
                 failed[unit.contact.id] = exc
-                continue
-            try:
-                pipeline = self.pipeline_for(unit.contact) if prepared else None
-            except Exception as exc:  # an analyser that cannot load (it will not load on a retry either)
-                failed[unit.contact.id] = CannotAnalyse(f"analysis cannot run: {type(exc).__name__}: {exc}")
                 continue
             if pipeline is not None:
                 groups.setdefault(id(pipeline), (pipeline, []))[1].extend(prepared)
