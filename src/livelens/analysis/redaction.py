@@ -22,6 +22,7 @@ from typing import Any
 from livelens.analysis._loading import load_once
 from livelens.analysis._offline import ensure_offline
 from livelens.analysis.context import TurnContext
+from livelens.analysis.conversation import answer_spans, requested_types
 from livelens.analysis.nlp import SPACY_MODEL, load_spacy
 from livelens.analysis.registry import ComponentFn, component
 from livelens.analysis.spoken import normalize
@@ -105,6 +106,7 @@ class PiiDetector:
             NameIntroRecognizer,
             StreetRecognizer,
         )
+        from livelens.analysis.pii_names import LabelledFieldRecognizer, ProperNameRecognizer
 
         ner_config = NerModelConfiguration(
             model_to_presidio_entity_mapping={
@@ -154,19 +156,40 @@ class PiiDetector:
             LoosePhoneRecognizer(),
             CardRecognizer(),
             NameIntroRecognizer(),
+            ProperNameRecognizer(),
+            LabelledFieldRecognizer(),
         ):
             registry.add_recognizer(recognizer)
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
         self._requested = sorted(self._analyzer.get_supported_entities(language="en"))
 
-    def detect(self, text: str, entities: Iterable[str] = ENTITY_TYPES, threshold: float = 0.4) -> list[PiiSpan]:
-        """Non-overlapping PII spans of ``text``, in order, limited to ``entities``."""
+    def detect(
+        self,
+        text: str,
+        entities: Iterable[str] = ENTITY_TYPES,
+        threshold: float = 0.4,
+        *,
+        prompt: str | None = None,
+    ) -> list[PiiSpan]:
+        """Non-overlapping PII spans of ``text``, in order, limited to ``entities``.
+
+        ``prompt`` is the preceding turn of another participant: when it asks
+        for a name, number, address or e-mail, the value given in ``text`` is
+        PII even if nothing else would say so (``conversation.py``).
+        """
         wanted = set(entities)
         if not text.strip() or not wanted:
             return []
-        norm = normalize(text)
+        # Escaped line breaks (a literal backslash-n, common in exported chat logs) read as line
+        # breaks; " \n" has the same length, so offsets are unchanged.
+        norm = normalize(text.replace("\\n", " \n"))
         raw = self._analyzer.analyze(norm.text, language="en", entities=self._requested)
         found: list[PiiSpan] = []
+        for answer in answer_spans(norm.text, requested_types(prompt)):
+            if answer.entity_type in wanted:
+                begin, end = _trim(text, *norm.to_original(answer.begin, answer.end))
+                if end > begin:
+                    found.append(PiiSpan(begin, end, answer.entity_type, 0.75))
         locations: list[tuple[int, int]] = []
         for r in raw:
             entity = PRESIDIO_TYPES.get(r.entity_type, r.entity_type)
@@ -295,7 +318,7 @@ class Redactor:
         self._detector = load_detector()
 
     def __call__(self, turn: Turn) -> Redaction:
-        spans = self._detector.detect(turn.content, self.entities, self.threshold)
+        spans = self._detector.detect(turn.content, self.entities, self.threshold, prompt=turn.preceding)
         return apply_redaction(turn.content, spans, self.mask)
 
 
