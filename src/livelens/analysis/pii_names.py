@@ -35,7 +35,7 @@ _NOT_NAMES = frozenset(
     monday tuesday wednesday thursday friday saturday sunday january february march april may june july
     august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
     usa uk eu us un ceo cfo cto vp hr it id pin ssn dob atm faq url pdf usb tv pc iphone ipad android
-    wifi wi-fi internet email e-mail online app apps covid gmail outlook hotmail yahoo inc ltd llc corp co plc gmbh
+    wifi wi-fi internet email thx pls plz lol omg btw fyi e-mail online app apps covid gmail outlook hotmail yahoo inc ltd llc corp co plc gmbh
     bot user agent customer admin support team re fw fwd cc bcc ps nan""".split()
 )
 _GREETING = re.compile(
@@ -93,12 +93,19 @@ def is_english_word(word: str) -> bool:
     return False
 
 
+# "Y'know", "W'll": contractions, not "O'Brien".
+_CONTRACTION = re.compile(r"['’](?:know|ll|ve|re|d|s|t|m|all|em|cause)$", re.I)
+_INITIAL = re.compile(r"^[A-Z]\.?$")
 _PLACE_WORDS = frozenset({"at", "on", "in", "near", "from", "to", "via", "into", "of"})
 
 
 def _name_token(tok: Token) -> bool:
+    doc = tok.doc
+    glued = tok.i > 0 and not doc[tok.i - 1].whitespace_ and doc[tok.i - 1].text in ("#", "@", "-", "^", "/", "_")
     return (
         _capitalised(tok.text)
+        and not glued
+        and not _CONTRACTION.search(tok.text)
         and not tok.is_stop
         and tok.text.lower().rstrip(".") not in _NOT_NAMES
         and tok.ent_type_ not in _NOT_PEOPLE
@@ -134,12 +141,18 @@ class ProperNameRecognizer(LocalRecognizer):
                 continue
             # A run of capitalised words on one line.
             j = i
-            while (
-                j + 1 < len(tokens)
-                and _name_token(tokens[j + 1])
-                and "\n" not in tokens[j].whitespace_
-            ):
-                j += 1
+            while j + 1 < len(tokens) and "\n" not in tokens[j].whitespace_:
+                if _name_token(tokens[j + 1]):
+                    j += 1
+                elif (
+                    j + 2 < len(tokens)
+                    and _INITIAL.match(tokens[j + 1].text)
+                    and "\n" not in tokens[j + 1].whitespace_
+                    and _name_token(tokens[j + 2])
+                ):
+                    j += 2  # "Thaddeus M Bezrukov", "Elbio D. Navarrete"
+                else:
+                    break
             run = tokens[i : j + 1]
             i = j + 1
             before = text[max(0, run[0].idx - 40) : run[0].idx]

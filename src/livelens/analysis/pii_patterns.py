@@ -100,7 +100,7 @@ CONTEXT_RULES: tuple[ContextRule, ...] = (
     ContextRule(
         "SSN",
         r"\b(?:social security(?: number)?|ssn|social(?: number)?|ss#)\b",
-        r"\b(?:\d{3}[- .]?\d{2}[- .]?\d{4}|\d{4})\b",
+        r"\b(?:\d{3}(?:[- .]|,\s?)?\d{2}(?:[- .]|,\s?)?\d{4}|\d{4})\b",
         window=40,
     ),
     ContextRule(
@@ -158,6 +158,8 @@ ADDRESS_PARTS = re.compile(
     rf"(?<=,\s)(?:{_US_STATES})\s+\d{{5}}(?:-\d{{4}})?\b|\b(?:{_US_STATES})\s+\d{{5}}(?:-\d{{4}})?\b(?=\s*(?:$|[.,;\n]))",
     re.I,
 )
+# UK and Canadian postcodes have a shape no English word has ("NW1 6XE", "SW1A 1AA", "M5V 3L9").
+POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]? \d[ABD-HJLNP-UW-Z]{2}|[A-Z]\d[A-Z] \d[A-Z]\d)\b")
 PHONE = re.compile(r"(?<![\w+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.,-]{0,3}\d{3}[\s.,-]{0,3}\d{4}(?!\w)")
 NAME_INTRO = re.compile(
     r"\b(?:my name is|my name's|name is|name's|this is|i am|i'm|speaking with|talking to|"
@@ -228,13 +230,13 @@ class StreetRecognizer(LocalRecognizer):
                 start, end = address.match_start, address.match_end
                 if start is not None and end is not None:
                     results.append(RecognizerResult("ADDRESS", int(start), int(end), 0.9))
-            for pattern, score in ((STREET, 0.7), (STREET_EU, 0.7), (ADDRESS_PARTS, 0.6)):
+            for pattern, score in ((STREET, 0.7), (STREET_EU, 0.7), (ADDRESS_PARTS, 0.6), (POSTCODE, 0.6)):
                 for m in pattern.finditer(text):
                     results.append(RecognizerResult("ADDRESS", m.start(), m.end(), score))
         return results
 
 
-_PHONE_ANY = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{5,18}\d(?![\w/])")
+_PHONE_ANY = re.compile(r"(?<![\w+])\+?\(?\d[\d \t().-]{5,18}\d(?![\w/])")
 _PHONE_BEFORE = re.compile(
     r"\b(?:phone|call|calling|mobile|cell|tel|telephone|fax|desk|office|reach|text|sms|whatsapp|"
     r"contact|registered|messages to|ring|dial|landline|number is)\b[^.?!\d]{0,30}$",

@@ -106,6 +106,7 @@ class PiiDetector:
             NameIntroRecognizer,
             StreetRecognizer,
         )
+        from livelens.analysis.pii_address import PostalAddressRecognizer
         from livelens.analysis.pii_names import LabelledFieldRecognizer, ProperNameRecognizer
 
         ner_config = NerModelConfiguration(
@@ -158,6 +159,7 @@ class PiiDetector:
             NameIntroRecognizer(),
             ProperNameRecognizer(),
             LabelledFieldRecognizer(),
+            PostalAddressRecognizer(),
         ):
             registry.add_recognizer(recognizer)
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
