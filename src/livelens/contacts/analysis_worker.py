@@ -28,8 +28,10 @@ from livelens.contacts.service import (
     JOINED,
     LEFT,
     MESSAGE,
+    PRECEDING_WINDOW,
     UTTERANCE,
     ContactCenter,
+    preceding_text,
 )
 
 log = logging.getLogger("livelens.worker")
@@ -56,8 +58,11 @@ class RulesHook(Protocol):
     def commit(self, tx: Any, contact_id: str, seq: int) -> None: ...
 
 
-def turn_of(contact: Contact, item: dict[str, Any]) -> Turn:
-    """The pipeline's view of an item: the original text if stored, else the redacted one."""
+def turn_of(contact: Contact, item: dict[str, Any], preceding: str | None = None) -> Turn:
+    """The pipeline's view of an item: the original text if stored, else the redacted one.
+
+    ``preceding`` is the text of the turn it may answer (see ``service.preceding_text``).
+    """
     content = item.get("content")
     if content is None:
         content = item["redaction"]["content"]
@@ -72,6 +77,7 @@ def turn_of(contact: Contact, item: dict[str, Any]) -> Turn:
         begin_offset_millis=item.get("begin_ms"),
         end_offset_millis=item.get("end_ms"),
         attributes=contact.attributes,
+        preceding=preceding,
     )
 
 
@@ -133,8 +139,13 @@ class AnalysisWorker:
                 return 0
             contact = Contact.from_record(record)
             items = tx.list_items(contact_id, after=contact.analysed_seq, limit=BATCH)
+            earlier = tx.list_items(contact_id, before=contact.analysed_seq + 1, limit=PRECEDING_WINDOW,
+                                    descending=True, kinds=(MESSAGE, UTTERANCE))
+        history = list(reversed(earlier))
         for item in items:
-            rows, analysis_record = self.segments_for(contact, item)
+            rows, analysis_record = self.segments_for(contact, item, history)
+            if item["kind"] in (MESSAGE, UTTERANCE):
+                history = [*history[-PRECEDING_WINDOW:], item]
             with self.center.storage.write() as tx:
                 current = tx.get_contact(contact_id)
                 if current is None or current["analysed_seq"] >= item["seq"]:
@@ -154,10 +165,13 @@ class AnalysisWorker:
             self.on_segments(contact_id)
         return len(items)
 
-    def segments_for(self, contact: Contact, item: dict[str, Any]) -> tuple[list[SegmentRow], dict[str, Any] | None]:
+    def segments_for(
+        self, contact: Contact, item: dict[str, Any], history: list[dict[str, Any]] | None = None
+    ) -> tuple[list[SegmentRow], dict[str, Any] | None]:
+        """``history``: the turns before ``item``, oldest first (for the turn it may answer)."""
         kind = item["kind"]
         if kind in (MESSAGE, UTTERANCE):
-            return self._turn(contact, item)
+            return self._turn(contact, item, preceding_text(history or [], item.get("role", "")))
         if kind == EVENT and item.get("content_type") in SEGMENT_EVENTS:
             return [render.event_segment(contact, item)], None
         if kind == ATTACHMENT:
@@ -167,9 +181,11 @@ class AnalysisWorker:
             return rows + ([self._summary(contact)] if "summary" in contact.analysis else []), None
         return [], None
 
-    def _turn(self, contact: Contact, item: dict[str, Any]) -> tuple[list[SegmentRow], dict[str, Any]]:
+    def _turn(
+        self, contact: Contact, item: dict[str, Any], preceding: str | None = None
+    ) -> tuple[list[SegmentRow], dict[str, Any]]:
         pipeline = self.pipeline_for(contact)
-        turn = turn_of(contact, item)
+        turn = turn_of(contact, item, preceding)
         stored = item.get("redaction")
         redaction = render.redaction_from_record(stored) if stored else None
         try:
