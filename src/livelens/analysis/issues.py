@@ -30,6 +30,7 @@ from livelens.analysis._loading import load_once
 from livelens.analysis.context import TurnContext
 from livelens.analysis.embeddings import load_embedder
 from livelens.analysis.nlp import load_spacy
+from livelens.analysis.pii_names import is_english_word
 from livelens.analysis.registry import ComponentFn, component
 from livelens.analysis.types import Issue
 
@@ -337,22 +338,22 @@ _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 # ("Thank you, that fixed it!") and turns that only hand over details ("The order number is 7916676427",
 # "It's [PII] and my phone is [PII]"). Written for livelens, tuned on tests/data/turn_cases/dev.jsonl.
 _PROBLEM_WORD = re.compile(
-    r"\b(?:not|no|never|n't|cannot|can't|won't|still|problem|issue|wrong|broken|error|fail\w*|missing|lost|"
+    r"\b(?:not|no|never|cannot|can't|won't|still|problem|issue|wrong|broken|error|fail\w*|missing|lost|"
     r"damaged|late|charged|declined|refund\w*|cancel\w*|help|why|how|what|when|need|want|would like|'d like|"
-    r"trying|tried|keeps?|stopped|again|but|however|though)\b|\?",
+    r"trying|tried|keeps?|stopped|again|but|however|though|close|change|update|remove)\b|n't\b|\?",
     re.I,
 )
 _CLOSING = re.compile(
-    r"^\W*(?:(?:thanks?|thank you|thx|cheers|ta|appreciate|awesome|great|perfect|brilliant|excellent|cool|ok(?:ay)?|"
-    r"lovely|wonderful|nope|no|that's|thats|that is|it's|its|all good|sounds good|bye|goodbye|have a)\b)|"
+    r"^\W*(?:thanks?|thank you|thx|cheers|ta|appreciate|bye|goodbye|have a)\b|"
     r"\b(?:(?:that|it|this)(?:'s| has| is)? (?:fixed|sorted|solved|worked|done it)|works? (?:now|again|fine)|"
-    r"working (?:now|again|fine)|(?:that's|that is|thats) (?:all|everything|it)|nothing else|"
+    r"working (?:now|again|fine)|(?:that's|that is|thats) (?:all|everything|it)|nothing else|sounds good|"
     r"(?:have|has) a (?:good|great|nice|lovely) (?:day|evening|night|one|weekend))\b",
     re.I,
 )
 _CLOSING_PROBLEM = re.compile(
-    r"\b(?:not|never|n't|cannot|still|problem|issue|wrong|broken|error|missing|but|however|though|"
-    r"another|also|one more|else i)\b|\?",
+    r"\b(?:not|never|cannot|still|problem|issue|wrong|broken|error|missing|but|however|though|another|also|"
+    r"one more|else i|delay\w*|los[tei]\w*|waiting|wait(?:ed)? for|cancel\w*|worst|bad|terrible|awful|"
+    r"ridiculous|disappoint\w*|missed|stuck|hours?|minutes)\b|n't\b|\?|#",
     re.I,
 )
 _VALUE = re.compile(
@@ -393,7 +394,11 @@ def is_routine_sentence(sentence: str) -> bool:
         return False
     rest = _VALUE.sub(" ", sentence)
     words = re.findall(r"[A-Za-z][A-Za-z'’-]*", rest)
-    return all(w.lower().replace("’", "'") in _DETAIL_WORDS or w[0].isupper() for w in words)
+    # Capitalised words are values (names, streets) unless they open the sentence ("Close my account").
+    return all(
+        w.lower().replace("’", "'") in _DETAIL_WORDS or (w[0].isupper() and (i > 0 or not is_english_word(w)))
+        for i, w in enumerate(words)
+    )
 
 
 @dataclass(frozen=True)
