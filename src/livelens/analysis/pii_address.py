@@ -28,7 +28,8 @@ _STREET_WORDS = (
     r"rue|via|calle|avenida|rua|r\.|ul\.?|ulica|út|utca|piazza|praça|praceta|travessa|estrada|largo|"
     r"strasse|straße|str\.|gasse|weg|platz|allee|ring|damm|straat|laan|gracht|plein|dijk|kade|"
     r"gade|vej|gatan|vägen|väg|gata|gränd|stig|veien|vegur|tie|katu|kuja|polku|tee|iela|g\.|aqq\.|"
-    r"chemin|allée|impasse|quai|cours|passage|sector|block|house|p\.?o\.?|box|postbox|pobox"
+    r"chemin|allée|impasse|quai|cours|passage|sector|block|house|p\.?o\.?|box|postbox|pobox|u\.|plass|fasor|"
+    r"körút|sor|köz|tanya|sokak|cadde(?:si)?|mahallesi"
 )
 _STREET_WORD = re.compile(rf"^(?:{_STREET_WORDS})$", re.I)
 _NUM = r"\d{1,6}[A-Za-z]?\.?"
@@ -40,8 +41,8 @@ _CORE = re.compile(
     re.U,
 )
 _UNIT = re.compile(
-    r"^(?:(?:apt|apartment|suite|ste|unit|flat|floor|fl|room|bldg|building|p\.?\s?o\.?\s+box|box|postbox|#)"
-    r"\.?[ \t]*#?[ \t]*[\w-]+)",
+    r"^(?:(?:apt|apartment|suite|ste|unit|flat|floor|fl|room|bldg|building|postbox|box)\b|p\.?\s?o\.?\s+box\b|#)"
+    r"\.?[ \t]*#?[ \t]*[\w-]+",
     re.I,
 )
 _SEPARATOR = re.compile(r"^(?:[ \t]*(?:,|\n|\\n)[ \t]*(?:[}>?|*\-]{1,3}[ \t]*)?)+")
@@ -53,7 +54,7 @@ _PARTICLES = frozenset(
     "de la le les du des del della di da do dos das van von der den ten ter af av y e et und i nad pod am im an "
     "s. st. sur sous upon-".split()
 )
-_STOP = re.compile(r"[.?!;:\"]")
+_STOP = re.compile(r"[?!;:\"]")
 
 
 def _is_place_word(word: str) -> bool:
@@ -103,8 +104,12 @@ def _extend(text: str, end: int) -> int:
             break  # a phone number on the next line, not a postcode
         taken = 0
         digits = 0
+        at_unit = False
         for w in words:
             token = w.group(0)
+            if taken and _UNIT.match(segment.group(0)[w.start() :] + rest[gap + segment.end() : gap + segment.end() + 8]):
+                at_unit = True
+                break
             if not (_LOCALITY_TOKEN.match(token) and _is_place_word(token)):
                 break
             digits += sum(c.isdigit() for c in token)
@@ -114,7 +119,7 @@ def _extend(text: str, end: int) -> int:
         if taken == 0:
             break
         end += gap + words[taken - 1].end()
-        if taken < len(words):
+        if taken < len(words) and not at_unit:
             break
     return end
 
@@ -129,7 +134,7 @@ _BEFORE = re.compile(
     rf"(?:^|[\s,])((?:(?:flat|apt|apartment|unit|suite)\.?[ \t]*\d+\w?,?[ \t]*)?(?:{_NUM}[ \t]+)?)\Z", re.I
 )
 _ADDRESS_CUE = re.compile(
-    r"(?:\b(?:at|to|address(?:es)?|lives? on|lived in|live in|in|is|ship|send|deliver\w*)\b|:|\n|^)[ \t:]*\Z", re.I
+    r"(?:\b(?:at|on|to|address(?:es)?|lives? on|lived in|live in|in|is|ship|send|deliver\w*)\b|:|\n|^)[ \t:]*\Z", re.I
 )
 
 
@@ -137,7 +142,7 @@ def _street_tokens(words: str) -> list[str] | None:
     """The words of ``words`` that make the street name, or None if they do not make one."""
     tokens = words.split()
     street = [i for i, t in enumerate(tokens) if _STREET_WORD.match(t)]
-    if street:
+    if street and street[-1] > 0:  # "Baker Street in …": the name ends at its street word ("Rue X" does not)
         tokens = tokens[: street[-1] + 1]
     while tokens and not _is_place_word(tokens[-1]):
         tokens.pop()

@@ -78,13 +78,21 @@ def _dictionary() -> frozenset[str]:
     return frozenset(words)
 
 
+@cache
+def _stop_words() -> frozenset[str]:
+    """Function words, which WordNet's index leaves out ("for", "the", "with")."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
 def is_english_word(word: str) -> bool:
     """``word`` (any case) or an obvious inflection of it is in the lemma index."""
     w = word.lower().rstrip(".").replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
     words = _dictionary()
-    if w in words or w in _NOT_NAMES:
+    if w in words or w in _NOT_NAMES or w in _stop_words():
         return True
     for suffix, repl in (("s", ""), ("es", ""), ("ies", "y"), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
                          ("er", ""), ("ers", ""), ("ly", ""), ("ness", "")):

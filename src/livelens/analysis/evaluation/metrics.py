@@ -108,7 +108,9 @@ def bootstrap_ratio(numerators: Sequence[float], denominators: Sequence[float], 
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(num), size=(BOOTSTRAP_ROUNDS, len(num)))
     d = den[idx].sum(axis=1)
-    ratios = np.where(d > 0, num[idx].sum(axis=1) / np.maximum(d, 1e-12), 0.0)
+    ratios = num[idx].sum(axis=1)[d > 0] / d[d > 0]  # resamples without any gold item say nothing
+    if len(ratios) == 0:
+        return 0.0, 0.0
     low, high = np.percentile(ratios, [2.5, 97.5])
     return float(low), float(high)
 
