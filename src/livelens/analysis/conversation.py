@@ -33,7 +33,8 @@ _REQUESTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("PHONE", r"\b(?:phone|mobile|cell|telephone|landline|contact number|callback number|call you|reach you|"
                   r"text the code|number (?:can|should|to) (?:we|i)|(?:good|best|a) number)"),
         ("EMAIL", r"\be-?mail\b"),
-        ("ADDRESS", r"(?<!e-mail )(?<!email )(?<!ip )\b(?:address|post\s?code|postal code|zip(?: code)?|where (?:do you live|should we (?:ship|send|deliver)|"
+        ("ADDRESS", r"(?<!e-mail )(?<!email )(?<!ip )\b(?:address|post\s?code|postal code|zip(?: code)?|"
+                    r"where (?:do you live|should we (?:ship|send|deliver)|"
                     r"are you located)|ship (?:it|the \w+) to|which city)"),
         ("SSN", r"\b(?:social security|ssn|social\b|last four of your social)"),
         ("DATE_OF_BIRTH", r"\b(?:date of birth|birth ?date|d\.?o\.?b\b|when were you born|birthday)"),
@@ -90,7 +91,9 @@ _POSTCODE = re.compile(
     r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|[A-Z]\d[A-Z]\s*\d[A-Z]\d|\d{4,6}(?:-\d{4})?)\b", re.I
 )
 # A postcode said letter by letter ("n w one six x e" → "n w 16 x e").
-_SPACED_POSTCODE = re.compile(r"^(?:[a-z]\s){1,2}\d{1,2}(?:\s?[a-z])?\s?\d?\s?(?:[a-z]\s?){2}$|^(?:[a-z]\s?\d\s?){3}$", re.I)
+_SPACED_POSTCODE = re.compile(
+    r"^(?:[a-z]\s){1,2}\d{1,2}(?:\s?[a-z])?\s?\d?\s?(?:[a-z]\s?){2}$|^(?:[a-z]\s?\d\s?){3}$", re.I
+)
 # How many digits each requested number type has (inclusive).
 _DIGITS = {
     "PHONE": (6, 15),

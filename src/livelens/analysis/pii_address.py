@@ -36,7 +36,8 @@ _NUM = r"\d{1,6}[A-Za-z]?\.?"
 _WORD = r"[^\W\d_][\w'’.-]*"
 # number + 1-5 words (+ number), or 1-5 words + number.
 _CORE = re.compile(
-    rf"(?<![\w@.+-])(?:(?P<n1>{_NUM})\s+(?:(?P<n0>{_NUM})\s+)?(?P<w1>{_WORD}(?:[ \t]+{_WORD}){{0,4}})(?:[ \t]+(?P<n2>{_NUM}))?"
+    rf"(?<![\w@.+-])(?:(?P<n1>{_NUM})\s+(?:(?P<n0>{_NUM})\s+)?"
+    rf"(?P<w1>{_WORD}(?:[ \t]+{_WORD}){{0,4}})(?:[ \t]+(?P<n2>{_NUM}))?"
     rf"|(?P<w2>{_WORD}(?:[ \t]+{_WORD}){{0,3}})[ \t]+(?P<n3>{_NUM}))(?![\w@-])",
     re.U,
 )
@@ -46,7 +47,10 @@ _UNIT = re.compile(
     re.I,
 )
 _SEPARATOR = re.compile(r"^(?:[ \t]*(?:,|\n|\\n)[ \t]*(?:[}>?|*\-]{1,3}[ \t]*)?)+")
-_POSTCODE = r"(?:\d{3,6}(?:-\d{3,4})?|\d{3}\s\d{2}|\d{4}\s?[A-Z]{2}|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)"
+_POSTCODE = (
+    r"(?:\d{3,6}(?:-\d{3,4})?|\d{3}\s\d{2}|\d{4}\s?[A-Z]{2}|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|"
+    r"[A-Z]\d[A-Z]\s?\d[A-Z]\d)"
+)
 _LOCALITY_TOKEN = re.compile(
     rf"^(?:{_POSTCODE}|\d[A-Z]{{2}}|[A-Z]{{2,4}}|nan|\([^\W\d_]+\)|[^\W\d_][\w'’.-]*)$", re.U
 )
@@ -107,7 +111,8 @@ def _extend(text: str, end: int) -> int:
         at_unit = False
         for w in words:
             token = w.group(0)
-            if taken and _UNIT.match(segment.group(0)[w.start() :] + rest[gap + segment.end() : gap + segment.end() + 8]):
+            ahead = segment.group(0)[w.start() :] + rest[gap + segment.end() : gap + segment.end() + 8]
+            if taken and _UNIT.match(ahead):
                 at_unit = True
                 break
             if not (_LOCALITY_TOKEN.match(token) and _is_place_word(token)):

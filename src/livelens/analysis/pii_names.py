@@ -35,7 +35,8 @@ _NOT_NAMES = frozenset(
     monday tuesday wednesday thursday friday saturday sunday january february march april may june july
     august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
     usa uk eu us un ceo cfo cto vp hr it id pin ssn dob atm faq url pdf usb tv pc iphone ipad android
-    wifi wi-fi internet email thx pls plz lol omg btw fyi e-mail online app apps covid gmail outlook hotmail yahoo inc ltd llc corp co plc gmbh
+    wifi wi-fi internet email thx pls plz lol omg btw fyi e-mail online app apps covid gmail outlook hotmail yahoo
+    inc ltd llc corp co plc gmbh
     bot user agent customer admin support team re fw fwd cc bcc ps nan""".split()
 )
 _GREETING = re.compile(

@@ -99,6 +99,8 @@ class PiiDetector:
             UsSsnRecognizer,
         )
 
+        from livelens.analysis.pii_address import PostalAddressRecognizer
+        from livelens.analysis.pii_names import LabelledFieldRecognizer, ProperNameRecognizer
         from livelens.analysis.pii_patterns import (
             CardRecognizer,
             ContextRecognizer,
@@ -106,8 +108,6 @@ class PiiDetector:
             NameIntroRecognizer,
             StreetRecognizer,
         )
-        from livelens.analysis.pii_address import PostalAddressRecognizer
-        from livelens.analysis.pii_names import LabelledFieldRecognizer, ProperNameRecognizer
 
         ner_config = NerModelConfiguration(
             model_to_presidio_entity_mapping={

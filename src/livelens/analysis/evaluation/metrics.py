@@ -191,15 +191,15 @@ def count_redaction(
         per_found = dict.fromkeys(types, 0)
         targeted: set[int] = set()
         untargeted: set[int] = set()
-        for b, e, t in gold:
+        for b, e, kind in gold:
             chars = set(range(b, e))
-            if t is None:
+            if kind is None:
                 untargeted |= chars
                 continue
             targeted |= chars
-            per_gold[t] += 1
+            per_gold[kind] += 1
             if e > b and len(chars & redacted) >= COVERED * (e - b):
-                per_found[t] += 1
+                per_found[kind] += 1
         for t in types:
             counts.gold[t].append(per_gold[t])
             counts.found[t].append(per_found[t])

@@ -201,9 +201,8 @@ def seeds_rows(per_seed: dict[int, RedactionCounts]) -> list[list[str]]:
             continue
         gold = statistics.mean(_gold(c, key) for c in per_seed.values())
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        rows.append(
-            [key, f"{gold:.0f}", f"{statistics.mean(values):.3f}", f"{sd:.3f}", f"{min(values):.3f}", f"{max(values):.3f}"]
-        )
+        mean = statistics.mean(values)
+        rows.append([key, f"{gold:.0f}", f"{mean:.3f}", f"{sd:.3f}", f"{min(values):.3f}", f"{max(values):.3f}"])
     return rows
 
 
