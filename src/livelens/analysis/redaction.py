@@ -203,6 +203,10 @@ class PiiDetector:
                 continue
             if r.score < threshold or entity not in wanted:
                 continue
+            if entity == "NAME" and begin > 0 and text[begin - 1] in "#@":
+                continue  # hashtags and handles are not names
+            if entity == "NAME" and "\n" in norm.text[r.start : r.end]:
+                end = begin + (norm.text.index("\n", r.start) - r.start)  # a name ends with its line
             begin, end = _trim(text, begin, end)
             if end > begin:
                 found.append(PiiSpan(begin, end, entity, round(float(r.score), 3)))
