@@ -148,7 +148,7 @@ class PiiDetector:
             EmailRecognizer(),
             IpRecognizer(),
             IbanRecognizer(),
-            PhoneRecognizer(supported_regions=("US", "GB", "CA", "DE", "FR", "IN", "AU", "IE")),
+            _digit_gated(PhoneRecognizer(supported_regions=("US", "GB", "CA", "DE", "FR", "IN", "AU", "IE"))),
             UsSsnRecognizer(),
             AbaRoutingRecognizer(),
             SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
@@ -214,6 +214,23 @@ class PiiDetector:
         if "ADDRESS" in wanted:
             spans = _extend_addresses(text, spans, locations)
         return spans
+
+
+def _digit_gated(recognizer: Any, digits: int = 6) -> Any:
+    """Skip ``recognizer`` on text with fewer than ``digits`` digits.
+
+    presidio's phone recogniser runs ``phonenumbers``' matcher once per region (eight passes) on
+    every turn; most turns hold no number at all, and no phone number has fewer than six digits.
+    """
+    analyze = recognizer.analyze
+
+    def gated(text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+        if sum(c.isdigit() for c in text) < digits:
+            return []
+        return list(analyze(text, entities, nlp_artifacts))
+
+    recognizer.analyze = gated
+    return recognizer
 
 
 def _trim(text: str, begin: int, end: int) -> tuple[int, int]:
