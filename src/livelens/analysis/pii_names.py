@@ -36,7 +36,7 @@ _NOT_NAMES = frozenset(
     august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
     usa uk eu us un ceo cfo cto vp hr it id pin ssn dob atm faq url pdf usb tv pc iphone ipad android
     wifi wi-fi internet email thx pls plz lol omg btw fyi e-mail online app apps covid gmail outlook hotmail yahoo
-    inc ltd llc corp co plc gmbh
+    inc ltd llc corp co plc gmbh username userid login logon password passcode signup
     bot user agent customer admin support team re fw fwd cc bcc ps nan""".split()
 )
 _GREETING = re.compile(
