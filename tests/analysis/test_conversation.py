@@ -97,7 +97,10 @@ def test_ordinary_capitalised_words_are_not_names(text: str) -> None:
         ("I live at 221B Baker Street, London NW1 6XE.", "221B Baker Street, London NW1 6XE"),
         ("I live in London NW1 6XE", "NW1 6XE"),
         ("Send it to Flat 3, 27 Kingsley Road, Leeds LS6 2AB please", "Flat 3, 27 Kingsley Road, Leeds LS6 2AB"),
-        ("Meet me at 48196 Ladbyvej 84\n Apt. 517\n Padborg\n Denmark 03088", "48196 Ladbyvej 84\n Apt. 517\n Padborg\n Denmark 03088"),
+        (
+            "Meet me at 48196 Ladbyvej 84\n Apt. 517\n Padborg\n Denmark 03088",
+            "48196 Ladbyvej 84\n Apt. 517\n Padborg\n Denmark 03088",
+        ),
         ("The bus drops you off at 2620 Mlýnská 1540 St.", "2620 Mlýnská 1540 St"),
     ],
 )

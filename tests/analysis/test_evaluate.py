@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from livelens.analysis.evaluate import dialogue_roles, lead_n, run, score_pii
-from livelens.analysis.evaluation.datasets import PiiExample, default_data_dir
 from livelens.analysis.evaluation import datasets
 from livelens.analysis.evaluation import pii as pii_eval
+from livelens.analysis.evaluation.datasets import PiiExample, default_data_dir
 from livelens.analysis.evaluation.metrics import (
     bootstrap_macro_f1,
     bootstrap_mean,

@@ -51,6 +51,8 @@ def test_preceding_text_is_the_latest_turn_of_another_role() -> None:
     ]
     assert preceding_text(items, "CUSTOMER") == "may I have your name?"
     assert preceding_text(items, "AGENT") == "Username: cminh730"
-    stored_redacted = [{"kind": "UTTERANCE", "role": "AGENT", "redaction": {"content": "thanks [PII], and your email?"}}]
+    stored_redacted = [
+        {"kind": "UTTERANCE", "role": "AGENT", "redaction": {"content": "thanks [PII], and your email?"}}
+    ]
     assert preceding_text(stored_redacted, "CUSTOMER") == "thanks [PII], and your email?"
     assert preceding_text([], "CUSTOMER") is None
