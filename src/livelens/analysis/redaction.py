@@ -24,7 +24,7 @@ from livelens.analysis._offline import ensure_offline
 from livelens.analysis.context import TurnContext
 from livelens.analysis.conversation import answer_spans, requested_types
 from livelens.analysis.nlp import SPACY_MODEL, load_spacy
-from livelens.analysis.registry import ComponentFn, component
+from livelens.analysis.registry import ComponentFn, batched, component
 from livelens.analysis.spoken import normalize
 from livelens.analysis.types import CharSpan, PiiSpan, Redaction, Turn
 
@@ -165,16 +165,24 @@ class PiiDetector:
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
         self._requested = sorted(self._analyzer.get_supported_entities(language="en"))
 
+    def nlp_batch(self, texts: Sequence[str]) -> list[Any]:
+        """spaCy's analysis of several texts in one ``nlp.pipe`` (presidio's batch path), for :meth:`detect`."""
+        normalized = [normalize(_unescape_line_breaks(text)).text for text in texts]
+        engine = self._analyzer.nlp_engine
+        return [artifacts for _, artifacts in engine.process_batch(normalized, "en", batch_size=max(1, len(texts)))]
+
     def detect(
         self,
         text: str,
         entities: Iterable[str] = ENTITY_TYPES,
         threshold: float = 0.4,
+        nlp_artifacts: Any = None,
         *,
         prompt: str | None = None,
     ) -> list[PiiSpan]:
         """Non-overlapping PII spans of ``text``, in order, limited to ``entities``.
 
+        ``nlp_artifacts``: this text's entry of :meth:`nlp_batch`, computed with others.
         ``prompt`` is the preceding turn of another participant: when it asks
         for a name, number, address or e-mail, the value given in ``text`` is
         PII even if nothing else would say so (``conversation.py``).
@@ -182,10 +190,8 @@ class PiiDetector:
         wanted = set(entities)
         if not text.strip() or not wanted:
             return []
-        # Escaped line breaks (a literal backslash-n, common in exported chat logs) read as line
-        # breaks; " \n" has the same length, so offsets are unchanged.
-        norm = normalize(text.replace("\\n", " \n"))
-        raw = self._analyzer.analyze(norm.text, language="en", entities=self._requested)
+        norm = normalize(_unescape_line_breaks(text))
+        raw = self._analyzer.analyze(norm.text, language="en", entities=self._requested, nlp_artifacts=nlp_artifacts)
         found: list[PiiSpan] = []
         for answer in answer_spans(norm.text, requested_types(prompt)):
             if answer.entity_type in wanted:
@@ -214,6 +220,14 @@ class PiiDetector:
         if "ADDRESS" in wanted:
             spans = _extend_addresses(text, spans, locations)
         return spans
+
+
+def _unescape_line_breaks(text: str) -> str:
+    """Escaped line breaks (a literal backslash-n, common in exported chat logs) read as line breaks.
+
+    " \n" has the same length as "\\n", so offsets are unchanged.
+    """
+    return text.replace("\\n", " \n")
 
 
 def _digit_gated(recognizer: Any, digits: int = 6) -> Any:
@@ -340,9 +354,16 @@ class Redactor:
         self.threshold = float(cfg["score_threshold"])
         self._detector = load_detector()
 
-    def __call__(self, turn: Turn) -> Redaction:
-        spans = self._detector.detect(turn.content, self.entities, self.threshold, prompt=turn.preceding)
+    def __call__(self, turn: Turn, nlp_artifacts: Any = None) -> Redaction:
+        spans = self._detector.detect(
+            turn.content, self.entities, self.threshold, nlp_artifacts, prompt=turn.preceding
+        )
         return apply_redaction(turn.content, spans, self.mask)
+
+    def many(self, turns: Sequence[Turn]) -> list[Redaction]:
+        """:meth:`__call__` over several turns, spaCy running over all of them at once."""
+        batch = self._detector.nlp_batch([turn.content for turn in turns])
+        return [self(turn, artifacts) for turn, artifacts in zip(turns, batch, strict=True)]
 
 
 @component(
@@ -359,4 +380,9 @@ def make_redaction(cfg: Mapping[str, Any]) -> ComponentFn:
         if ctx.analysis.redaction is None:
             ctx.analysis.redaction = redactor(ctx.turn)
 
-    return redaction
+    def pipe(contexts: Sequence[TurnContext]) -> None:
+        todo = [ctx for ctx in contexts if ctx.analysis.redaction is None]
+        for ctx, found in zip(todo, redactor.many([ctx.turn for ctx in todo]) if todo else [], strict=True):
+            ctx.analysis.redaction = found
+
+    return batched(redaction, pipe)
