@@ -187,3 +187,19 @@ def test_redacted_only_voice_uses_the_agents_question(
         if db.exists():
             data += db.read_bytes()
     assert first.encode() not in data and second.encode() not in data
+
+
+def test_default_policy_worker_redaction_uses_the_agents_question(
+    server: Server, connect: Any, contact_lens: Any, instance_id: str
+) -> None:
+    """Under the default policy the analysis worker redacts, with the same conversation context."""
+    contact_id = _voice_contact(connect, instance_id)
+    name = "veltrano" + unique()[:6].translate(str.maketrans("0123456789", "ghijklmnop"))
+    endpoint = Endpoint(server.url, ACCESS_KEY, SECRET_KEY)
+    path = utterances_path(instance_id, contact_id)
+    endpoint.signed_post(path, _utterance("AGENT", "could I have your last name please", 0, 2000))
+    endpoint.signed_post(path, _utterance("CUSTOMER", name, 2100, 2600))
+    segments = wait_for(lambda: (s := list_v1_all(contact_lens, instance_id, contact_id)[0]) and len(s) >= 2 and s,
+                        timeout=60)
+    contents = [s["Transcript"]["Content"] for s in segments if "Transcript" in s]
+    assert contents[1] == "[PII]" and name not in " ".join(contents)
