@@ -5,8 +5,21 @@ from pathlib import Path
 import pytest
 
 from livelens.analysis.evaluate import dialogue_roles, lead_n, run, score_pii
+from livelens.analysis.evaluation import datasets
+from livelens.analysis.evaluation import pii as pii_eval
 from livelens.analysis.evaluation.datasets import PiiExample, default_data_dir
-from livelens.analysis.evaluation.metrics import macro_f1, rouge_l, rouge_multi, rouge_n
+from livelens.analysis.evaluation.metrics import (
+    bootstrap_macro_f1,
+    bootstrap_mean,
+    bootstrap_ratio,
+    count_redaction,
+    macro_f1,
+    rouge_l,
+    rouge_multi,
+    rouge_n,
+)
+
+CASES = Path(__file__).resolve().parent.parent / "data"
 
 
 def test_macro_f1() -> None:
@@ -54,9 +67,9 @@ DATA = default_data_dir() if default_data_dir().is_dir() else Path("/work/shared
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not available")
 def test_evaluation_smoke_on_a_tiny_sample() -> None:
-    tables = run(DATA, limit=12)
+    tables = run(DATA, limit=12, generate_pii=False)
     titles = " ".join(t.title for t in tables)
-    for word in ("Sentiment", "Issue", "PII", "summary"):
+    for word in ("Sentiment", "Issue", "PII", "summary", "Conversational", "Turn-level"):
         assert word in titles
     for table in tables:
         text = table.render()
@@ -66,3 +79,49 @@ def test_evaluation_smoke_on_a_tiny_sample() -> None:
         run(DATA, only=("bogus",))
     with pytest.raises(FileNotFoundError):
         run(DATA / "missing")
+
+
+def test_redaction_counts_need_80_percent_of_a_span() -> None:
+    gold = [(0, 10, "NAME"), (20, 30, "PHONE"), (40, 45, None)]
+    # 8 of 10 name characters redacted (counts), 5 of 10 phone characters (does not); the untargeted
+    # span's characters count neither way; 2 characters redacted outside any gold span.
+    counts = count_redaction([(gold, [(0, 8), (25, 30), (40, 45), (50, 52)])])
+    assert counts.found == {"NAME": [1], "PHONE": [0]} and counts.gold == {"NAME": [1], "PHONE": [1]}
+    assert (counts.correct_chars, counts.redacted_chars) == ([13], [15])
+    summary = pii_eval.summarise(counts)
+    assert summary["any PII (type-blind)"] == 0.5 and summary["character precision"] == pytest.approx(13 / 15)
+
+
+def test_bootstrap_intervals_contain_the_estimate() -> None:
+    low, high = bootstrap_mean([0.0, 1.0] * 50)
+    assert low < 0.5 < high
+    assert bootstrap_ratio([1, 1], [0, 0]) == (0.0, 0.0)
+    gold = ["POSITIVE", "NEGATIVE", "NEUTRAL"] * 20
+    low, high = bootstrap_macro_f1(gold, gold, ["POSITIVE", "NEUTRAL", "NEGATIVE"])
+    assert low == high == 1.0
+
+
+def test_conversational_cases_locate_their_values() -> None:
+    for split in ("dev", "test"):
+        examples = datasets.conversational_pii(CASES, split)
+        assert len(examples) >= 50
+        for ex in examples:
+            for begin, end, entity in ex.spans:
+                assert 0 <= begin < end <= len(ex.text) and entity
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not available")
+def test_abcd_scenario_values_are_found_in_customer_turns() -> None:
+    examples = datasets.abcd_pii(DATA)
+    located = {ex.text[b:e].lower() for ex in examples for b, e, _ in ex.spans}
+    assert "crystal minh" in located and "(977) 625-2661" in located
+    (named,) = [ex for ex in examples if ex.text == "Crystal Minh"]
+    assert "name" in named.prompt
+
+
+@pytest.mark.skipif(pii_eval.generator_python() is None, reason="presidio-evaluator (livelens[eval]) not installed")
+def test_fresh_presidio_evaluator_set_is_generated_and_scored() -> None:
+    (examples,) = pii_eval.generate_sets(pii_eval.generator_python() or "", [4242], 20).values()
+    assert 15 <= len(examples) <= 20
+    counts = pii_eval.score_generated(examples, lambda text, _prompt: [(0, len(text))])
+    assert pii_eval.summarise(counts)["any PII (type-blind)"] == 1.0

@@ -160,3 +160,46 @@ def test_voice_contact_stop_twice(connect: Any, instance_id: str) -> None:
 @pytest.fixture(scope="module")
 def voice_contact(connect: Any, instance_id: str) -> str:
     return _voice_contact(connect, instance_id)
+
+
+def test_redacted_only_voice_uses_the_agents_question(
+    server: Server, connect: Any, contact_lens: Any, instance_id: str
+) -> None:
+    """A name given in reply to "may I have your name?" never reaches the database, in one batch or the next."""
+    contact_id = _voice_contact(connect, instance_id, **{"livelens:redaction": "RedactedOnly"})
+    letters = str.maketrans("0123456789", "ghijklmnop")
+    first, second = (f"{stem}{unique()[:6].translate(letters)}" for stem in ("zorvath", "quillan"))
+    endpoint = Endpoint(server.url, ACCESS_KEY, SECRET_KEY)
+    path = utterances_path(instance_id, contact_id)
+    endpoint.signed_post(path, {"Utterances": [
+        _utterance("AGENT", "thanks for calling, may I have your first name please", 0, 2000),
+        _utterance("CUSTOMER", first, 2100, 2600),
+        _utterance("AGENT", "and your surname?", 2700, 3200),
+    ]})
+    endpoint.signed_post(path, _utterance("CUSTOMER", f"it's {second}", 3300, 3900))
+    segments = wait_for(lambda: (s := list_v1_all(contact_lens, instance_id, contact_id)[0]) and len(s) >= 4 and s,
+                        timeout=60)
+    contents = [s["Transcript"]["Content"] for s in segments if "Transcript" in s]
+    assert "[PII]" in contents[1] and "it's [PII]" in contents
+    data = b""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        db = server.db.with_name(server.db.name + suffix)
+        if db.exists():
+            data += db.read_bytes()
+    assert first.encode() not in data and second.encode() not in data
+
+
+def test_default_policy_worker_redaction_uses_the_agents_question(
+    server: Server, connect: Any, contact_lens: Any, instance_id: str
+) -> None:
+    """Under the default policy the analysis worker redacts, with the same conversation context."""
+    contact_id = _voice_contact(connect, instance_id)
+    name = "veltrano" + unique()[:6].translate(str.maketrans("0123456789", "ghijklmnop"))
+    endpoint = Endpoint(server.url, ACCESS_KEY, SECRET_KEY)
+    path = utterances_path(instance_id, contact_id)
+    endpoint.signed_post(path, _utterance("AGENT", "could I have your last name please", 0, 2000))
+    endpoint.signed_post(path, _utterance("CUSTOMER", name, 2100, 2600))
+    segments = wait_for(lambda: (s := list_v1_all(contact_lens, instance_id, contact_id)[0]) and len(s) >= 2 and s,
+                        timeout=60)
+    contents = [s["Transcript"]["Content"] for s in segments if "Transcript" in s]
+    assert contents[1] == "[PII]" and name not in " ".join(contents)

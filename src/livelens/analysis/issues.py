@@ -30,6 +30,7 @@ from livelens.analysis._loading import load_once
 from livelens.analysis.context import TurnContext
 from livelens.analysis.embeddings import load_embedder
 from livelens.analysis.nlp import load_spacy
+from livelens.analysis.pii_names import is_english_word
 from livelens.analysis.registry import ComponentFn, component
 from livelens.analysis.types import Issue
 
@@ -333,6 +334,73 @@ _GREETING = re.compile(
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 
 
+# Sentences that state no reason for contact however similar they look to one: thanks and closings
+# ("Thank you, that fixed it!") and turns that only hand over details ("The order number is 7916676427",
+# "It's [PII] and my phone is [PII]"). Written for livelens, tuned on tests/data/turn_cases/dev.jsonl.
+_PROBLEM_WORD = re.compile(
+    r"\b(?:not|no|never|cannot|can't|won't|still|problem|issue|wrong|broken|error|fail\w*|missing|lost|"
+    r"damaged|late|charged|declined|refund\w*|cancel\w*|help|why|how|what|when|need|want|would like|'d like|"
+    r"trying|tried|keeps?|stopped|again|but|however|though|close|change|update|remove)\b|n't\b|\?",
+    re.I,
+)
+_CLOSING = re.compile(
+    r"^\W*(?:thanks?|thank you|thx|cheers|ta|appreciate|bye|goodbye|have a)\b|"
+    r"\b(?:(?:that|it|this)(?:'s| has| is)? (?:fixed|sorted|solved|worked|done it)|works? (?:now|again|fine)|"
+    r"working (?:now|again|fine)|(?:that's|that is|thats) (?:all|everything|it)|nothing else|sounds good|"
+    r"(?:have|has) a (?:good|great|nice|lovely) (?:day|evening|night|one|weekend))\b",
+    re.I,
+)
+_CLOSING_PROBLEM = re.compile(
+    r"\b(?:not|never|cannot|still|problem|issue|wrong|broken|error|missing|but|however|though|another|also|"
+    r"one more|else i|delay\w*|los[tei]\w*|waiting|wait(?:ed)? for|cancel\w*|worst|bad|terrible|awful|"
+    r"ridiculous|disappoint\w*|missed|stuck|hours?|minutes)\b|n't\b|\?|#",
+    re.I,
+)
+_VALUE = re.compile(
+    r"\[[A-Z_]+\]|\S*\d\S*|\S+@\S+|\b(?:jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|"
+    r"sep(?:tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday|yesterday|today)\b",
+    re.I,
+)
+_DETAIL_WORDS = frozenset(
+    """yes yeah yep sure ok okay it it's its is was are were my the our your a an and or also same one
+    that this under in on at to for of from by with as its ends ending end last first four digits digit
+    order number account id reference ref tracking card credit debit phone mobile email e-mail mail name
+    username user surname postcode post code zip address date birth dob house flat street plan premium basic
+    billed monthly yearly annually bought ordered purchased paid delivered sent shipped placed made
+    i i'm we he she they them him her me called named spelled spelt week month year ago last th st nd rd
+    just around about before""".split()
+)
+
+
+def _sentence_start(text: str, begin: int) -> int:
+    """Where the sentence holding ``begin`` starts, before any greeting the splitter trimmed."""
+    cut = max(text.rfind(mark, 0, begin) for mark in ".!?\n")
+    return cut + 1
+
+
+_DETAIL_NOUN = re.compile(
+    r"\b(?:order|account|reference|tracking|card|phone|mobile|email|e-mail|postcode|zip|name|username|surname|"
+    r"address|date of birth|plan)\b",
+    re.I,
+)
+
+
+def is_routine_sentence(sentence: str) -> bool:
+    """Thanks, closings and details handed over: sentences that state no reason for contact."""
+    if _CLOSING.search(sentence) and not _CLOSING_PROBLEM.search(sentence):
+        return True
+    if _PROBLEM_WORD.search(sentence) or not (_VALUE.search(sentence) or _DETAIL_NOUN.search(sentence)):
+        return False
+    rest = _VALUE.sub(" ", sentence)
+    words = re.findall(r"[A-Za-z][A-Za-z'’-]*", rest)
+    # Capitalised words are values (names, streets) unless they open the sentence ("Close my account").
+    return all(
+        w.lower().replace("’", "'") in _DETAIL_WORDS or (w[0].isupper() and (i > 0 or not is_english_word(w)))
+        for i, w in enumerate(words)
+    )
+
+
 @dataclass(frozen=True)
 class ScoredSentence:
     begin: int
@@ -421,7 +489,11 @@ class IssueDetector:
         max_issues: int = 1,
         whole_text_vector: np.ndarray | None = None,
     ) -> list[Issue]:
-        scored = [s for s in self.score(text, cue_weight, whole_text_vector) if s.score >= threshold]
+        scored = [
+            s
+            for s in self.score(text, cue_weight, whole_text_vector)
+            if s.score >= threshold and not is_routine_sentence(text[_sentence_start(text, s.begin) : s.end])
+        ]
         scored.sort(key=lambda s: -s.score)
         chosen = sorted(scored[:max_issues], key=lambda s: s.begin)
         return [Issue(s.begin, s.end, text[s.begin : s.end]) for s in chosen]

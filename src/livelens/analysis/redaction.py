@@ -22,6 +22,7 @@ from typing import Any
 from livelens.analysis._loading import load_once
 from livelens.analysis._offline import ensure_offline
 from livelens.analysis.context import TurnContext
+from livelens.analysis.conversation import answer_spans, requested_types
 from livelens.analysis.nlp import SPACY_MODEL, load_spacy
 from livelens.analysis.registry import ComponentFn, batched, component
 from livelens.analysis.spoken import normalize
@@ -98,6 +99,8 @@ class PiiDetector:
             UsSsnRecognizer,
         )
 
+        from livelens.analysis.pii_address import PostalAddressRecognizer
+        from livelens.analysis.pii_names import LabelledFieldRecognizer, ProperNameRecognizer
         from livelens.analysis.pii_patterns import (
             CardRecognizer,
             ContextRecognizer,
@@ -145,7 +148,7 @@ class PiiDetector:
             EmailRecognizer(),
             IpRecognizer(),
             IbanRecognizer(),
-            PhoneRecognizer(supported_regions=("US", "GB", "CA", "DE", "FR", "IN", "AU", "IE")),
+            _digit_gated(PhoneRecognizer(supported_regions=("US", "GB", "CA", "DE", "FR", "IN", "AU", "IE"))),
             UsSsnRecognizer(),
             AbaRoutingRecognizer(),
             SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
@@ -154,6 +157,9 @@ class PiiDetector:
             LoosePhoneRecognizer(),
             CardRecognizer(),
             NameIntroRecognizer(),
+            ProperNameRecognizer(),
+            LabelledFieldRecognizer(),
+            PostalAddressRecognizer(),
         ):
             registry.add_recognizer(recognizer)
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
@@ -161,20 +167,37 @@ class PiiDetector:
 
     def nlp_batch(self, texts: Sequence[str]) -> list[Any]:
         """spaCy's analysis of several texts in one ``nlp.pipe`` (presidio's batch path), for :meth:`detect`."""
-        normalized = [normalize(text).text for text in texts]
+        normalized = [normalize(_unescape_line_breaks(text)).text for text in texts]
         engine = self._analyzer.nlp_engine
         return [artifacts for _, artifacts in engine.process_batch(normalized, "en", batch_size=max(1, len(texts)))]
 
-    def detect(self, text: str, entities: Iterable[str] = ENTITY_TYPES, threshold: float = 0.4,
-               nlp_artifacts: Any = None) -> list[PiiSpan]:
-        """Non-overlapping PII spans of ``text``, in order, limited to ``entities``
-        (``nlp_artifacts``: this text's entry of :meth:`nlp_batch`, computed with others)."""
+    def detect(
+        self,
+        text: str,
+        entities: Iterable[str] = ENTITY_TYPES,
+        threshold: float = 0.4,
+        nlp_artifacts: Any = None,
+        *,
+        prompt: str | None = None,
+    ) -> list[PiiSpan]:
+        """Non-overlapping PII spans of ``text``, in order, limited to ``entities``.
+
+        ``nlp_artifacts``: this text's entry of :meth:`nlp_batch`, computed with others.
+        ``prompt`` is the preceding turn of another participant: when it asks
+        for a name, number, address or e-mail, the value given in ``text`` is
+        PII even if nothing else would say so (``conversation.py``).
+        """
         wanted = set(entities)
         if not text.strip() or not wanted:
             return []
-        norm = normalize(text)
+        norm = normalize(_unescape_line_breaks(text))
         raw = self._analyzer.analyze(norm.text, language="en", entities=self._requested, nlp_artifacts=nlp_artifacts)
         found: list[PiiSpan] = []
+        for answer in answer_spans(norm.text, requested_types(prompt)):
+            if answer.entity_type in wanted:
+                begin, end = _trim(text, *norm.to_original(answer.begin, answer.end))
+                if end > begin:
+                    found.append(PiiSpan(begin, end, answer.entity_type, 0.75))
         locations: list[tuple[int, int]] = []
         for r in raw:
             entity = PRESIDIO_TYPES.get(r.entity_type, r.entity_type)
@@ -186,6 +209,10 @@ class PiiDetector:
                 continue
             if r.score < threshold or entity not in wanted:
                 continue
+            if entity == "NAME" and begin > 0 and text[begin - 1] in "#@":
+                continue  # hashtags and handles are not names
+            if entity == "NAME" and "\n" in norm.text[r.start : r.end]:
+                end = begin + (norm.text.index("\n", r.start) - r.start)  # a name ends with its line
             begin, end = _trim(text, begin, end)
             if end > begin:
                 found.append(PiiSpan(begin, end, entity, round(float(r.score), 3)))
@@ -193,6 +220,31 @@ class PiiDetector:
         if "ADDRESS" in wanted:
             spans = _extend_addresses(text, spans, locations)
         return spans
+
+
+def _unescape_line_breaks(text: str) -> str:
+    """Escaped line breaks (a literal backslash-n, common in exported chat logs) read as line breaks.
+
+    " \n" has the same length as "\\n", so offsets are unchanged.
+    """
+    return text.replace("\\n", " \n")
+
+
+def _digit_gated(recognizer: Any, digits: int = 6) -> Any:
+    """Skip ``recognizer`` on text with fewer than ``digits`` digits.
+
+    presidio's phone recogniser runs ``phonenumbers``' matcher once per region (eight passes) on
+    every turn; most turns hold no number at all, and no phone number has fewer than six digits.
+    """
+    analyze = recognizer.analyze
+
+    def gated(text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+        if sum(c.isdigit() for c in text) < digits:
+            return []
+        return list(analyze(text, entities, nlp_artifacts))
+
+    recognizer.analyze = gated
+    return recognizer
 
 
 def _trim(text: str, begin: int, end: int) -> tuple[int, int]:
@@ -303,7 +355,9 @@ class Redactor:
         self._detector = load_detector()
 
     def __call__(self, turn: Turn, nlp_artifacts: Any = None) -> Redaction:
-        spans = self._detector.detect(turn.content, self.entities, self.threshold, nlp_artifacts)
+        spans = self._detector.detect(
+            turn.content, self.entities, self.threshold, nlp_artifacts, prompt=turn.preceding
+        )
         return apply_redaction(turn.content, spans, self.mask)
 
     def many(self, turns: Sequence[Turn]) -> list[Redaction]:

@@ -44,6 +44,9 @@ class Turn:
     end_offset_millis: int | None = None  # voice only
     absolute_time: datetime | None = None  # chat only
     attributes: Mapping[str, str] = field(default_factory=dict)
+    #: The latest earlier turn by another participant (its redacted text if only that is stored).
+    #: Redaction reads it as the question this turn may answer ("may I have your name?").
+    preceding: str | None = None
 
 
 @dataclass(frozen=True)

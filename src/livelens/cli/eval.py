@@ -36,7 +36,34 @@ from livelens.analysis.evaluation.datasets import default_data_dir
     show_default=True,
     help="File name (without .jsonl) under pii-generated/ to score redaction on.",
 )
-def eval_command(data_dir: Path, only: tuple[str, ...], limit: int | None, pii_set: str) -> None:
+@click.option(
+    "--cases-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    show_default="./tests/data",
+    help="Folder with the purpose-written cases (conversational_pii/, turn_cases/) of a source checkout.",
+)
+@click.option(
+    "--pii-seed",
+    "pii_seeds",
+    type=int,
+    multiple=True,
+    help="Seed of a presidio-evaluator set to generate (repeatable). Default: five fresh seeds.",
+)
+@click.option(
+    "--pii-python",
+    default=None,
+    help="Python interpreter that has presidio-evaluator, if this one has not (livelens[eval]).",
+)
+def eval_command(
+    data_dir: Path,
+    only: tuple[str, ...],
+    limit: int | None,
+    pii_set: str,
+    cases_dir: Path | None,
+    pii_seeds: tuple[int, ...],
+    pii_python: str | None,
+) -> None:
     """Measure sentiment, issues, PII redaction and summaries on the public data sets."""
     from livelens.analysis.evaluate import run
 
@@ -46,7 +73,11 @@ def eval_command(data_dir: Path, only: tuple[str, ...], limit: int | None, pii_s
     sections = only or SECTIONS
     click.echo(f"# livelens eval ({', '.join(sections)}; data {data_dir}{f'; limit {limit}' if limit else ''})\n")
     for section in sections:
-        for table in run(data_dir, (section,), limit, pii_set):
+        tables = run(
+            data_dir, (section,), limit, pii_set, cases_dir=cases_dir, pii_seeds=pii_seeds or None,
+            pii_python=pii_python,
+        )
+        for table in tables:
             click.echo(table.render())
             click.echo("")
             sys.stdout.flush()

@@ -44,7 +44,9 @@ from livelens.contacts.service import (
     JOINED,
     LEFT,
     MESSAGE,
+    PRECEDING_WINDOW,
     UTTERANCE,
+    preceding_text,
 )
 from livelens.rules.engine import CompiledRule, Firing
 from livelens.storage.base import Claim, Record, Transaction
@@ -81,6 +83,7 @@ class WorkUnit:
     rule_states: dict[str, Record]
     failures: int = 0
     history: list[Record] = field(default_factory=list)  # earlier turns, when ``items`` ends the contact
+    earlier: list[Record] = field(default_factory=list)  # the last turns before ``items`` (see preceding_text)
 
 
 @dataclass
@@ -113,8 +116,11 @@ class Failure:
     reason: str
 
 
-def turn_of(contact: Contact, item: Record) -> Turn:
-    """The pipeline's view of an item: the original text if stored, else the redacted one."""
+def turn_of(contact: Contact, item: Record, preceding: str | None = None) -> Turn:
+    """The pipeline's view of an item: the original text if stored, else the redacted one.
+
+    ``preceding`` is the text of the turn it may answer (see ``service.preceding_text``).
+    """
     content = item.get("content")
     if content is None:
         content = item["redaction"]["content"]
@@ -129,6 +135,7 @@ def turn_of(contact: Contact, item: Record) -> Turn:
         begin_offset_millis=item.get("begin_ms"),
         end_offset_millis=item.get("end_ms"),
         attributes=contact.attributes,
+        preceding=preceding,
     )
 
 
@@ -164,9 +171,12 @@ def load_units(
         history = []
         if items and items[0]["kind"] == END and "summary" in contact.analysis:
             history = tx.list_items(contact.id, limit=1_000_000, kinds=(MESSAGE, UTTERANCE))
+        earlier = tx.list_items(contact.id, before=contact.analysed_seq + 1, limit=PRECEDING_WINDOW,
+                                descending=True, kinds=(MESSAGE, UTTERANCE))
         compiled = rules.rules_for(tx, contact) if rules is not None else []
         states = tx.get_rule_states(contact.id) if compiled else {}
-        units.append(WorkUnit(claim, contact, items, compiled, states, failures=claim.failures, history=history))
+        units.append(WorkUnit(claim, contact, items, compiled, states, failures=claim.failures, history=history,
+                              earlier=list(reversed(earlier))))
     return units
 
 
@@ -215,11 +225,15 @@ class Analyser:
                 failed[unit.contact.id] = CannotAnalyse(f"analysis cannot run: {type(exc).__name__}: {exc}")
                 continue
             try:
-                prepared = [
-                    (unit.contact, item, turn_of(unit.contact, item),
-                     render.redaction_from_record(item["redaction"]) if item.get("redaction") else None)
-                    for item in unit.items if item["kind"] in (MESSAGE, UTTERANCE)
-                ]
+                prepared = []
+                seen = list(unit.earlier)
+                for item in unit.items:
+                    if item["kind"] not in (MESSAGE, UTTERANCE):
+                        continue
+                    turn = turn_of(unit.contact, item, preceding_text(seen, item.get("role", "")))
+                    stored = render.redaction_from_record(item["redaction"]) if item.get("redaction") else None
+                    prepared.append((unit.contact, item, turn, stored))
+                    seen = [*seen[-PRECEDING_WINDOW:], item]
             except Exception as exc:  # a malformed item
                 failed[unit.contact.id] = exc
                 continue

@@ -122,6 +122,27 @@ def idempotent(
     return answer
 
 
+#: How many recent turns are searched for the one a new turn answers (a customer may answer a
+#: request for "username, email and order ID" in three messages).
+PRECEDING_WINDOW = 4
+
+
+def preceding_text(items: list[dict[str, Any]], role: str) -> str | None:
+    """Text of the latest of ``items`` (oldest first) whose role is not ``role``.
+
+    The redacted text is used when only that is stored; redaction reads it as the question a
+    new turn may answer ("may I have your name?").
+    """
+    for item in reversed(items[-PRECEDING_WINDOW:]):
+        if item.get("kind", MESSAGE) not in (MESSAGE, UTTERANCE) or item.get("role") == role:
+            continue
+        content = item.get("content")
+        if content is None and item.get("redaction"):
+            content = item["redaction"].get("content")
+        return str(content) if content is not None else None
+    return None
+
+
 class ContactCenter:
     def __init__(
         self,
@@ -403,8 +424,14 @@ class ContactCenter:
         item.update(id=item_id, kind=kind)
         return item
 
+    def preceding_text(self, tx: Transaction, contact_id: str, role: str) -> str | None:
+        """The latest recent turn by another role: what a new ``role`` turn may be answering."""
+        recent = tx.list_items(contact_id, limit=PRECEDING_WINDOW, descending=True, kinds=(MESSAGE, UTTERANCE))
+        return preceding_text(list(reversed(recent)), role)
+
     def turn_fields(
-        self, contact: Contact, participant_id: str, role: str, content: str, **timing: Any
+        self, contact: Contact, participant_id: str, role: str, content: str, *, preceding: str | None = None,
+        **timing: Any,
     ) -> dict[str, Any]:
         """The stored fields of a new turn: its text, or under RedactedOnly only its redacted form.
 
@@ -422,6 +449,7 @@ class ContactCenter:
             participant_role=role,
             content=content,
             language=contact.language,
+            preceding=preceding,
         )
         try:
             redaction = self.redactor(contact, turn) if self.redactor else whole_turn_redaction(content)

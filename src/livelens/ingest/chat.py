@@ -96,7 +96,8 @@ class ChatIngest:
         check_message_content(content_type, content)
         with self.center.storage.read() as tx:
             participant, contact = self._connection(tx, request["ConnectionToken"])
-        fields = self.center.turn_fields(contact, participant.id, participant.role, content)
+            preceding = self.center.preceding_text(tx, contact.id, participant.role)
+        fields = self.center.turn_fields(contact, participant.id, participant.role, content, preceding=preceding)
         fields["content_type"] = content_type
         item = self._append_once(request, MESSAGE, fields)
         self.center.on_item(item["contact_id"])

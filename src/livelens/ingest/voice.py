@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from livelens.contacts.models import PARTICIPANT_ROLES
-from livelens.contacts.service import UTTERANCE, ContactCenter
+from livelens.contacts.service import MESSAGE, PRECEDING_WINDOW, UTTERANCE, ContactCenter, preceding_text
 from livelens.errors import ContactNotFoundException, IdempotencyException, InvalidRequestException
 
 MAX_BATCH = 100
@@ -78,11 +78,17 @@ class VoiceIngest:
             raise _fail("ClientToken", "must be a string of 1 to 500 characters.")
         with self.center.storage.read() as tx:
             contact = self._live_voice_contact(tx, instance_id, contact_id)
-        prepared = [
-            self.center.turn_fields(contact, u["participant_id"], u["role"], u["content"],
-                                    begin_ms=u["begin_ms"], end_ms=u["end_ms"])
-            for u in utterances
-        ]
+            earlier = tx.list_items(contact.id, limit=PRECEDING_WINDOW, descending=True, kinds=(MESSAGE, UTTERANCE))
+        # Each utterance is read with the turns before it, including earlier ones of this batch.
+        history = [dict(item) for item in reversed(earlier)]
+        prepared = []
+        for u in utterances:
+            prepared.append(
+                self.center.turn_fields(contact, u["participant_id"], u["role"], u["content"],
+                                        preceding=preceding_text(history, u["role"]),
+                                        begin_ms=u["begin_ms"], end_ms=u["end_ms"])
+            )
+            history.append({"kind": UTTERANCE, "role": u["role"], "content": u["content"]})
         ids = []
         with self.center.storage.write() as tx:
             contact = self._live_voice_contact(tx, instance_id, contact_id)

@@ -174,3 +174,70 @@ def pii_generated(data_dir: Path, name: str = "dev") -> list[PiiExample]:
             spans = tuple((s["start"], s["end"], s["type"]) for s in obj["spans"])
             out.append(PiiExample(obj["text"], spans))
     return out
+
+
+@dataclass(frozen=True)
+class DialogueTurnExample:
+    """A customer turn with the preceding agent turn, and its PII spans (livelens entity types)."""
+
+    prompt: str
+    text: str
+    spans: tuple[tuple[int, int, str], ...]
+    source: str
+
+
+def conversational_pii(cases_dir: Path, split: str) -> list[DialogueTurnExample]:
+    """The purpose-written agent-question / customer-answer pairs (``conversational_pii/<split>.jsonl``)."""
+    out = []
+    path = cases_dir / "conversational_pii" / f"{split}.jsonl"
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            obj = json.loads(line)
+            spans = []
+            for entity, value in obj["pii"]:
+                start = obj["customer"].find(value)
+                if start < 0:
+                    raise ValueError(f"{path}:{number}: {value!r} is not in the customer turn")
+                spans.append((start, start + len(value), entity))
+            out.append(DialogueTurnExample(obj["agent"], obj["customer"], tuple(spans), "written"))
+    return out
+
+
+#: ABCD scenario fields that are PII, with their livelens entity type.
+_ABCD_FIELDS = {
+    ("personal", "customer_name"): "NAME",
+    ("personal", "email"): "EMAIL",
+    ("personal", "phone"): "PHONE",
+    ("order", "full_address"): "ADDRESS",
+    ("order", "street_address"): "ADDRESS",
+    ("order", "zip_code"): "ADDRESS",
+}
+
+
+def abcd_pii(data_dir: Path) -> list[DialogueTurnExample]:
+    """Customer turns of the ABCD sample with the scenario's PII located in them (case-insensitive).
+
+    Every customer turn is kept (most hold no PII), each with the latest agent turn before it.
+    """
+    dialogues = json.loads((data_dir / "abcd" / "abcd_sample.json").read_text(encoding="utf-8"))
+    out = []
+    for dialogue in dialogues:
+        scenario = dialogue["scenario"]
+        values = []
+        for (section, key), entity in _ABCD_FIELDS.items():
+            value = str(scenario.get(section, {}).get(key) or "").strip()
+            if value:
+                values.append((" ".join(value.split()), entity))
+        prompt = ""
+        for speaker, text in dialogue["original"]:
+            if speaker == "agent":
+                prompt = text
+            elif speaker == "customer":
+                spans: list[tuple[int, int, str]] = []
+                lower = text.lower()
+                for value, entity in sorted(values, key=lambda v: -len(v[0])):
+                    start = lower.find(value.lower())
+                    if start >= 0 and not any(s < start + len(value) and start < e for s, e, _ in spans):
+                        spans.append((start, start + len(value), entity))
+                out.append(DialogueTurnExample(prompt, text, tuple(sorted(spans)), "abcd"))
+    return out
