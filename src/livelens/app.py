@@ -135,6 +135,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         load_service_models(),
         SigV4Verifier(runtime.credentials, settings.max_clock_skew),
         validate_responses=settings.validate_responses,
+        public_url=settings.public_url,
     )
 
     @contextlib.asynccontextmanager

@@ -68,6 +68,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_clock_skew", 300, "Seconds a SigV4 X-Amz-Date may differ from the server clock.", int),
     Setting("validate_responses", False, "Check every response against the service model (tests).", _bool),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
+    Setting(
+        "public_url",
+        "",
+        "Base URL clients reach the server at (e.g. https://livelens.example.com behind a proxy); used in the "
+        "URLs livelens hands out (chat websocket, attachment uploads). Empty: from each request's Host.",
+    ),
 )
 
 
@@ -92,6 +98,7 @@ class Settings:
     max_clock_skew: int = 300
     validate_responses: bool = False
     log_level: str = "info"
+    public_url: str = ""
 
     @classmethod
     def load(
@@ -123,6 +130,8 @@ class Settings:
             raise ValueError("summary_generator must be extractive or openai")
         if self.summary_generator == "openai" and not (self.summary_url and self.summary_model):
             raise ValueError("summary_generator=openai needs summary_url and summary_model")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
 

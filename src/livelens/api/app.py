@@ -34,7 +34,7 @@ from livelens.api.serialize import (
     parse_input,
     to_wire,
 )
-from livelens.api.validate import ShapeValidator, summarize
+from livelens.api.validate import ShapeValidator, WireValidator, summarize
 from livelens.errors import InvalidRequestException, LivelensError
 
 log = logging.getLogger("livelens.api")
@@ -62,14 +62,16 @@ class WireEndpoint:
         verifier: SigV4Verifier,
         *,
         validate_responses: bool = False,
+        public_url: str = "",
     ) -> None:
         self.services = services
         self.models = dict(models)
         self.verifier = verifier
         self.router = Router(registry.build(self.models))
         self.validate_responses = validate_responses
+        self.public_url = public_url.rstrip("/")
         self._requests = ShapeValidator()
-        self._responses = ShapeValidator(dotall=True)
+        self._responses = WireValidator(dotall=True)
 
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The endpoint as an ASGI app (HTTP only; the application handles lifespan)."""
@@ -106,7 +108,7 @@ class WireEndpoint:
                 problems = self._requests.errors(operation.model.input_shape, params)
                 if problems:
                     raise InvalidRequestException(summarize(problems))
-            context = RequestContext(self.services, caller, self._base_url(request), body)
+            context = RequestContext(self.services, caller, self.public_url or self._base_url(request), body)
             if (operation.service, operation.name) in INLINE_OPERATIONS:
                 result = operation.handler(context, params)
             else:

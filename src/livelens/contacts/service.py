@@ -49,6 +49,9 @@ MASK_TAG = "livelens:redaction-mask"
 
 #: Kinds of transcript item; END marks the end of the contact for the analysis worker.
 MESSAGE, EVENT, ATTACHMENT, UTTERANCE, END = "MESSAGE", "EVENT", "ATTACHMENT", "UTTERANCE", "END"
+#: Kinds only pushed on the participant websocket (never in GetTranscript, never analysed):
+#: ephemeral events such as typing, and read/delivered receipts (MESSAGEMETADATA items).
+SIGNAL, RECEIPT = "SIGNAL", "RECEIPT"
 
 JOINED = "application/vnd.amazonaws.connect.event.participant.joined"
 LEFT = "application/vnd.amazonaws.connect.event.participant.left"
