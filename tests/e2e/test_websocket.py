@@ -112,7 +112,8 @@ def test_deep_heartbeat_typing_receipts_and_attachments_are_pushed_once_in_order
             AttachmentName="note.txt", ClientToken=f"upload-{started['ContactId']}",
         )
         meta = upload["UploadMetadata"]
-        assert requests.put(meta["Url"], data=data, headers=meta["HeadersToInclude"], timeout=10).status_code in (200, 204)
+        put = requests.put(meta["Url"], data=data, headers=meta["HeadersToInclude"], timeout=10)
+        assert put.status_code in (200, 204)
         participant.complete_attachment_upload(ConnectionToken=customer_token, AttachmentIds=[upload["AttachmentId"]],
                                                ClientToken=f"complete-{started['ContactId']}")
         # typing and receipts are pushed, never part of the transcript (the receipts sit on their message)

@@ -13,7 +13,8 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     storage = SqliteStorage(tmp_path / "db.sqlite")
     assert apply_migrations(storage._writer) == []
     names = [r[0] for r in storage._writer.execute("SELECT name FROM _migrations")]
-    shipped = sorted(p.name for p in (Path(__file__).parents[2] / "src/livelens/storage/migrations/sqlite").glob("*.sql"))
+    folder = Path(__file__).parents[2] / "src/livelens/storage/migrations/sqlite"
+    shipped = sorted(p.name for p in folder.glob("*.sql"))
     assert names[:2] == ["0001_initial.sql", "0002_rules.sql"] and sorted(names) == shipped
     storage.close()
 
