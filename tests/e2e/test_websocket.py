@@ -15,6 +15,8 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from livelens.api.routing import load_service_models
+from livelens.api.validate import WireValidator
 from tests.e2e.conftest import Server, start_server
 
 
@@ -132,6 +134,15 @@ def test_deep_heartbeat_typing_receipts_and_attachments_are_pushed_once_in_order
                 if frame.get("topic") == "aws/chat":
                     items.append(json.loads(frame["content"]))
 
+    # Each item is a connectparticipant Item, strictly; MESSAGEMETADATA is the Type Amazon Connect pushes
+    # receipts with (and chatjs reads) although the model's ChatItemType enum does not list it.
+    item_shape = load_service_models()["connectparticipant"].shape_for("Item")
+    for item in items:
+        problems = WireValidator(dotall=True).errors(item_shape, item)
+        assert problems == ([] if item["Type"] != "MESSAGEMETADATA" else [
+            "Value 'MESSAGEMETADATA' at 'Type' failed to satisfy constraint: Member must satisfy enum value set: "
+            f"[{', '.join(item_shape.members['Type'].metadata['enum'])}]"
+        ]), problems
     kinds = [i["ContentType"].rsplit(".", 1)[-1] if i["Type"] == "EVENT" else i["Type"] for i in items]
     assert kinds == ["typing", "MESSAGE", "MESSAGEMETADATA", "MESSAGEMETADATA", "ATTACHMENT", "ended"]
     assert len({i["Id"] for i in items}) == len(items)

@@ -200,7 +200,7 @@ test("a whole chat: chatjs customer, JS participant-client agent, rules and V2 p
   assert.equal(seen.heartbeatFailures, 0);
 });
 
-test("the contact is stopped: chatjs hears the chat end (onEnded), pushed once", async () => {
+test("deep heartbeats are answered; the contact is stopped: chatjs hears the chat end (onEnded), pushed once", async () => {
   const { connect } = clients();
   const { Id: InstanceId } = await connect.send(new CreateInstanceCommand({
     IdentityManagementType: "CONNECT_MANAGED", InboundCallsEnabled: true, OutboundCallsEnabled: true,
@@ -216,8 +216,14 @@ test("the contact is stopped: chatjs hears the chat end (onEnded), pushed once",
     type: "CUSTOMER",
   });
   let ended = 0;
+  const heartbeats = { success: 0, failure: 0 };
   session.onEnded(() => { ended += 1; });
+  session.onDeepHeartbeatSuccess(() => { heartbeats.success += 1; });
+  session.onDeepHeartbeatFailure(() => { heartbeats.failure += 1; });
   await session.connect();
+  // chatjs sends its deep heartbeat (aws/ping) every 10 s and raises a failure unless it is answered
+  await until(() => heartbeats.success, { timeout: 25000, what: "a deep heartbeat answered" });
+  assert.equal(heartbeats.failure, 0);
   await connect.send(new StopContactCommand({ InstanceId, ContactId: started.ContactId }));
   await until(() => ended, { what: "onEnded" });
   const endedItems = pushed.filter((item) => item.ContactId === started.ContactId && item.ContentType?.endsWith("chat.ended"));
