@@ -30,6 +30,9 @@ PII_TOKENS = st.one_of(
     st.builds(lambda n: f"{n:,}.50", st.integers(1000, 99999)),
     st.sampled_from(["+1 555 123 4567", "(555) 123-4567", "4111 1111 1111 1111", "192.168.0.1"]),
 )
+#: PII with a sentence-ending dot inside: only the redactor's spans (passed to the splitter) keep them whole.
+NAMES_AND_ADDRESSES = st.sampled_from(["Mr. J. Smith", "Dana Whitfield", "Dr. Noor Haddad",
+                                       "123 Main St. Springfield, IL 62704", "42 Baker St. London"])
 PLACEHOLDERS = st.sampled_from(["[PII]", "[EMAIL]", "[PHONE]", "[CREDIT_DEBIT_NUMBER]"])
 ENDINGS = st.sampled_from([". ", "! ", "? ", "\n", "... ", ", ", " "])
 
@@ -89,7 +92,8 @@ def _contact() -> Contact:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(turns(PII_TOKENS), st.sampled_from(["I was charged twice", "my refund never arrived"]))
+@given(turns(st.one_of(PII_TOKENS, NAMES_AND_ADDRESSES)),
+       st.sampled_from(["I was charged twice", "my refund never arrived"]))
 def test_raw_and_redacted_issues_mark_the_same_words(
     pipeline: Pipeline, make_turn: Callable[..., Turn], turn: tuple[str, list[tuple[int, int]]], cue: str,
 ) -> None:
