@@ -11,6 +11,9 @@ import {
   CreateInstanceCommand,
   CreateParticipantCommand,
   CreateRuleCommand,
+  DescribeContactCommand,
+  DescribeInstanceCommand,
+  DescribeRuleCommand,
   ListRealtimeContactAnalysisSegmentsV2Command,
   StartChatContactCommand,
   StopContactCommand,
@@ -54,11 +57,16 @@ test("a whole chat: chatjs customer, JS participant-client agent, rules and V2 p
     IdentityManagementType: "CONNECT_MANAGED", InboundCallsEnabled: true, OutboundCallsEnabled: true,
     InstanceAlias: `js-chat-${Date.now()}`,
   }));
-  await connect.send(new CreateRuleCommand({
+  const { RuleId } = await connect.send(new CreateRuleCommand({
     InstanceId, Name: "charged-twice", TriggerEventSource: { EventSourceName: "OnRealTimeChatAnalysisAvailable" },
     Function: 'customer said "charged twice"', PublishStatus: "PUBLISHED",
     Actions: [{ ActionType: "ASSIGN_CONTACT_CATEGORY", AssignContactCategoryAction: {} }],
   }));
+  const isDate = (value) => value instanceof Date && !Number.isNaN(value.getTime());
+  const { Rule } = await connect.send(new DescribeRuleCommand({ InstanceId, RuleId }));
+  assert.ok(isDate(Rule.CreatedTime) && isDate(Rule.LastUpdatedTime));
+  const { Instance } = await connect.send(new DescribeInstanceCommand({ InstanceId }));
+  assert.ok(isDate(Instance.CreatedTime));
   const started = await connect.send(new StartChatContactCommand({
     InstanceId, ContactFlowId: "js-flow", ParticipantDetails: { DisplayName: "Dana" },
   }));
@@ -171,10 +179,12 @@ test("a whole chat: chatjs customer, JS participant-client agent, rules and V2 p
   }, { what: "the completed analysis" });
   assert.ok(rest);
   const raw = live.segments;
+  const { Contact } = await connect.send(new DescribeContactCommand({ InstanceId, ContactId }));
+  assert.ok(isDate(Contact.InitiationTimestamp) && isDate(Contact.DisconnectTimestamp));
   assert.deepEqual(new Set(kinds(raw)), new Set(ALL_TYPES));
   for (const segment of raw) {
     const body = Object.values(segment)[0];
-    if (body.Time) assert.ok(body.Time.AbsoluteTime instanceof Date && !Number.isNaN(body.Time.AbsoluteTime.getTime()));
+    if (body.Time) assert.ok(isDate(body.Time.AbsoluteTime));
   }
   const category = raw.find((segment) => segment.Categories).Categories;
   assert.deepEqual(Object.keys(category.MatchedDetails), ["charged-twice"]);
