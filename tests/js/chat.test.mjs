@@ -153,6 +153,14 @@ test("a whole chat: chatjs customer, JS participant-client agent, rules and V2 p
     ["receipt.txt", "text/plain", "APPROVED"],
   );
 
+  // the customer types: the event is pushed to the chat's websockets with the customer's role
+  await session.sendEvent({ contentType: TYPING });
+  const typing = await until(
+    () => pushed.find((item) => item.ContentType === TYPING && item.ParticipantRole === "CUSTOMER"),
+    { what: "the customer's typing pushed" },
+  );
+  assert.equal(typing.DisplayName, "Dana");
+
   // chatjs' own transcript
   const transcript = await session.getTranscript({ scanDirection: "BACKWARD", sortOrder: "ASCENDING", maxResults: 15 });
   const messages = transcript.data.Transcript.filter((item) => item.Type === "MESSAGE").map((item) => item.Content);
@@ -205,7 +213,9 @@ test("a whole chat: chatjs customer, JS participant-client agent, rules and V2 p
   const times = pushed.map((item) => item.AbsoluteTime);
   assert.deepEqual([...times].sort(), times, "items pushed in order");
   const order = pushed.map((item) => item.Type === "EVENT" ? item.ContentType.split(".").at(-1) : item.Type);
-  const expected = ["MESSAGE", "typing", "MESSAGE", "MESSAGEMETADATA", "MESSAGEMETADATA", "MESSAGEMETADATA", "ATTACHMENT"];
+  const expected = [
+    "MESSAGE", "typing", "MESSAGE", "MESSAGEMETADATA", "MESSAGEMETADATA", "MESSAGEMETADATA", "ATTACHMENT", "typing",
+  ];
   assert.deepEqual(order.filter((kind) => expected.includes(kind)), expected);
   assert.equal(seen.heartbeatFailures, 0);
 });
