@@ -22,6 +22,7 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,7 +251,10 @@ def _ms(value: float) -> float:
     return round(value * 1000, 1) if math.isfinite(value) else math.inf
 
 
-async def _measure(server: ServerProcess, n: int, duration: float, drain: float) -> dict[str, Any]:
+async def _measure(server: ServerProcess, n: int, duration: float, drain: float,
+                   during: Callable[[], Awaitable[Any]] | None = None,
+                   runs: list[Run] | None = None) -> dict[str, Any]:
+    """One run; ``during()`` runs beside the sending (benchmark 8 kills workers there), ``runs`` gets the Run."""
     setup = Client(server, SETUP_CONNECTIONS)
     instance = await setup.send("PUT", "/instance", {
         "IdentityManagementType": "CONNECT_MANAGED", "InstanceAlias": f"bench-{uuid.uuid4().hex[:8]}",
@@ -281,9 +285,14 @@ async def _measure(server: ServerProcess, n: int, duration: float, drain: float)
     cpu_before = server.cpu_seconds()
 
     run = Run(server, instance_id, chats)
+    if runs is not None:
+        runs.append(run)
     reading = asyncio.create_task(run.read_all())
     started = time.perf_counter()
+    side = asyncio.create_task(during()) if during is not None else None
     await run.send_all(duration)
+    if side is not None:
+        await side
     sending_ended = time.perf_counter()
     end = sending_ended + drain
     while any(math.isnan(t.visible) for t in run.turns if t.item_id) and time.perf_counter() < end:

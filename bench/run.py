@@ -24,11 +24,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import analysis_cost  # noqa: E402
+import batching  # noqa: E402
 import depth  # noqa: E402
+import fuzz  # noqa: E402
 import harness  # noqa: E402
 import latency  # noqa: E402
 import startup  # noqa: E402
 import throughput  # noqa: E402
+import transcript_seek  # noqa: E402
+import workers  # noqa: E402
 from harness import machine  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
@@ -38,6 +42,10 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "depth": depth.run,
     "analysis": analysis_cost.run,
     "startup": startup.run,
+    "batching": batching.run,
+    "workers": workers.run,
+    "seek": transcript_seek.run,
+    "fuzz": fuzz.run,
 }
 
 Row = tuple[str, str, str, str, str]
@@ -107,6 +115,55 @@ def rows_for(name: str, result: dict[str, Any], results: dict[str, Any]) -> list
                          f"{memory['peak_rss_mib']:.0f} MiB / {memory['per_contact_kib']:.1f} KiB", "", ""))
     elif name == "startup":
         rows.append(("6 start-up", "serve → first answer (median)", f"{result['first_answer_s']:.2f} s", "", ""))
+    elif name == "batching":
+        for size, r in result["batches"].items():
+            rows.append((f"7 CPU per turn, batch {size}", "pipeline + 50 rules (pipeline / rules)",
+                         f"{r['cpu_ms_per_turn']:.1f} ms ({r['pipeline_cpu_ms_per_turn']:.1f} / "
+                         f"{r['rules_cpu_ms_per_turn']:.1f}); {r['turns_per_core_s']:.0f} turns/s/core",
+                         "≤ 8 ms", _verdict(r["cpu_ms_per_turn"] <= 8)))
+        rows.append(("7 CPU per turn", "ratio to batch 1 (1 / 8 / 32)",
+                     " / ".join(f"{v:.2f}" for v in result["ratio_to_batch_1"].values()), "", ""))
+    elif name == "workers":
+        t = result.get("throughput")
+        if t:
+            for case, r in t["cases"].items():
+                rows.append((f"8 drain, {case}", "analysed turns/s (worker CPU/turn)",
+                             f"{r['turns_per_s']:.1f} ({r['worker_cpu_ms_per_turn']:.1f} ms)",
+                             "≥ 100/core", _verdict(r["turns_per_s_per_worker"] >= 100)))
+            rows.append(("8 2 pinned workers vs 1", "ratio", f"{t['ratio_2_workers_to_1']:.2f}", "≥ 1.8",
+                         _verdict(t["ratio_2_workers_to_1"] >= 1.8)))
+            rows.append((f"8 batch {workers.BATCH_K} vs 1", "ratio", f"{t['ratio_batch_k_to_1']:.2f}", "", ""))
+        for r in result.get("latency", []):
+            n, bound = r["contacts"], r["bound_seconds"]
+            ok = r["p99_ms"] is not None and not math.isinf(r["p99_ms"]) and r["p99_ms"] <= 100
+            label = f"8 workers={r.get('analysis_workers', 'auto')}, ingest→visible N={n}"
+            rows.append((label, "p50 / p99 / max",
+                         f"{_ms(r['p50_ms'], bound)} / {_ms(r['p99_ms'], bound)} / {_ms(r['max_ms'], bound)}",
+                         "p99 ≤ 100 ms", _verdict(ok)))
+            rows.append((label, "turns/s offered / accepted / analysed",
+                         f"{r['offered_turns_per_s']:.0f} / {r['accepted_turns_per_s']:.1f} / "
+                         f"{r['analysed_turns_per_s']:.1f} ({r['visible']}/{r['accepted']} visible)", "", ""))
+        k = result.get("kill")
+        if k:
+            rows.append((f"8 kill -9 x{k['kills']} at N={k['contacts']}", "acknowledged / lost / duplicated",
+                         f"{k['acknowledged']} / {k['lost']} / {k['duplicated']}", "0 lost, 0 dup",
+                         _verdict(k["lost"] == 0 and k["duplicated"] == 0)))
+            rows.append((f"8 kill -9 x{k['kills']} at N={k['contacts']}", "p50 / p99 / max",
+                         f"{_ms(k['p50_ms'], k['bound_seconds'])} / {_ms(k['p99_ms'], k['bound_seconds'])} / "
+                         f"{_ms(k['max_ms'], k['bound_seconds'])}", "", ""))
+    elif name == "seek":
+        label = f"9 GetTranscript AbsoluteTime, {result['small']} vs {result['large']:,} items"
+        small, large = result["small"], result["large"]
+        for method in ("indexed", "linear"):
+            times = result[f"{method}_{small}_ms"], result[f"{method}_{large}_ms"]
+            rows.append((label, f"{method}: ms / ms", f"{times[0]:.2f} / {times[1]:.2f}", "", ""))
+        rows.append((label, "ratio (binary search)", f"{result['indexed_ratio']:.2f}", "≤ 2",
+                     _verdict(result["indexed_ratio"] <= 2)))
+    elif name == "fuzz":
+        label = f"10 fuzz, {result['examples_per_operation']} inputs × {result['operations']} operations"
+        rows.append((label, "5xx or traceback", "none" if result["clean"] else "FOUND (see results.json)",
+                     "none", _verdict(result["clean"])))
+        rows.append((label, "time", f"{result['seconds']:.0f} s", "", ""))
     return rows
 
 

@@ -8,32 +8,41 @@ import functools
 import logging
 import os
 import secrets
+import socket
+import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.routing import Route, WebSocketRoute
 
 from livelens.api.app import WireEndpoint
-from livelens.api.auth import SigV4Verifier, load_credentials
+from livelens.api.auth import SigV4Verifier, load_credentials, load_policies
+from livelens.api.authz import Authorizer, Policy
 from livelens.api.context import Services
+from livelens.api.limits import InflightLimiter
 from livelens.api.routing import load_service_models
 from livelens.config import Settings
-from livelens.contacts.analysis_worker import AnalysisWorker, Pipeline
+from livelens.contacts.analysis_worker import Analyser, Pipeline
 from livelens.contacts.models import Contact
 from livelens.contacts.next_token import NextTokenCodec
 from livelens.contacts.rules import RuleBook, RuleRunner
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
 from livelens.contacts.tokens import TokenIssuer
+from livelens.health import HEALTH_PATH, METRICS_PATH, Observatory
 from livelens.ingest.chat import ChatIngest, Uploads
+from livelens.ingest.sessions import SocketSessions
 from livelens.ingest.voice import VoiceIngest
 from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
 from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, open_storage
+from livelens.worker.loop import Worker
+from livelens.worker.notify import DatagramNotifier, EventWaker, Notifier, Notifiers, wake_directory
+from livelens.worker.supervisor import Supervisor
 
 log = logging.getLogger("livelens")
 
@@ -45,10 +54,13 @@ class Runtime:
     settings: Settings
     storage: Storage
     services: Services
-    worker: AnalysisWorker
+    worker: Worker | None  # the in-process worker (--analysis-workers 0), else None
     credentials: dict[str, str]
     generated_credentials: tuple[str, str] | None
     deliverer: Deliverer | None = None
+    supervisor: Supervisor | None = None  # the worker processes (--analysis-workers N > 0)
+    notifier: Notifier | None = None
+    policies: dict[str, Policy] = field(default_factory=dict)
 
 
 def server_key(storage: Storage) -> bytes:
@@ -83,14 +95,9 @@ def pipeline_factory(settings: Settings) -> Callable[[Contact], Pipeline]:
     return pipeline_for
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    storage = open_storage(settings.db)
+def contact_center(settings: Settings, storage: Storage, pipeline_for: Callable[[Contact], Pipeline]) -> ContactCenter:
     key = server_key(storage)
-    credentials, generated = load_credentials(
-        settings.credentials, os.environ, Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
-    )
-    pipeline_for = pipeline_factory(settings)
-    center = ContactCenter(
+    return ContactCenter(
         storage,
         account_id=settings.account_id,
         defaults=InstanceDefaults(
@@ -104,20 +111,77 @@ def build_runtime(settings: Settings) -> Runtime:
         next_tokens=NextTokenCodec(key),
         redactor=lambda contact, turn: pipeline_for(contact).redact(turn),
     )
-    def warm_up() -> None:
-        from livelens.analysis import load_pipeline
 
-        load_pipeline(tuple(n for n in settings.analysis_components if n != "summary"))
 
-    def embedder() -> Any:
-        from livelens.analysis.embeddings import load_embedder
+def embedder() -> Any:
+    from livelens.analysis.embeddings import load_embedder
 
-        return load_embedder().embed  # loaded once per process, on the first semantic rule
+    return load_embedder().embed  # loaded once per process, on the first semantic rule
 
+
+def warm_up(settings: Settings) -> None:
+    """Load the default pipeline's models (before the first turn arrives)."""
+    from livelens.analysis import load_pipeline
+
+    load_pipeline(tuple(n for n in settings.analysis_components if n != "summary"))
+
+
+def build_worker(settings: Settings, storage: Storage, center: ContactCenter, waker: Any,
+                 on_alert: Callable[[], None] = lambda: None) -> Worker:
+    """An analysis worker over ``storage`` (in the server, or in a ``livelens worker`` process)."""
+    rules = RuleRunner(center, embedder, on_alert=on_alert)
+    analyser = Analyser(pipeline_factory(settings), rules)
+    return Worker(
+        storage, analyser, rules, waker,
+        lease_seconds=settings.analysis_lease_seconds,
+        batch=settings.analysis_batch,
+        poll_interval=settings.analysis_poll_interval,
+    )
+
+
+def free_dead_workers_claims(storage: Storage) -> int:
+    """End the claims of workers of this host whose process is gone (serve or a worker was killed);
+    the number of contacts freed. Workers elsewhere are left to their lease expiry."""
+    host = socket.gethostname()
+    freed = 0
+    with storage.write() as tx:
+        for worker in tx.list_workers(alive_since=0):
+            if worker["host"] != host:
+                continue
+            try:
+                os.kill(int(worker["pid"]), 0)
+                continue  # alive (or the pid was reused: then the lease expiry covers it)
+            except ProcessLookupError:
+                freed += tx.expire_claims(f"{host}:{worker['pid']}:")
+            except PermissionError:
+                continue
+    return freed
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    storage = open_storage(settings.db)
+    free_dead_workers_claims(storage)
+    generated_path = Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
+    credentials, generated = load_credentials(settings.credentials, os.environ, generated_path)
+    policies = load_policies(settings.credentials, os.environ, generated_path)
+    pipeline_for = pipeline_factory(settings)
+    center = contact_center(settings, storage, pipeline_for)
     deliverer = Deliverer(storage)
-    rules = RuleRunner(center, embedder, on_alert=deliverer.notify)
-    worker = AnalysisWorker(center, pipeline_for, warm_up, rules=rules)
-    center.on_item = worker.notify
+    # Worker processes on this machine (ours, or `livelens worker` run by hand) wake on a datagram.
+    notifiers: list[Notifier] = [DatagramNotifier(wake_directory(settings.db))]
+    worker = supervisor = None
+    if settings.analysis_worker_count == 0:
+        waker = EventWaker()
+        notifiers.append(waker)
+        worker = build_worker(settings, storage, center, waker, on_alert=deliverer.notify)
+    else:
+        def free_claims(pid: int) -> None:
+            with storage.write() as tx:
+                tx.expire_claims(f"{socket.gethostname()}:{pid}:")
+
+        supervisor = Supervisor(settings, settings.analysis_worker_count, on_exit=free_claims)
+    notifier = Notifiers(notifiers)
+    center.on_item = notifier.notify
     services = Services(
         center=center,
         segments=SegmentLog(center),
@@ -125,36 +189,78 @@ def build_runtime(settings: Settings) -> Runtime:
         voice=VoiceIngest(center),
         rules=RuleBook(center, embedder),
     )
-    return Runtime(settings, storage, services, worker, credentials, generated, deliverer)
+    return Runtime(settings, storage, services, worker, credentials, generated, deliverer, supervisor, notifier,
+                   policies)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or build_runtime(settings)
+    verifier = SigV4Verifier(runtime.credentials, settings.max_clock_skew)
     endpoint = WireEndpoint(
         runtime.services,
         load_service_models(),
-        SigV4Verifier(runtime.credentials, settings.max_clock_skew),
+        verifier,
         validate_responses=settings.validate_responses,
+        max_body_bytes=settings.max_body_bytes,
+        idle_timeout=settings.idle_timeout,
+        limiter=InflightLimiter(settings.max_inflight, settings.max_inflight_per_client),
+        authorizer=Authorizer(runtime.storage, runtime.policies, account_id=settings.account_id),
         public_url=settings.public_url,
     )
+    supervisor = runtime.supervisor
+    observatory = Observatory(
+        runtime.storage,
+        verifier,
+        workers_alive_seconds=3 * max(0.2, min(settings.analysis_lease_seconds / 3, 5.0)) + 1,
+        configured_workers=settings.analysis_worker_count,
+        restarts=(lambda: supervisor.restarts) if supervisor is not None else (lambda: 0),
+    )
+
+    sessions = SocketSessions()
+    runtime.services.center.on_revoke = sessions.revoke
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(runtime.worker.run(), name="livelens-analysis-worker")
+        stop = threading.Event()
+        thread = None
+        if runtime.worker is not None:
+            worker = runtime.worker
+
+            def work() -> None:
+                try:
+                    warm_up(settings)  # load the models before the first turn arrives
+                except Exception:
+                    log.exception("loading the analysis models failed")
+                worker.run(stop)
+
+            thread = threading.Thread(target=work, name="livelens-analysis-worker", daemon=True)
+            thread.start()
+        if runtime.supervisor is not None:
+            runtime.supervisor.start()
         alerts = (asyncio.create_task(runtime.deliverer.run(), name="livelens-alert-delivery")
                   if runtime.deliverer is not None else None)
         try:
             yield
         finally:
-            for running in (task, alerts):
-                if running is not None:
-                    running.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await running
+            stop.set()
+            if runtime.worker is not None:
+                runtime.worker.waker.close()
+            if alerts is not None:
+                alerts.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await alerts
+            if runtime.supervisor is not None:
+                await asyncio.to_thread(runtime.supervisor.stop)
+            if thread is not None:
+                await asyncio.to_thread(thread.join, 30)
             runtime.storage.close()
 
     app = Starlette(
-        routes=[WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center).handle)],
+        routes=[
+            WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center, sessions).handle),
+            Route(HEALTH_PATH, observatory.health, methods=["GET"]),
+            Route(METRICS_PATH, observatory.metrics, methods=["GET"]),
+        ],
         lifespan=lifespan,
     )
     # Every path, whatever it contains, goes to the wire endpoint (a catch-all

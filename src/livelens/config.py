@@ -66,8 +66,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("summary_timeout", 30.0, "Seconds to wait for the OpenAI-compatible API.", float),
     Setting("chat_duration_minutes", 1500, "Default lifetime of a chat contact's participant tokens.", int),
     Setting("max_clock_skew", 300, "Seconds a SigV4 X-Amz-Date may differ from the server clock.", int),
+    Setting("max_body_bytes", 2 * 1024 * 1024, "Largest request body (attachment uploads: their announced size).", int),
+    Setting("header_timeout", 10.0, "Seconds a connection may take to send a request's head.", float),
+    Setting("idle_timeout", 30.0, "Seconds a request body may pause between chunks.", float),
+    Setting("max_connections", 1000, "Open connections beyond which new requests get HTTP 503.", int),
+    Setting("max_inflight", 256, "Requests in progress at once, in all (more: ThrottlingException).", int),
+    Setting("max_inflight_per_client", 32, "Requests in progress at once per client address.", int),
     Setting("validate_responses", False, "Check every response against the service model (tests).", _bool),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
+    Setting(
+        "analysis_workers",
+        "auto",
+        "Analysis worker processes serve starts: auto (one per CPU core), a number, or 0 to analyse in the "
+        "server process.",
+    ),
+    Setting("analysis_batch", 16, "Contacts an analysis worker claims and analyses together per round.", int),
+    Setting(
+        "analysis_lease_seconds",
+        10.0,
+        "How long a worker's claim on a contact lasts without a heartbeat; after a worker dies its contacts "
+        "resume this long after its last heartbeat.",
+        float,
+    ),
+    Setting(
+        "analysis_poll_interval",
+        1.0,
+        "Seconds an idle worker waits for a wake-up before looking for pending items anyway.",
+        float,
+    ),
     Setting(
         "public_url",
         "",
@@ -96,8 +122,18 @@ class Settings:
     summary_timeout: float = 30.0
     chat_duration_minutes: int = 1500
     max_clock_skew: int = 300
+    max_body_bytes: int = 2 * 1024 * 1024
+    header_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    max_connections: int = 1000
+    max_inflight: int = 256
+    max_inflight_per_client: int = 32
     validate_responses: bool = False
     log_level: str = "info"
+    analysis_workers: str = "auto"
+    analysis_batch: int = 16
+    analysis_lease_seconds: float = 10.0
+    analysis_poll_interval: float = 1.0
     public_url: str = ""
 
     @classmethod
@@ -130,10 +166,24 @@ class Settings:
             raise ValueError("summary_generator must be extractive or openai")
         if self.summary_generator == "openai" and not (self.summary_url and self.summary_model):
             raise ValueError("summary_generator=openai needs summary_url and summary_model")
+        for name in ("max_body_bytes", "header_timeout", "idle_timeout", "max_connections", "max_inflight",
+                     "max_inflight_per_client"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise ValueError("public_url must start with http:// or https://")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.analysis_workers != "auto" and not (
+            self.analysis_workers.isdigit() and int(self.analysis_workers) <= 256
+        ):
+            raise ValueError("analysis_workers must be auto or a number from 0 to 256")
+        if not 1 <= self.analysis_batch <= 256:
+            raise ValueError("analysis_batch must be between 1 and 256")
+        if not 0.5 <= self.analysis_lease_seconds <= 3600:
+            raise ValueError("analysis_lease_seconds must be between 0.5 and 3600")
+        if not 0.01 <= self.analysis_poll_interval <= 60:
+            raise ValueError("analysis_poll_interval must be between 0.01 and 60")
 
     @property
     def db_path(self) -> Path:
@@ -144,6 +194,21 @@ class Settings:
         if self.uploads_dir:
             return Path(self.uploads_dir).expanduser()
         return self.db_path.resolve().parent / "uploads"
+
+    @property
+    def analysis_worker_count(self) -> int:
+        """Worker processes to start: ``auto`` is one per CPU core this process may run on."""
+        if self.analysis_workers == "auto":
+            return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        return int(self.analysis_workers)
+
+    def environment(self) -> dict[str, str]:
+        """These settings as ``LIVELENS_*`` variables (what ``serve`` passes to its worker processes)."""
+        env = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            env[f"LIVELENS_{setting.name.upper()}"] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return env
 
     @property
     def analysis_components(self) -> tuple[str, ...]:

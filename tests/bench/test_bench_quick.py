@@ -38,7 +38,8 @@ def test_signer_matches_botocore() -> None:
 
 
 def test_every_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
-    chosen = ["latency", "list", "depth", "analysis", "startup"] + (["peer"] if MOTO.exists() else [])
+    chosen = ["latency", "list", "depth", "analysis", "startup", "batching", "seek"] + (
+        ["peer"] if MOTO.exists() else [])
     if not MOTO.exists():
         warnings.warn("moto_server is not installed (pip install -e '.[bench]'): benchmark 3 not exercised",
                       stacklevel=1)
@@ -58,6 +59,8 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
     assert written["results"]["depth"]["depth_ratio"] > 0
     assert written["results"]["analysis"]["turns_per_core_s"] > 0
     assert written["results"]["startup"]["first_answer_s"] > 0
+    assert written["results"]["batching"]["batches"]["8"]["cpu_ms_per_turn"] > 0
+    assert written["results"]["seek"]["indexed_ratio"] > 0
     if "peer" in chosen:
         assert written["results"]["peer"]["ratio"] > 0
     rows = {(row["benchmark"], row["measure"]) for row in written["table"]}

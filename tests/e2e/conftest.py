@@ -26,6 +26,9 @@ ACCESS_KEY = "LLIATESTACCESSKEY001"
 SECRET_KEY = "test-secret-key-for-livelens-e2e-000001"
 REGION = "us-east-1"
 LIVELENS = str(Path(sys.executable).parent / "livelens")
+#: Analysis worker processes of the shared server: LIVELENS_E2E_ANALYSIS_WORKERS=0 runs the suite with
+#: the in-process worker instead. Servers a test starts itself run in-process unless it asks otherwise.
+SHARED_WORKERS = os.environ.get("LIVELENS_E2E_ANALYSIS_WORKERS", "2")
 
 
 @dataclass
@@ -80,6 +83,7 @@ def start_server(
     env: dict[str, str] | None = None,
     credentials: bool = True,
     wait_ready: bool = True,
+    workers: str = "0",
 ) -> Server:
     """Start ``livelens serve`` on ``directory/livelens.db``.
 
@@ -89,7 +93,7 @@ def start_server(
     """
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "livelens.db"
-    command = [LIVELENS, "serve", "--port", "0", "--db", str(db)]
+    command = [LIVELENS, "serve", "--port", "0", "--db", str(db), "--analysis-workers", workers]
     if credentials:
         credentials_file = directory / "credentials"
         credentials_file.write_text(f"{ACCESS_KEY} {SECRET_KEY}\n")
@@ -155,7 +159,7 @@ def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("server"))
+    running = start_server(tmp_path_factory.mktemp("server"), workers=SHARED_WORKERS)
     yield running
     running.stop()
     log = "".join(running.output)

@@ -66,3 +66,43 @@ def test_pending_contacts_follow_the_analysed_cursor(tmp_path: Path) -> None:
     with storage.read() as tx:
         assert tx.pending_contacts(10) == []
     storage.close()
+
+
+def test_concurrent_writers_share_commits_each_atomic_and_durable_on_return(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    storage = SqliteStorage(tmp_path / "db.sqlite")
+    _contact(storage)
+    other = SqliteStorage(tmp_path / "db.sqlite")  # a second connection: sees only what was committed
+    start = threading.Barrier(12)
+    seen_after_return: list[bool] = []
+    errors: list[str] = []
+
+    def writer(n: int) -> None:
+        start.wait()
+        try:
+            with storage.write() as tx:
+                tx.append_item("c1", f"item-{n}", "MESSAGE", f"k{n}", {"content": str(n)})
+                time.sleep(0.005)  # hold the connection so that others queue behind
+                if n == 5:
+                    raise ValueError("this writer fails")
+        except ValueError as exc:
+            errors.append(str(exc))
+            return
+        with other.read() as tx:
+            seen_after_return.append(tx.find_item("c1", client_key=f"k{n}") is not None)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == ["this writer fails"]
+    assert seen_after_return == [True] * 11  # acknowledged means committed
+    with other.read() as tx:
+        contents = sorted(int(i["content"]) for i in tx.list_items("c1"))
+    assert contents == [n for n in range(12) if n != 5]
+    assert storage.commits < 11  # grouped: fewer fsyncs than writers (migrations use their own COMMITs)
+    other.close()
+    storage.close()

@@ -10,12 +10,13 @@ pipeline with other components or config is cheap.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from livelens.analysis.context import TurnContext
 from livelens.analysis.redaction import Redactor
-from livelens.analysis.registry import ComponentFn, check_order, get_spec, resolve_config
+from livelens.analysis.registry import BatchedComponent, ComponentFn, check_order, get_spec, resolve_config
 from livelens.analysis.summary import is_supported_language
 from livelens.analysis.summary import summarize as _summarize
 from livelens.analysis.summary import supported_languages as _supported_languages
@@ -70,6 +71,65 @@ class Pipeline:
         if redaction is not None and "redaction" not in self.components:
             ctx.analysis.redaction = redaction
         return ctx.analysis
+
+    def analyze_many(
+        self,
+        turns: Sequence[Turn],
+        redactions: Sequence[Redaction | None] | None = None,
+        observe: Callable[[str, float], None] | None = None,
+    ) -> list[TurnAnalysis]:
+        """:meth:`analyze` over a batch of turns (of any contacts), each component over the whole batch.
+
+        The MiniLM embeddings that sentiment and issues share are computed for
+        the batch in one padded ONNX run; then each component runs over every
+        turn before the next component starts (its models stay hot in the
+        caches). ``observe(component, seconds)`` receives each component's time
+        for the batch, and ``embedding``'s.
+        """
+        given = list(redactions) if redactions is not None else [None] * len(turns)
+        contexts = [TurnContext(turn, TurnAnalysis(redaction=r)) for turn, r in zip(turns, given, strict=True)]
+        english = [is_supported_language(ctx.turn.language) for ctx in contexts]
+        if self._needs_embedding and any(english):
+            started = time.perf_counter()
+            from livelens.analysis.embeddings import load_embedder
+
+            wanted = [ctx for ctx, ok in zip(contexts, english, strict=True) if ok]
+            vectors = load_embedder().embed([ctx.turn.content for ctx in wanted])
+            for ctx, vector in zip(wanted, vectors, strict=True):
+                ctx._embedding = vector
+                # Shared with later consumers of the same text (semantic rules) instead of recomputed.
+                ctx.analysis.extras["embedding"] = vector
+            if observe is not None:
+                observe("embedding", time.perf_counter() - started)
+        skipped: list[list[str]] = [[] for _ in contexts]
+        for name, step in self._steps:
+            started = time.perf_counter()
+            eligible = []
+            for index, ctx in enumerate(contexts):
+                if name in _ENGLISH_ONLY and not english[index]:
+                    skipped[index].append(name)
+                else:
+                    eligible.append(ctx)
+            pipe = step.pipe if isinstance(step, BatchedComponent) else None
+            if pipe is not None and len(eligible) > 1:
+                pipe(eligible)
+            else:
+                for ctx in eligible:
+                    step(ctx)
+            if observe is not None:
+                observe(name, time.perf_counter() - started)
+        for ctx, names, redaction in zip(contexts, skipped, given, strict=True):
+            if names:
+                ctx.analysis.extras["skipped"] = names
+            if redaction is not None and "redaction" not in self.components:
+                ctx.analysis.redaction = redaction
+        return [ctx.analysis for ctx in contexts]
+
+    @property
+    def _needs_embedding(self) -> bool:
+        return "issues" in self.components or (
+            "sentiment" in self.components and self.config["sentiment"].get("model") == "minilm"
+        )
 
     def redact(self, turn: Turn) -> Redaction:
         """PII redaction alone, with this pipeline's ``redaction`` config."""

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from livelens.analysis.context import TurnContext
 
 ComponentFn = Callable[["TurnContext"], None]
+BatchFn = Callable[[Sequence["TurnContext"]], None]
 Factory = Callable[[Mapping[str, Any]], ComponentFn]
 Validator = Callable[[Mapping[str, Any]], None]
 
@@ -46,6 +47,26 @@ class ComponentSpec:
 
 
 _REGISTRY: dict[str, ComponentSpec] = {}
+
+
+class BatchedComponent:
+    """A component that can also run over many turns at once (``pipe``), like spaCy's ``Pipe.pipe``.
+
+    The pipeline's ``analyze_many`` calls ``pipe`` with every turn of a batch;
+    ``analyze`` calls the component on one turn. Both must give the same result.
+    """
+
+    def __init__(self, one: ComponentFn, many: BatchFn) -> None:
+        self.one = one
+        self.pipe = many
+
+    def __call__(self, ctx: TurnContext) -> None:
+        self.one(ctx)
+
+
+def batched(one: ComponentFn, many: BatchFn) -> ComponentFn:
+    """``one`` with a batch form ``many`` (see :class:`BatchedComponent`)."""
+    return BatchedComponent(one, many)
 
 
 def component(

@@ -10,6 +10,7 @@ error; an unexpected exception is logged here and leaves as a bare
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -24,9 +25,12 @@ from starlette.types import Receive, Scope, Send
 
 from livelens.api import ops  # noqa: F401  (registers the handlers)
 from livelens.api.auth import AuthError, SigV4Verifier
+from livelens.api.authz import Authorizer
 from livelens.api.context import RequestContext, Services
+from livelens.api.limits import BodyTooLarge, InflightLimiter, LimitExceeded, RateLimitedLog, read_body
 from livelens.api.routing import Router, registry
 from livelens.api.serialize import (
+    check_storable,
     dumps,
     error_body,
     error_code_for,
@@ -39,7 +43,9 @@ from livelens.errors import InvalidRequestException, LivelensError
 
 log = logging.getLogger("livelens.api")
 
-MAX_BODY_BYTES = 25 * 1024 * 1024
+MAX_BODY_BYTES = 2 * 1024 * 1024
+#: Operations whose body is not JSON and may be larger than ``max_body_bytes``, with their own bound.
+LARGE_BODY_OPERATIONS = {("livelens", "UploadAttachment"): 20 * 1024 * 1024}
 
 #: Operations answered on the event loop instead of a worker thread. Each only reads (SQLite in WAL
 #: mode: a reader never waits for a writer) a bounded amount (MaxResults <= 100), all of it CPU work
@@ -63,6 +69,10 @@ class WireEndpoint:
         *,
         validate_responses: bool = False,
         public_url: str = "",
+        max_body_bytes: int = MAX_BODY_BYTES,
+        idle_timeout: float = 30.0,
+        limiter: InflightLimiter | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.services = services
         self.models = dict(models)
@@ -72,6 +82,11 @@ class WireEndpoint:
         self.public_url = public_url.rstrip("/")
         self._requests = ShapeValidator()
         self._responses = WireValidator(dotall=True)
+        self.max_body_bytes = max_body_bytes
+        self.idle_timeout = idle_timeout
+        self.limiter = limiter or InflightLimiter(256, 32)
+        self.authorizer = authorizer
+        self._log = RateLimitedLog(log)
 
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The endpoint as an ASGI app (HTTP only; the application handles lifespan)."""
@@ -84,6 +99,18 @@ class WireEndpoint:
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
+        client = request.client.host if request.client else ""
+        try:
+            with self.limiter.admit(client):
+                return await self._handle(request, request_id)
+        except LimitExceeded as exc:
+            self._log.log(logging.WARNING, exc.code, "refused %s from %s: %s", exc.code, client or "?", exc.message)
+            response = self._error(request_id, exc.code, exc.status, exc.message)
+            if exc.close_connection:  # the rest of the body is not read: close rather than drain it
+                response.headers["connection"] = "close"
+            return response
+
+    async def _handle(self, request: Request, request_id: str) -> Response:
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         match = self.router.match(request.method, raw_path)
         if match is None:
@@ -96,7 +123,7 @@ class WireEndpoint:
         operation = match.operation
         service_model = self.models.get(operation.service)
         try:
-            body = await self._body(request)
+            body = await self._body(request, LARGE_BODY_OPERATIONS.get((operation.service, operation.name)))
             headers = {k.lower(): v for k, v in request.headers.items()}
             caller = None
             if operation.auth == "sigv4":
@@ -105,10 +132,16 @@ class WireEndpoint:
             if operation.model is not None:
                 query = request.scope.get("query_string", b"").decode("latin-1")
                 params = parse_input(operation.model, match.path_params, query, headers, body)
+            check_storable(params)
+            if caller is not None and self.authorizer is not None:  # as IAM: authorized before validated
+                self.authorizer.check(caller.access_key, caller.region, operation.service, operation.name, params)
+            if operation.model is not None:
                 problems = self._requests.errors(operation.model.input_shape, params)
                 if problems:
                     raise InvalidRequestException(summarize(problems))
             context = RequestContext(self.services, caller, self.public_url or self._base_url(request), body)
+            if caller is not None and self.authorizer is not None:
+                context = dataclasses.replace(context, instance_visible=self.authorizer.visible(caller.access_key))
             if (operation.service, operation.name) in INLINE_OPERATIONS:
                 result = operation.handler(context, params)
             else:
@@ -127,19 +160,21 @@ class WireEndpoint:
         except LivelensError as exc:
             code = error_code_for(operation.service, exc.code)
             return self._error(request_id, code, error_status(service_model, code), exc.message)
+        except LimitExceeded:
+            raise
         except Exception:
-            log.exception("request %s (%s %s) failed", request_id, operation.service, operation.name)
+            self._log.log(logging.ERROR, f"{operation.service}.{operation.name}", "request %s (%s %s) failed",
+                          request_id, operation.service, operation.name, exc_info=True)
             code = error_code_for(operation.service, "InternalServiceException")
             return self._error(request_id, code, 500, f"An internal error occurred (request id {request_id}).")
 
-    async def _body(self, request: Request) -> bytes:
+    async def _body(self, request: Request, limit: int | None) -> bytes:
+        """The body, bounded while it streams in (chunked or not), before anything trusts or parses it."""
+        limit = limit or self.max_body_bytes
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            raise InvalidRequestException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise InvalidRequestException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
-        return body
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"The request body is larger than {limit} bytes.")
+        return await read_body(request.receive, limit, self.idle_timeout)
 
     @staticmethod
     def _scheme(request: Request) -> str:

@@ -8,6 +8,7 @@ signing code of our own.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
@@ -18,9 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from botocore.auth import SigV4Auth
+from botocore.auth import EMPTY_SHA256_HASH, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from livelens.api.authz import Policy
+from livelens.files import FILE_MODE
 
 SIGNING_SERVICE = "connect"
 _AUTH_HEADER = re.compile(
@@ -44,24 +48,64 @@ class Caller:
     region: str
 
 
-def parse_credentials(text: str, source: str) -> dict[str, str]:
-    """``ACCESS_KEY_ID SECRET_ACCESS_KEY`` per line (``#`` comments and blank lines ignored)."""
-    pairs: dict[str, str] = {}
+def _credential_lines(text: str, source: str) -> list[tuple[str, str, dict[str, str]]]:
+    """``ACCESS_KEY_ID SECRET_ACCESS_KEY [role=…] [instances=…]`` per line (``#`` comments ignored)."""
+    lines = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        parts = line.replace(":", " ").split()
+        words = line.split()
+        options = dict(w.split("=", 1) for w in words if "=" in w)
+        parts = " ".join(w for w in words if "=" not in w).replace(":", " ").split()
         if len(parts) != 2:
-            raise ValueError(f"{source}:{number}: expected 'ACCESS_KEY_ID SECRET_ACCESS_KEY'")
-        pairs[parts[0]] = parts[1]
-    return pairs
+            raise ValueError(f"{source}:{number}: expected 'ACCESS_KEY_ID SECRET_ACCESS_KEY [role=…] [instances=…]'")
+        lines.append((parts[0], parts[1], options))
+    return lines
+
+
+def parse_credentials(text: str, source: str) -> dict[str, str]:
+    """The key pairs of a credentials text (see :func:`_credential_lines`)."""
+    return {key: secret for key, secret, _ in _credential_lines(text, source)}
+
+
+def parse_policies(text: str, source: str) -> dict[str, Policy]:
+    """The policies a credentials text declares (keys without options get none here)."""
+    policies = {}
+    for key, _, options in _credential_lines(text, source):
+        if options:
+            try:
+                policies[key] = Policy.parse(options)
+            except ValueError as exc:
+                raise ValueError(f"{source}: key {key}: {exc}") from None
+    return policies
 
 
 def generate_credentials() -> tuple[str, str]:
     alphabet = string.ascii_uppercase + string.digits
     access_key = "LLIA" + "".join(secrets.choice(alphabet) for _ in range(16))
     return access_key, secrets.token_urlsafe(30)[:40]
+
+
+def _declared(credentials_file: str, environ: Mapping[str, str], generated_path: Path) -> tuple[str, str] | None:
+    """The credentials text in force and where it came from, or ``None`` if a pair must be generated."""
+    if credentials_file:
+        path = Path(credentials_file).expanduser()
+        return path.read_text(), str(path)
+    env = environ.get("LIVELENS_CREDENTIALS", "").strip()
+    if env:
+        if Path(env).expanduser().is_file():
+            return Path(env).expanduser().read_text(), env
+        return env.replace(";", "\n"), "LIVELENS_CREDENTIALS"
+    if generated_path.exists():
+        return generated_path.read_text(), str(generated_path)
+    return None
+
+
+def load_policies(credentials_file: str, environ: Mapping[str, str], generated_path: Path) -> dict[str, Policy]:
+    """The policies the credentials in force declare (same sources as :func:`load_credentials`)."""
+    declared = _declared(credentials_file, environ, generated_path)
+    return parse_policies(*declared) if declared else {}
 
 
 def load_credentials(
@@ -73,19 +117,12 @@ def load_credentials(
     inline pairs separated by ``;`` or newlines); the pair stored beside the
     database; else a new pair, written there with mode 0600.
     """
-    if credentials_file:
-        path = Path(credentials_file).expanduser()
-        return parse_credentials(path.read_text(), str(path)), None
-    env = environ.get("LIVELENS_CREDENTIALS", "").strip()
-    if env:
-        if Path(env).expanduser().is_file():
-            return parse_credentials(Path(env).expanduser().read_text(), env), None
-        return parse_credentials(env.replace(";", "\n"), "LIVELENS_CREDENTIALS"), None
-    if generated_path.exists():
-        return parse_credentials(generated_path.read_text(), str(generated_path)), None
+    declared = _declared(credentials_file, environ, generated_path)
+    if declared is not None:
+        return parse_credentials(*declared), None
     access_key, secret = generate_credentials()
     generated_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(generated_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(generated_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     with os.fdopen(fd, "w") as file:
         file.write(f"{access_key} {secret}\n")
     return {access_key: secret}, (access_key, secret)
@@ -137,6 +174,7 @@ class SigV4Verifier:
         signed = parsed["signed"].split(";")
         if "host" not in signed:
             raise AuthError("InvalidSignatureException", "The host header must be signed.")
+        _check_payload_hash(headers.get("x-amz-content-sha256"), body)
         request = AWSRequest(method=method, url=url, data=body, headers={h: headers.get(h, "") for h in signed})
         request.context["timestamp"] = amz_date
         signer = SigV4Auth(Credentials(access_key, secret), service, region)
@@ -148,3 +186,22 @@ class SigV4Verifier:
                 "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
             )
         return Caller(access_key, region)
+
+
+def _check_payload_hash(claimed: str | None, body: bytes) -> None:
+    """Bind the body to the signature: the payload hash is always computed here, never taken on trust.
+
+    Without ``X-Amz-Content-SHA256`` botocore's canonical request hashes the
+    body itself. With it, botocore would use the claimed value, so the claim
+    must equal the body's SHA-256; ``UNSIGNED-PAYLOAD`` and the streaming
+    forms are S3's alone and are refused, as the Amazon Connect endpoints do.
+    """
+    if claimed is None:
+        return
+    actual = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256_HASH
+    if claimed.startswith(("UNSIGNED-PAYLOAD", "STREAMING-")):
+        raise AuthError("InvalidSignatureException",
+                        f"X-Amz-Content-SHA256 {claimed} is not supported by this service; sign the payload.")
+    if not hmac.compare_digest(claimed.lower(), actual):
+        raise AuthError("InvalidSignatureException",
+                        "The provided 'x-amz-content-sha256' header does not match what was computed.")

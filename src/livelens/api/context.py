@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from livelens.api.auth import Caller
@@ -27,6 +28,8 @@ class RequestContext:
     caller: Caller | None
     base_url: str
     body: bytes = b""
+    #: Which instances the caller may see, ``(instance id, owner) -> bool`` (livelens.api.authz).
+    instance_visible: Callable[[str, str | None], bool] = lambda instance_id, owner: True
 
     @property
     def region(self) -> str:

@@ -10,9 +10,11 @@ path, most literal characters first, so ``/rules/{InstanceId}/{RuleId}`` and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -51,9 +53,24 @@ class Operation:
         object.__setattr__(self, "literal_length", len(_LABEL.sub("", path)))
 
 
+NATIVE_SERVICE = "livelens"
+
+
+def native_service_model() -> ServiceModel:
+    """livelens' own operations, declared as a botocore service model (``api/models/livelens.json``).
+
+    Routing, input parsing, validation and errors then take the same code path
+    as the three AWS services.
+    """
+    text = resources.files("livelens.api").joinpath("models/livelens.json").read_text()
+    return ServiceModel(json.loads(text), service_name=NATIVE_SERVICE)
+
+
 def load_service_models(session: Session | None = None) -> dict[str, ServiceModel]:
     session = session or Session()
-    return {name: session.get_service_model(name) for name in SERVICES}
+    models = {name: session.get_service_model(name) for name in SERVICES}
+    models[NATIVE_SERVICE] = native_service_model()
+    return models
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,8 @@ class OperationRegistry:
     def build(self, models: Mapping[str, ServiceModel]) -> list[Operation]:
         operations = []
         for service, name, handler, auth, method, uri in self._declared:
-            if method and uri:
+            declared = service in models and name in models[service].operation_names
+            if method and uri and not declared:
                 operations.append(Operation(service, name, method, uri, handler, auth))
                 continue
             model = models[service].operation_model(name)

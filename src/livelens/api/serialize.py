@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from livelens.api.limits import LimitExceeded, check_json_depth
 from livelens.errors import InvalidRequestException
 
 #: Status codes of errors a service model may not declare for every operation.
@@ -77,15 +78,46 @@ def error_body(code: str, message: str) -> bytes:
 
 
 def parse_json_body(body: bytes) -> dict[str, Any]:
+    """A JSON object body, refused (naming the field) if it nests too deep or holds an unstorable string."""
     if not body.strip():
         return {}
+    try:
+        check_json_depth(body)
+    except LimitExceeded as exc:
+        raise InvalidRequestException(exc.message) from None
     try:
         parsed = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestException(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRequestException("The request body nests JSON too deeply.") from None
     if not isinstance(parsed, dict):
         raise InvalidRequestException("The request body must be a JSON object.")
+    check_storable(parsed)
     return parsed
+
+
+#: Characters no string may carry: a lone surrogate cannot be encoded as UTF-8, PostgreSQL refuses NUL.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_storable(value: Any, path: str = "") -> None:
+    """Refuse, naming the field, any string (or map key) holding a lone surrogate or a NUL character."""
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            where = path or "body"
+            raise InvalidRequestException(
+                f"1 validation error detected: Value at '{where}' failed to satisfy constraint: "
+                "Member must not contain NUL characters or unpaired UTF-16 surrogates"
+            )
+    elif isinstance(value, dict):
+        for key, member in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            check_storable(key, name if not _UNSTORABLE.search(key) else (path or "body"))
+            check_storable(member, name)
+    elif isinstance(value, list):
+        for index, member in enumerate(value, 1):
+            check_storable(member, f"{path}.{index}")
 
 
 def _from_text(shape: Shape, text: str, name: str) -> Any:
@@ -137,7 +169,11 @@ def parse_input(
     members = shape.members
     located = {n for n, m in members.items() if m.serialization.get("location")}
     params: dict[str, Any] = {}
-    if len(located) < len(members) or body.strip():
+    payload = shape.serialization.get("payload")
+    if payload and members[payload].type_name == "blob":
+        params[payload] = body  # the body is the member itself, not JSON
+        located.add(payload)
+    elif len(located) < len(members) or body.strip():
         parsed = parse_json_body(body)
         for name, value in parsed.items():
             if name in members and name not in located:

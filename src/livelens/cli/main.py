@@ -40,11 +40,14 @@ def run_server(settings: Settings, on_ready: Any = None) -> None:
     """Build the app, print where it listens and how to sign in, and serve until interrupted."""
     import uvicorn
 
+    from livelens.api.limits import guarded_h11
     from livelens.app import build_runtime, create_app
+    from livelens.files import restrict_umask
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "debug":
-        logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-recognizer chatter
+    # presidio's debug lines quote the text it analyses (PII): never below ERROR, whatever log_level says.
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    restrict_umask()  # every file this server creates is private to its user (livelens.files)
     runtime = build_runtime(settings)
     app = create_app(settings, runtime)
     sock = _bind(settings.host, settings.port)
@@ -58,7 +61,8 @@ def run_server(settings: Settings, on_ready: Any = None) -> None:
     click.echo(f"livelens {__version__} listening on {url} (database {settings.db_path})", nl=True)
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level="warning" if settings.log_level == "info" else settings.log_level,
-                            lifespan="on")
+                            lifespan="on", http=guarded_h11(settings.header_timeout, settings.max_connections),
+                            timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024)
     server = uvicorn.Server(config)
     if on_ready is not None:
         threading.Thread(target=on_ready, args=(server, url, access_key, secret_key), daemon=True).start()
@@ -77,11 +81,23 @@ def main() -> None:
 @click.option("--db", default=None, help="SQLite database file [default: livelens.db].")
 @click.option("--credentials", default=None, type=click.Path(dir_okay=False),
               help="File with one 'ACCESS_KEY_ID SECRET_ACCESS_KEY' pair per line.")
-def serve(host: str | None, port: int | None, db: str | None, credentials: str | None) -> None:
+@click.option("--analysis-workers", default=None,
+              help="Analysis worker processes: auto (one per core), a number, or 0 (in-process) [default: auto].")
+def serve(host: str | None, port: int | None, db: str | None, credentials: str | None,
+          analysis_workers: str | None) -> None:
     """Serve connect, connect-contact-lens and connectparticipant on one port."""
     if credentials is not None and not Path(credentials).is_file():
         raise click.BadParameter(f"no such file: {credentials}", param_hint="--credentials")
-    run_server(_settings(host=host, port=port, db=db, credentials=credentials))
+    run_server(_settings(host=host, port=port, db=db, credentials=credentials, analysis_workers=analysis_workers))
+
+
+@main.command()
+@click.option("--db", default=None, help="SQLite database file [default: livelens.db].")
+def worker(db: str | None) -> None:
+    """Run one analysis worker on a database (serve starts its own; run more, elsewhere, with this)."""
+    from livelens.worker.process import run_worker
+
+    run_worker(_settings(db=db))
 
 
 @main.command()
@@ -139,6 +155,9 @@ main.add_command(rules_group)
 from livelens.cli.eval import eval_command  # noqa: E402
 
 main.add_command(eval_command)
+from livelens.cli.access import access  # noqa: E402
+
+main.add_command(access)
 
 
 if __name__ == "__main__":

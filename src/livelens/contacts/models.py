@@ -57,6 +57,8 @@ class Instance:
     language: str = "en-US"
     analysis: list[str] = field(default_factory=list)
     redaction_mask: str = "PII"
+    #: The access key that created the instance (livelens.api.authz); None for instances made before owners.
+    owner: str | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Instance:
@@ -121,6 +123,10 @@ class Participant:
     connection_expiry: str | None = None
     connected_at: str | None = None
     disconnected_at: str | None = None
+    #: Under RedactedAndOriginal, the display name as the Redacted output shows it.
+    redacted_display_name: str | None = None
+    #: Connection ids of the connection tokens still valid (livelens.contacts.tokens), oldest first.
+    connections: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Participant:

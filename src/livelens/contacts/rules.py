@@ -4,10 +4,10 @@
 DescribeRule, UpdateRule and DeleteRule, webhooks, recorded actions and the
 dry run. :class:`RuleRunner` is the analysis worker's collaborator: after a
 turn's analysis it advances the contact's rules (:mod:`livelens.rules.engine`)
-and returns the ``Categories`` segment; :meth:`RuleRunner.commit` then writes
+and returns the ``Categories`` segment; :meth:`RuleRunner.write` then writes
 the rules' state, the alert outbox and the recorded actions inside the
-worker's transaction, the one that appends the turn's segments and advances
-``analysed_seq``. A turn is therefore evaluated exactly once, also across a
+worker's fenced transaction, the one that appends the turn's segments and
+advances ``analysed_seq``. A turn is therefore evaluated exactly once, also across a
 crash: before the commit nothing of it is stored, after it everything is.
 """
 
@@ -17,11 +17,10 @@ import functools
 import json
 import logging
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -347,24 +346,21 @@ def _compile(rule_id: str, name: str, source: str, actions: str, arn: str) -> Co
 
 
 @dataclass
-class _Pending:
-    seq: int
-    states: dict[str, Record]
-    firings: list[Firing]
-    contact: Contact
-    redacted: bool
-
-
-@dataclass
 class RuleRunner:
-    """The analysis worker's rules collaborator (see the module docstring)."""
+    """The analysis worker's rules collaborator (see the module docstring).
+
+    It holds no state between calls: the worker reads the contact's rules and
+    rule states inside its claiming transaction, advances one
+    :class:`~livelens.rules.engine.Evaluation` over the contact's turns
+    (:meth:`start`, :meth:`on_turn`, :meth:`on_end`) and writes
+    ``evaluation.changed`` and the firings with :meth:`write` inside its
+    fenced commit.
+    """
 
     center: ContactCenter
     embedder: Callable[[], Embed] | None = None
     on_alert: Callable[[], None] = lambda: None
     clock: Callable[[], float] = time.time
-    _pending: dict[str, _Pending] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # what applies -------------------------------------------------------------
     def rules_for(self, tx: Transaction, contact: Contact) -> list[CompiledRule]:
@@ -390,10 +386,15 @@ class RuleRunner:
         return self.embedder()
 
     # the worker's hooks ---------------------------------------------------------
+    def start(self, contact: Contact, rules: Sequence[CompiledRule], states: Mapping[str, Record]) -> Evaluation:
+        """The contact's rules as last committed, ready to advance over its next turns."""
+        return Evaluation(rules, states, attributes=contact.attributes, embed=self._embed(rules))
+
     def on_turn(
-        self, contact: Contact, item: Mapping[str, Any], analysis: TurnAnalysis, redaction: Redaction | None
-    ) -> list[SegmentRow]:
-        """Advance the contact's rules by one analysed turn; the Categories segment, if any."""
+        self, evaluation: Evaluation, contact: Contact, item: Mapping[str, Any], analysis: TurnAnalysis,
+        redaction: Redaction | None,
+    ) -> tuple[list[SegmentRow], list[Firing]]:
+        """Advance the contact's rules by one analysed turn; the Categories segment, if any, and the firings."""
         original = item.get("content")
         text_is_redacted = original is None
         text = original if original is not None else (redaction.content if redaction else "")
@@ -406,37 +407,29 @@ class RuleRunner:
             end_ms=item.get("end_ms"),
             redaction=redaction if (contact.redacts and not text_is_redacted) else None,
             text_is_redacted=text_is_redacted,
+            # The pipeline's embedding of this very text (the turn as analysed), if it made one.
+            embedding=analysis.extras.get("embedding"),  # type: ignore[arg-type]
         )
-        return self._step(contact, item["seq"], lambda ev: ev.on_turn(facts))
+        return self._rows(contact, evaluation.on_turn(facts))
 
-    def on_end(self, contact: Contact, item: Mapping[str, Any]) -> list[SegmentRow]:
+    def on_end(self, evaluation: Evaluation, contact: Contact) -> tuple[list[SegmentRow], list[Firing]]:
         """The contact ended: decide "not said" and "in last N" conditions."""
-        return self._step(contact, item["seq"], lambda ev: ev.on_end())
+        return self._rows(contact, evaluation.on_end())
 
-    def _step(self, contact: Contact, seq: int, advance: Callable[[Evaluation], list[Firing]]) -> list[SegmentRow]:
-        with self.center.storage.read() as tx:
-            rules = self.rules_for(tx, contact)
-            states = tx.get_rule_states(contact.id)
-        evaluation = Evaluation(rules, states, attributes=contact.attributes, embed=self._embed(rules))
-        firings = advance(evaluation)
-        with self._lock:
-            self._pending[contact.id] = _Pending(seq, evaluation.changed, firings, contact, contact.redacts)
+    @staticmethod
+    def _rows(contact: Contact, firings: list[Firing]) -> tuple[list[SegmentRow], list[Firing]]:
         category = [f for f in firings if f.rule.assigns_category]
-        return [categories_segment(contact, category)] if category else []
+        return ([categories_segment(contact, category)] if category else []), firings
 
-    def commit(self, tx: Transaction, contact_id: str, seq: int) -> None:
-        """Persist what :meth:`on_turn` / :meth:`on_end` computed for item ``seq`` (inside the worker's write)."""
-        with self._lock:
-            pending = self._pending.pop(contact_id, None)
-        if pending is None or pending.seq != seq:
-            return
-        if pending.states:
-            tx.put_rule_states(contact_id, pending.states)
+    def write(self, tx: Transaction, contact: Contact, states: Mapping[str, Record], firings: Sequence[Firing]) -> bool:
+        """Persist rule states, alert outbox rows and recorded actions (inside the worker's fenced commit);
+        whether an alert was queued."""
+        if states:
+            tx.put_rule_states(contact.id, dict(states))
         queued = False
-        for firing in pending.firings:
-            queued |= self._act(tx, pending.contact, firing)
-        if queued:
-            self.on_alert()
+        for firing in firings:
+            queued |= self._act(tx, contact, firing)
+        return queued
 
     def _act(self, tx: Transaction, contact: Contact, firing: Firing) -> bool:
         queued = False

@@ -109,12 +109,12 @@ def _voice_segments(contact: Contact, item: dict[str, Any], analysis: TurnAnalys
 
 def _chat_segments(contact: Contact, item: dict[str, Any], analysis: TurnAnalysis, redaction: Redaction | None,
                    original: str | None, issues_in_original: bool) -> list[SegmentRow]:
-    def transcript(content: str, spans: Sequence[CharSpan] | None) -> dict[str, Any]:
+    def transcript(content: str, spans: Sequence[CharSpan] | None, source: dict[str, Any] = item) -> dict[str, Any]:
         body: dict[str, Any] = {
             "Id": item["id"],
             "ParticipantId": item["participant_id"],
             "ParticipantRole": item["role"],
-            "DisplayName": item["display_name"],
+            "DisplayName": source["display_name"],
             "Content": content,
             "ContentType": item.get("content_type", "text/plain"),
             "Time": {"AbsoluteTime": iso_millis(item["time"])},
@@ -138,7 +138,9 @@ def _chat_segments(contact: Contact, item: dict[str, Any], analysis: TurnAnalysi
     raw = None
     if original is not None:
         raw = transcript(original, redaction.original_spans if (contact.redacts and redaction) else None)
-    redacted = transcript(redaction.content, redaction.redacted_spans) if (contact.redacts and redaction) else None
+    redacted = None
+    if contact.redacts and redaction:
+        redacted = transcript(redaction.content, redaction.redacted_spans, redacted_view(item))
     rows.append(("Transcript", raw, redacted))
     if analysis.issues:
         raw_issues = issues_segment(analysis.issues) if original is not None else None
@@ -161,27 +163,52 @@ def both(contact: Contact, body: dict[str, Any]) -> SegmentRow:
     )
 
 
+def redacted_view(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` as the Redacted output shows it: under RedactedAndOriginal the display name and attachment
+    names were redacted beside the originals (under RedactedOnly only the redacted forms are stored)."""
+    view = dict(item)
+    if item.get("redacted_display_name") is not None:
+        view["display_name"] = item["redacted_display_name"]
+    if item.get("redacted_attachments") is not None:
+        view["attachments"] = item["redacted_attachments"]
+    return view
+
+
+def _both_views(contact: Contact, item: dict[str, Any], render: Any) -> SegmentRow:
+    """A segment whose only personal data is a display name or attachment names."""
+    raw = render(item)
+    redacted = render(redacted_view(item)) if contact.redacts else None
+    kind = next(iter(raw))
+    return kind, raw[kind] if contact.keeps_original else None, redacted[kind] if redacted else None
+
+
 def event_segment(contact: Contact, item: dict[str, Any]) -> SegmentRow:
-    body: dict[str, Any] = {
-        "Id": item["id"], "EventType": item["content_type"], "Time": {"AbsoluteTime": iso_millis(item["time"])}
-    }
-    participant = (("participant_id", "ParticipantId"), ("role", "ParticipantRole"), ("display_name", "DisplayName"))
-    for key, name in participant:
-        if item.get(key):
-            body[name] = item[key]
-    return both(contact, {"Event": body})
+    def render(source: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "Id": item["id"], "EventType": item["content_type"], "Time": {"AbsoluteTime": iso_millis(item["time"])}
+        }
+        participant = (("participant_id", "ParticipantId"), ("role", "ParticipantRole"),
+                       ("display_name", "DisplayName"))
+        for key, name in participant:
+            if source.get(key):
+                body[name] = source[key]
+        return {"Event": body}
+
+    return _both_views(contact, item, render)
 
 
 def attachments_segment(contact: Contact, item: dict[str, Any]) -> SegmentRow:
-    body = {
-        "Id": item["id"],
-        "ParticipantId": item["participant_id"],
-        "ParticipantRole": item["role"],
-        "DisplayName": item["display_name"],
-        "Attachments": item["attachments"],
-        "Time": {"AbsoluteTime": iso_millis(item["time"])},
-    }
-    return both(contact, {"Attachments": body})
+    def render(source: dict[str, Any]) -> dict[str, Any]:
+        return {"Attachments": {
+            "Id": item["id"],
+            "ParticipantId": item["participant_id"],
+            "ParticipantRole": item["role"],
+            "DisplayName": source["display_name"],
+            "Attachments": source["attachments"],
+            "Time": {"AbsoluteTime": iso_millis(item["time"])},
+        }}
+
+    return _both_views(contact, item, render)
 
 
 def summary_body(summary: Summary, max_chars: int) -> dict[str, Any]:

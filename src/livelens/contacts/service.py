@@ -46,6 +46,8 @@ REDACTION_ATTRIBUTE = "livelens:redaction"
 LANGUAGE_ATTRIBUTE = "livelens:language"
 ANALYSIS_TAG = "livelens:analysis"
 MASK_TAG = "livelens:redaction-mask"
+#: Connection tokens a participant may hold at once; a new one beyond this revokes the oldest.
+MAX_CONNECTIONS_PER_PARTICIPANT = 20
 
 #: Kinds of transcript item; END marks the end of the contact for the analysis worker.
 MESSAGE, EVENT, ATTACHMENT, UTTERANCE, END = "MESSAGE", "EVENT", "ATTACHMENT", "UTTERANCE", "END"
@@ -133,6 +135,7 @@ class ContactCenter:
         tokens: TokenIssuer,
         next_tokens: NextTokenCodec,
         on_item: Callable[[str], None] = lambda contact_id: None,
+        on_revoke: Callable[[str], None] = lambda participant_id: None,
         redactor: Callable[[Contact, Turn], Redaction] | None = None,
     ) -> None:
         self.storage = storage
@@ -141,16 +144,19 @@ class ContactCenter:
         self.tokens = tokens
         self.next_tokens = next_tokens
         self.on_item = on_item
+        self.on_revoke = on_revoke
         self.redactor = redactor
 
     # instances ------------------------------------------------------------
-    def create_instance(self, region: str, request: Mapping[str, Any], client_token: str | None) -> dict[str, Any]:
+    def create_instance(self, region: str, request: Mapping[str, Any], client_token: str | None,
+                        owner: str | None = None) -> dict[str, Any]:
         tags = dict(request.get("Tags") or {})
         settings = self._instance_settings(tags)
 
         def create() -> dict[str, Any]:
             alias = request.get("InstanceAlias")
-            if alias and any(r.get("alias") == alias for _, r in tx.list_instances(0, 1_000_000)):
+            if alias and any(r.get("alias") == alias for _, r in tx.list_instances(0, 1_000_000)
+                             if r.get("owner") == owner):
                 raise InvalidRequestException(f"InstanceAlias {alias} is already in use.")
             instance_id = str(uuid.uuid4())
             instance = Instance(
@@ -167,13 +173,15 @@ class ContactCenter:
                 alias=request.get("InstanceAlias"),
                 directory_id=request.get("DirectoryId"),
                 tags=tags,
+                owner=owner,
                 **settings,
             )
             tx.insert_instance(instance_id, instance.to_record())
             return {"Id": instance.id, "Arn": instance.arn}
 
         with self.storage.write() as tx:
-            return idempotent(tx, "CreateInstance", client_token, request, create)
+            scope = f"CreateInstance:{owner}" if owner else "CreateInstance"
+            return idempotent(tx, scope, client_token, request, create)
 
     def _instance_settings(self, tags: Mapping[str, str]) -> dict[str, Any]:
         policy = tags.get(REDACTION_ATTRIBUTE, self.defaults.redaction_policy)
@@ -211,11 +219,21 @@ class ContactCenter:
         with self.storage.read() as tx:
             return self.get_instance(tx, instance_id)
 
-    def list_instances(self, max_results: int | None, next_token: str | None) -> tuple[list[Instance], str | None]:
+    def list_instances(
+        self, max_results: int | None, next_token: str | None,
+        visible: Callable[[str, str | None], bool] = lambda instance_id, owner: True,
+    ) -> tuple[list[Instance], str | None]:
+        """A page of the instances ``visible`` lets the caller see (``(id, owner) -> bool``)."""
         limit = max_results or 10
         after = self.next_tokens.decode(next_token, "instances") if next_token else 0
+        rows: list[tuple[int, dict[str, Any]]] = []
         with self.storage.read() as tx:
-            rows = tx.list_instances(after, limit + 1)
+            while len(rows) <= limit:
+                batch = tx.list_instances(after, max(limit + 1, 100))
+                rows += [(seq, r) for seq, r in batch if visible(r["id"], r.get("owner"))]
+                if len(batch) < max(limit + 1, 100):
+                    break
+                after = batch[-1][0]
         page = rows[:limit]
         token = self.next_tokens.encode("instances", page[-1][0]) if len(rows) > limit else None
         return [Instance.from_record(record) for _, record in page], token
@@ -261,6 +279,7 @@ class ContactCenter:
             attributes=dict(attributes),
             **extra,
         )
+        self._redact_contact_fields(contact)
         tx.insert_contact(contact_id, instance.id, channel, IN_PROGRESS, contact.to_record())
         return contact
 
@@ -343,7 +362,9 @@ class ContactCenter:
         )
         participant = Participant(
             id=str(uuid.uuid4()), contact_id=contact.id, instance_id=contact.instance_id, role=role,
-            display_name=display_name, created_at=now_iso(), token_expiry=expiry,
+            display_name=self.redact_field(contact, display_name, role), created_at=now_iso(), token_expiry=expiry,
+            redacted_display_name=self.redact_field(contact, display_name, role, always=True)
+            if contact.redacts and contact.keeps_original else None,
         )
         tx.insert_participant(participant.id, contact.id, participant.to_record())
         if contact.channel == "CHAT":
@@ -378,6 +399,8 @@ class ContactCenter:
         if participant is not None:
             item.update(participant_id=participant.id, role=participant.role,
                         display_name=participant.display_name)
+            if participant.redacted_display_name is not None:
+                item["redacted_display_name"] = participant.redacted_display_name
         item_id = str(uuid.uuid4())
         item["seq"] = tx.append_item(contact.id, item_id, kind, client_key, item)
         item.update(id=item_id, kind=kind)
@@ -409,6 +432,36 @@ class ContactCenter:
             redaction = whole_turn_redaction(content)
         return {"redaction": redaction_to_record(redaction), **timing}
 
+    def redact_field(self, contact: Contact, text: str, role: str = "CUSTOMER", *, always: bool = False) -> str:
+        """``text`` as stored for ``contact``: under RedactedOnly (or ``always``), its redacted form (fail closed).
+
+        For the fields besides message text that can hold PII: participant
+        display names, contact attribute values, contact name and description,
+        attachment names.
+        """
+        if (contact.keeps_original and not always) or not contact.redacts or not text:
+            return text
+        turn = Turn(id="field", contact_id=contact.id, channel=contact.channel,  # type: ignore[arg-type]
+                    participant_id="field", participant_role=role, content=text, language=contact.language)
+        try:
+            redaction = self.redactor(contact, turn) if self.redactor else whole_turn_redaction(text)
+        except Exception:
+            redaction = whole_turn_redaction(text)
+        return redaction.content
+
+    def _redact_contact_fields(self, contact: Contact) -> None:
+        """Under RedactedOnly, attribute values (livelens' own settings aside), name and description."""
+        if contact.keeps_original:
+            return
+        contact.attributes = {
+            key: value if key.startswith("livelens:") else self.redact_field(contact, value)
+            for key, value in contact.attributes.items()
+        }
+        contact.name = self.redact_field(contact, contact.name) if contact.name else contact.name
+        contact.description = (
+            self.redact_field(contact, contact.description) if contact.description else contact.description
+        )
+
     # participant tokens ---------------------------------------------------
     def authenticate(self, tx: Transaction, kind: str, token: str | None) -> tuple[Participant, Contact]:
         """The live participant and contact a participant or connection token stands for."""
@@ -426,7 +479,17 @@ class ContactCenter:
         now = datetime.now(UTC)
         if contact.ended or participant.disconnected_at or expiry is None or parse_iso(expiry) <= now:
             raise denied
+        if kind == CONNECTION and self.tokens.connection_id(token or "") not in participant.connections:
+            raise denied  # revoked, or a token from before connection ids existed
         return participant, contact
 
     def connection_token(self, participant: Participant) -> str:
-        return self.tokens.issue(CONNECTION, participant.id)
+        """A fresh connection token; the caller stores ``participant`` in the same transaction."""
+        token, connection_id = self.tokens.issue_connection(participant.id)
+        participant.connections = [*participant.connections, connection_id][-MAX_CONNECTIONS_PER_PARTICIPANT:]
+        return token
+
+    def revoke_connections(self, participant: Participant) -> None:
+        """Invalidate every connection token of ``participant`` (the caller stores it) and close its sockets."""
+        participant.connections = []
+        self.on_revoke(participant.id)

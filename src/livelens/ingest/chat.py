@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +30,14 @@ from livelens.contacts.service import (
     check_message_content,
 )
 from livelens.contacts.tokens import CONNECTION, PARTICIPANT
-from livelens.errors import ConflictException, InvalidRequestException, ResourceNotFoundException
+from livelens.errors import (
+    AccessDeniedException,
+    ConflictException,
+    InvalidRequestException,
+    ResourceNotFoundException,
+)
+from livelens.files import FILE_MODE, private_dir
+from livelens.ingest.attachments import CONTENT_TYPES, MAX_ATTACHMENT_BYTES, bytes_match, safe_name
 from livelens.ingest.websocket import websocket_url
 
 TYPING = "application/vnd.amazonaws.connect.event.typing"
@@ -37,15 +45,8 @@ DELIVERED = "application/vnd.amazonaws.connect.event.message.delivered"
 READ = "application/vnd.amazonaws.connect.event.message.read"
 ACKNOWLEDGED = "application/vnd.amazonaws.connect.event.connection.acknowledged"
 EVENT_CONTENT_TYPES = (TYPING, DELIVERED, READ, ACKNOWLEDGED, JOINED, LEFT)
-ATTACHMENT_CONTENT_TYPES = (
-    "text/csv", "application/msword", "image/jpeg", "application/pdf", "image/png",
-    "application/vnd.ms-powerpoint", "application/vnd.ms-excel", "text/plain", "audio/wav",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "video/mp4", "image/heic", "image/heif", "image/gif",
-)
-MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+ATTACHMENT_CONTENT_TYPES = CONTENT_TYPES
+UPLOAD = "U1"  # the kind of token that signs an upload URL (livelens.contacts.tokens)
 CONNECTION_LIFETIME = timedelta(hours=24)
 UPLOAD_URL_LIFETIME = timedelta(minutes=5)
 
@@ -77,8 +78,8 @@ class ChatIngest:
             expiry = min(datetime.now(UTC) + CONNECTION_LIFETIME, parse_iso(participant.token_expiry))
             participant.connection_expiry = iso(expiry)
             participant.connected_at = participant.connected_at or now_iso()
+            token = self.center.connection_token(participant)
             tx.update_participant(participant.id, participant.to_record())
-        token = self.center.connection_token(participant)
         answer: dict[str, Any] = {}
         if "WEBSOCKET" in types:
             answer["Websocket"] = {
@@ -132,6 +133,7 @@ class ChatIngest:
             if client_key:
                 existing = tx.find_item(contact.id, client_key=client_key)
                 if existing is not None:
+                    _check_same_request(kind, existing, fields)
                     return {**existing, "contact_id": contact.id}
             item = self.center.append_item(tx, contact, participant, kind, fields, client_key)
         return {**item, "contact_id": contact.id}
@@ -180,15 +182,20 @@ class ChatIngest:
                 return found[1]
             attachment_id = str(uuid.uuid4())
             expiry = iso(datetime.now(UTC) + UPLOAD_URL_LIFETIME)
-            tx.insert_attachment(attachment_id, contact.id, {
-                "AttachmentId": attachment_id, "AttachmentName": request["AttachmentName"],
+            name = safe_name(request["AttachmentName"])
+            record = {
+                "AttachmentId": attachment_id, "AttachmentName": self._stored_name(contact, name, participant.role),
                 "ContentType": content_type, "Size": size, "Status": "IN_PROGRESS",
                 "participant_id": participant.id, "upload_expiry": expiry,
-            })
+            }
+            if contact.redacts and contact.keeps_original:
+                record["redacted_name"] = self._stored_name(contact, name, participant.role, always=True)
+            tx.insert_attachment(attachment_id, contact.id, record)
+            signature = self.center.tokens.issue(UPLOAD, f"{attachment_id}|{expiry}")
             answer = {
                 "AttachmentId": attachment_id,
                 "UploadMetadata": {
-                    "Url": f"{base_url}/livelens/v1/attachments/{attachment_id}",
+                    "Url": f"{base_url}/livelens/v1/attachments/{attachment_id}?token={signature}",
                     "UrlExpiry": expiry,
                     "HeadersToInclude": {"Content-Type": content_type},
                 },
@@ -196,21 +203,42 @@ class ChatIngest:
             tx.put_idempotent(scope, request["ClientToken"], "", answer)
         return answer
 
-    def receive_upload(self, attachment_id: str, body: bytes) -> None:
-        """The PUT to the URL StartAttachmentUpload handed out."""
+    def _stored_name(self, contact: Contact, name: str, role: str, *, always: bool = False) -> str:
+        """Under RedactedOnly (or ``always``) the name is redacted: its stem, read as words, then its extension."""
+        if (contact.keeps_original and not always) or not contact.redacts:
+            return name
+        stem, dot, extension = name.rpartition(".")
+        if not dot or not stem:
+            stem, extension = name, ""
+        redacted = self.center.redact_field(contact, re.sub(r"_+", " ", stem), role, always=always)
+        return redacted + (f".{extension}" if extension else "")
+
+    def receive_upload(self, attachment_id: str, body: bytes, token: str | None, content_type: str | None) -> None:
+        """The PUT to the signed, single-use URL StartAttachmentUpload handed out."""
         with self.center.storage.read() as tx:
             attachment = tx.get_attachment(attachment_id)
-        if attachment is None or attachment["Status"] != "IN_PROGRESS":
+        if attachment is None:
             raise ResourceNotFoundException(f"No upload is pending for attachment {attachment_id}.")
+        signed = self.center.tokens.subject(UPLOAD, token or "")
+        if signed != f"{attachment_id}|{attachment['upload_expiry']}":
+            raise AccessDeniedException("The upload URL's signature is missing or invalid.")
+        if attachment["Status"] != "IN_PROGRESS" or attachment.get("uploaded_at"):
+            raise ConflictException(f"Attachment {attachment_id} was already uploaded; an upload URL is single-use.")
         if parse_iso(attachment["upload_expiry"]) < datetime.now(UTC):
-            raise InvalidRequestException("The upload URL has expired.")
-        if len(body) != attachment["Size"]:
-            raise InvalidRequestException(
-                f"The upload has {len(body)} bytes; StartAttachmentUpload announced {attachment['Size']}."
-            )
-        self.uploads.folder.mkdir(parents=True, exist_ok=True)
+            raise AccessDeniedException("The upload URL has expired.")
+        _check_upload(attachment, body, content_type)
+        with self.center.storage.write() as tx:  # claim the URL: a second PUT, even a concurrent one, is refused
+            current = tx.get_attachment(attachment_id)
+            if current is None or current.get("uploaded_at"):
+                raise ConflictException(
+                    f"Attachment {attachment_id} was already uploaded; an upload URL is single-use."
+                )
+            current["uploaded_at"] = now_iso()
+            tx.update_attachment(attachment_id, current)
+        private_dir(self.uploads.folder)
         partial = self.uploads.path(attachment_id).with_suffix(".part")
-        with open(partial, "wb") as file:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as file:
             file.write(body)
             file.flush()
             os.fsync(file.fileno())
@@ -231,7 +259,10 @@ class ChatIngest:
             attachment["Status"] = "APPROVED"
             tx.update_attachment(attachment_id, attachment)
             public = {k: attachment[k] for k in ("AttachmentName", "ContentType", "AttachmentId", "Status")}
-            self.center.append_item(tx, contact, participant, ATTACHMENT, {"attachments": [public]})
+            fields: dict[str, Any] = {"attachments": [public]}
+            if attachment.get("redacted_name") is not None:
+                fields["redacted_attachments"] = [{**public, "AttachmentName": attachment["redacted_name"]}]
+            self.center.append_item(tx, contact, participant, ATTACHMENT, fields)
         self.center.on_item(contact.id)
         return {}
 
@@ -249,12 +280,46 @@ class ChatIngest:
         with self.center.storage.write() as tx:
             participant, contact = self._connection(tx, request["ConnectionToken"])
             participant.disconnected_at = now_iso()
+            self.center.revoke_connections(participant)
             tx.update_participant(participant.id, participant.to_record())
             self.center.append_item(tx, contact, participant, EVENT, {"content_type": LEFT})
             if participant.role == "CUSTOMER":
                 self.center.end_contact(tx, contact, "CUSTOMER_DISCONNECT")
         self.center.on_item(contact.id)
         return {}
+
+
+#: The stored fields that make two SendMessage / SendEvent calls the same request.
+_IDEMPOTENT_FIELDS = ("content_type", "content")
+
+
+def _check_same_request(kind: str, existing: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+    """A ClientToken reused with other content is refused, not answered with the first item.
+
+    The model declares no IdempotencyException for SendMessage, so the error is
+    the closest one it declares: ValidationException (SendEvent declares
+    ConflictException). Under RedactedOnly the redacted forms are compared,
+    so no original text is kept to compare against.
+    """
+    same = existing["kind"] == kind and all(existing.get(f) == fields.get(f) for f in _IDEMPOTENT_FIELDS)
+    if same and "redaction" in fields:
+        same = (existing.get("redaction") or {}).get("content") == fields["redaction"].get("content")
+    if not same:
+        message = "ClientToken was already used with a different request."
+        raise ConflictException(message) if kind == EVENT else InvalidRequestException(message)
+
+
+def _check_upload(attachment: Mapping[str, Any], body: bytes, content_type: str | None) -> None:
+    """Size as announced, the Content-Type header as declared, and bytes really of that type."""
+    if len(body) != attachment["Size"]:
+        raise InvalidRequestException(
+            f"The upload has {len(body)} bytes; StartAttachmentUpload announced {attachment['Size']}."
+        )
+    declared = attachment["ContentType"]
+    if (content_type or "").split(";")[0].strip().lower() != declared:
+        raise InvalidRequestException(f"Content-Type must be {declared}, as declared to StartAttachmentUpload.")
+    if not bytes_match(declared, body):
+        raise InvalidRequestException(f"The uploaded bytes are not {declared}.")
 
 
 def _require_json(content: str, field: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from livelens.contacts.models import Contact, parse_iso
@@ -38,26 +39,65 @@ def transcript_item(contact: Contact, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _start(center: ContactCenter, tx: Transaction, contact: Contact, start: Mapping[str, Any], forward: bool) -> int:
-    """The exclusive keyset boundary a StartPosition stands for."""
-    if "Id" in start:
+    """The exclusive keyset boundary a StartPosition stands for (members set to null count as absent)."""
+    if start.get("Id") is not None:
         item = tx.find_item(contact.id, item_id=start["Id"])
         if item is None:
             raise InvalidRequestException(f"StartPosition.Id not found: {start['Id']}")
         return int(item["seq"]) - 1 if forward else int(item["seq"]) + 1
-    if "AbsoluteTime" in start:
+    if start.get("AbsoluteTime") is not None:
         try:
             moment = parse_iso(start["AbsoluteTime"])
-        except ValueError:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        except (ValueError, TypeError):
             raise InvalidRequestException("StartPosition.AbsoluteTime must be an ISO 8601 time.") from None
-        items = tx.list_items(contact.id, limit=1_000_000, kinds=KINDS)
         if forward:
-            return next((i["seq"] - 1 for i in items if parse_iso(i["time"]) >= moment), contact.last_item_seq)
-        return next((i["seq"] + 1 for i in reversed(items) if parse_iso(i["time"]) <= moment), 1)
-    recent = tx.list_items(contact.id, limit=int(start.get("MostRecent", 0)) or 1, descending=True, kinds=KINDS)
+            return _first_at_or_after(tx, contact, moment) - 1
+        return _last_at_or_before(tx, contact, moment) + 1
+    recent = tx.list_items(contact.id, limit=int(start.get("MostRecent") or 0) or 1, descending=True, kinds=KINDS)
     if not recent:
         return 0 if forward else contact.last_item_seq + 1
     oldest = recent[-1]["seq"]
     return oldest - 1 if forward else contact.last_item_seq + 1
+
+
+def _time_at(tx: Transaction, contact: Contact, seq: int) -> datetime:
+    (item,) = tx.list_items(contact.id, after=seq - 1, before=seq + 1, limit=1)
+    return parse_iso(item["time"])
+
+
+def _first_at_or_after(tx: Transaction, contact: Contact, moment: datetime) -> int:
+    """The first seq whose item arrived at or after ``moment`` (``last_item_seq + 1`` if none).
+
+    A binary search over the primary key: items get their time when they are
+    appended, one at a time by the single writer, so time never decreases with
+    seq. About 17 point reads at 100,000 items instead of reading them all.
+    """
+    low, high = 1, contact.last_item_seq + 1
+    while low < high:
+        middle = (low + high) // 2
+        if _time_at(tx, contact, middle) >= moment:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _last_at_or_before(tx: Transaction, contact: Contact, moment: datetime) -> int:
+    """The last seq whose item arrived at or before ``moment`` (0 if none)."""
+    return _first_after(tx, contact, moment) - 1
+
+
+def _first_after(tx: Transaction, contact: Contact, moment: datetime) -> int:
+    low, high = 1, contact.last_item_seq + 1
+    while low < high:
+        middle = (low + high) // 2
+        if _time_at(tx, contact, middle) > moment:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def transcript_page(

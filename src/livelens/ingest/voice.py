@@ -12,7 +12,7 @@ from typing import Any
 
 from livelens.contacts.models import PARTICIPANT_ROLES
 from livelens.contacts.service import UTTERANCE, ContactCenter
-from livelens.errors import ContactNotFoundException, InvalidRequestException
+from livelens.errors import ContactNotFoundException, IdempotencyException, InvalidRequestException
 
 MAX_BATCH = 100
 MAX_CONTENT = 16384
@@ -57,6 +57,16 @@ def _parse_one(utterance: Mapping[str, Any], where: str) -> dict[str, Any]:
     return {"participant_id": participant_id, "role": role, "content": content, "begin_ms": begin, "end_ms": end}
 
 
+def _same_utterance(existing: Mapping[str, Any], fields: Mapping[str, Any], utterance: Mapping[str, Any]) -> bool:
+    """A repeated ClientToken must carry the same utterance (compared redacted under RedactedOnly)."""
+    same = (existing.get("participant_id") == utterance["participant_id"] and existing.get("role") == utterance["role"]
+            and existing.get("begin_ms") == fields.get("begin_ms") and existing.get("end_ms") == fields.get("end_ms")
+            and existing.get("content") == fields.get("content"))
+    if same and "redaction" in fields:
+        same = (existing.get("redaction") or {}).get("content") == fields["redaction"].get("content")
+    return same
+
+
 class VoiceIngest:
     def __init__(self, center: ContactCenter) -> None:
         self.center = center
@@ -80,6 +90,10 @@ class VoiceIngest:
                 client_key = f"utterance:{client_token}:{index}" if client_token else None
                 existing = tx.find_item(contact.id, client_key=client_key) if client_key else None
                 if existing is not None:
+                    if not _same_utterance(existing, fields, utterance):
+                        raise IdempotencyException(
+                            f"ClientToken was already used with a different Utterances.{index + 1}."
+                        )
                     ids.append(existing["id"])
                     continue
                 fields.update(participant_id=utterance["participant_id"], role=utterance["role"],

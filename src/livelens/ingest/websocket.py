@@ -16,6 +16,7 @@ the chat has ended and its last item was sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,16 +24,18 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from livelens.contacts.models import Contact
+from livelens.contacts.models import Contact, Participant
 from livelens.contacts.service import ATTACHMENT, EVENT, MESSAGE, RECEIPT, SIGNAL, ContactCenter
 from livelens.contacts.tokens import CONNECTION
 from livelens.errors import LivelensError
+from livelens.ingest.sessions import Session, SocketSessions
 from livelens.ingest.transcript import transcript_item
 
 PATH = "/livelens/v1/participant/websocket"
 POLL_SECONDS = 0.1
 PUSHED = (MESSAGE, EVENT, ATTACHMENT, SIGNAL, RECEIPT)
 POLICY_VIOLATION = 1008
+NORMAL_CLOSURE = 1000
 
 
 def websocket_url(base_url: str, connection_token: str) -> str:
@@ -77,12 +80,13 @@ def control_answer(message: Any) -> dict[str, Any] | None:
 
 
 class ParticipantWebsocket:
-    def __init__(self, center: ContactCenter) -> None:
+    def __init__(self, center: ContactCenter, sessions: SocketSessions | None = None) -> None:
         self.center = center
+        self.sessions = sessions or SocketSessions()
 
-    def _open(self, token: str) -> Contact:
+    def _open(self, token: str) -> tuple[Participant, Contact]:
         with self.center.storage.read() as tx:
-            return self.center.authenticate(tx, CONNECTION, token)[1]
+            return self.center.authenticate(tx, CONNECTION, token)
 
     def _new_items(self, contact_id: str, after: int) -> tuple[Contact, list[dict[str, Any]]]:
         with self.center.storage.read() as tx:
@@ -94,25 +98,42 @@ class ParticipantWebsocket:
 
     async def handle(self, websocket: WebSocket) -> None:
         try:
-            contact = await run_in_threadpool(self._open, websocket.query_params.get("token", ""))
+            participant, contact = await run_in_threadpool(self._open, websocket.query_params.get("token", ""))
         except LivelensError:
             await websocket.close(code=POLICY_VIOLATION)
             return
         await websocket.accept()
+        with self.sessions.open(participant.id) as session:
+            await self._serve(websocket, contact, session)
+
+    async def _serve(self, websocket: WebSocket, contact: Contact, session: Session) -> None:
         subscribed = asyncio.Event()
-        pusher = asyncio.create_task(self._push(websocket, contact, subscribed))
+        pusher = asyncio.create_task(self._push(websocket, contact, subscribed, session))
+        revoked = asyncio.create_task(session.closed.wait())
         try:
-            while not pusher.done():
+            while not pusher.done() and not session.revoked:
                 receive = asyncio.create_task(websocket.receive_text())
-                await asyncio.wait({receive, pusher}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({receive, pusher, revoked}, return_when=asyncio.FIRST_COMPLETED)
                 if not receive.done():
                     receive.cancel()
                     break
                 await self._answer(websocket, receive.result(), subscribed)
+            if session.revoked:
+                await self._close_revoked(websocket, pusher)
         except WebSocketDisconnect:
             pass
         finally:
             pusher.cancel()
+            revoked.cancel()
+
+    @staticmethod
+    async def _close_revoked(websocket: WebSocket, pusher: asyncio.Task[None]) -> None:
+        """The participant disconnected (or its tokens were revoked): stop pushing and close now."""
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pusher
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=NORMAL_CLOSURE)
 
     @staticmethod
     async def _answer(websocket: WebSocket, text: str, subscribed: asyncio.Event) -> None:
@@ -131,13 +152,17 @@ class ParticipantWebsocket:
             if answer is not None:
                 await websocket.send_text(json.dumps(answer))
 
-    async def _push(self, websocket: WebSocket, contact: Contact, subscribed: asyncio.Event) -> None:
+    async def _push(
+        self, websocket: WebSocket, contact: Contact, subscribed: asyncio.Event, session: Session
+    ) -> None:
         """Send every item appended after the connection opened; close once the chat has ended."""
         after = contact.last_item_seq
         await subscribed.wait()
         while True:
             contact, items = await run_in_threadpool(self._new_items, contact.id, after)
             for item in items:
+                if session.revoked:
+                    return
                 await websocket.send_text(json.dumps({
                     "topic": "aws/chat",
                     "contentType": "application/json",

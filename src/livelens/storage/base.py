@@ -6,18 +6,79 @@ from :meth:`Storage.read` (a consistent snapshot) or :meth:`Storage.write`
 are plain dicts of JSON-compatible values: storage knows nothing of the
 domain's classes, so a PostgreSQL implementation only has to provide these
 methods over the same tables.
+
+Claims (analysis work) and the isolation each method needs
+----------------------------------------------------------
+Analysis workers (:mod:`livelens.worker`) share the database with the
+servers and with each other. A worker *claims* a contact that has pending
+items: the claim is a lease (owner, expiry) plus a fencing number that grows
+with every claim of that contact. Everything a worker computed for a contact
+is committed in one write transaction that first checks the fence
+(:meth:`Transaction.holds_claim`); if another worker claimed the contact in
+the meantime the check fails and the caller rolls the transaction back.
+
+SQLite runs every write transaction serially (``BEGIN IMMEDIATE``), which
+gives each of these methods all the isolation it needs. A PostgreSQL backend
+runs them in READ COMMITTED write transactions and needs, per method:
+
+* ``claim_contacts`` - ``SELECT ... FOR UPDATE SKIP LOCKED`` over pending,
+  unleased (or expired) contacts ordered by their oldest pending item, then
+  ``UPDATE ... SET lease_fence = lease_fence + 1`` of the rows it locked, in
+  the same transaction: two workers never claim the same contact, and neither
+  waits on the other's rows.
+* ``holds_claim`` - ``SELECT ... FOR UPDATE`` of the contact row, comparing
+  owner and fence: the row lock holds off a concurrent claim until the
+  commit, so a commit that passed the check cannot interleave with a
+  takeover.
+* ``extend_claims`` / ``release_claim`` / ``expire_claims`` - ``UPDATE ... WHERE lease_owner = ?
+  AND lease_fence = ?`` (a single-row conditional update is atomic at any
+  level).
+* ``advance_cursor`` - ``UPDATE ... WHERE analysed_seq = from`` in the
+  fenced transaction (belt and braces: the fence already excludes a second
+  writer).
+* ``analysis_backlog``, ``list_workers`` - plain snapshot reads (READ
+  COMMITTED is enough: the figures are monitoring, not decisions).
+* Wake-ups are not storage: see :mod:`livelens.worker.notify` (SQLite: a
+  local datagram plus polling; PostgreSQL: ``LISTEN/NOTIFY`` plus polling).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Record = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A worker's lease on one contact's pending analysis."""
+
+    contact_id: str
+    fence: int
+    expires_at: float
+    failures: int = 0  # failed attempts at this contact so far (see release_claim)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What analysis has still to do, and what it did (items are turns, events and end markers)."""
+
+    pending_contacts: int
+    pending_items: int
+    claimed_contacts: int
+    oldest_pending_accepted_at: float | None
+    accepted_items: int
+    analysed_items: int
+
+
 class Transaction(Protocol):
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested unit inside a write transaction: an exception rolls back only what it wrote."""
+        ...
+
     # meta
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
@@ -57,9 +118,36 @@ class Transaction(Protocol):
     ) -> list[Record]: ...
     def update_item(self, contact_id: str, seq: int, data: Record) -> None: ...
 
-    # the analysis worker
+    # the analysis worker (see "Claims" above)
     def pending_contacts(self, limit: int) -> list[str]: ...
     def mark_analysed(self, contact_id: str, seq: int) -> None: ...
+    def claim_contacts(self, worker_id: str, now: float, lease_seconds: float, limit: int) -> list[Claim]:
+        """Lease up to ``limit`` contacts with pending items whose lease is free or expired and whose
+        back-off is over, oldest pending item first; each claim increments the contact's fence."""
+        ...
+    def holds_claim(self, contact_id: str, worker_id: str, fence: int) -> bool:
+        """Whether ``worker_id``'s claim with ``fence`` is still the contact's latest (locks the row)."""
+        ...
+    def extend_claims(self, worker_id: str, claims: Sequence[tuple[str, int]], expires_at: float) -> list[str]:
+        """Push the expiry of the claims ``(contact_id, fence)`` still held; the contact ids extended."""
+        ...
+    def release_claim(
+        self, contact_id: str, worker_id: str, fence: int, *, retry_at: float = 0.0, failures: int = 0
+    ) -> None:
+        """End a claim (if still held); ``retry_at``/``failures`` record a back-off after a failure."""
+        ...
+    def advance_cursor(self, contact_id: str, from_seq: int, to_seq: int) -> bool:
+        """Move ``analysed_seq`` from ``from_seq`` to ``to_seq``; false if it was not at ``from_seq``."""
+        ...
+    def expire_claims(self, owner_prefix: str) -> int:
+        """End now the leases of owners whose id starts with ``owner_prefix`` (a worker process known to be
+        dead), and forget those workers; the number of contacts freed. Fences stay: the next claim raises them."""
+        ...
+    def analysis_backlog(self) -> Backlog: ...
+    def put_worker(self, worker_id: str, host: str, pid: int, started_at: float, heartbeat_at: float,
+                   stats: Record) -> None: ...
+    def list_workers(self, alive_since: float) -> list[Record]: ...
+    def delete_worker(self, worker_id: str) -> None: ...
 
     # the segment log
     def append_segments(self, contact_id: str, segments: Sequence[tuple[str, Record | None, Record | None]]) -> int: ...

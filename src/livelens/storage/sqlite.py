@@ -2,8 +2,10 @@
 
 Writes run in ``BEGIN IMMEDIATE`` transactions with ``synchronous=FULL`` in
 WAL mode, so a write is on disk before the request that made it is
-acknowledged. Reads run in deferred transactions, which in WAL mode see one
-consistent snapshot from their first statement to their end.
+acknowledged; writers that wait at the same moment share one transaction and
+one fsync, each in its own savepoint (group commit, see
+:meth:`SqliteStorage.write`). Reads run in deferred transactions, which in
+WAL mode see one consistent snapshot from their first statement to their end.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from livelens.files import private_database
 from livelens.storage.base import Record
+from livelens.storage.sqlite_claims import SqliteClaims
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.sqlite"
 
@@ -52,6 +58,9 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (file.name,)).fetchone():
+                conn.execute("COMMIT")  # another process (a worker, a second server) applied it meanwhile
+                continue
             for statement in file.read_text().split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
@@ -66,14 +75,34 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     return applied
 
 
+#: A group commits once it has this many writers or is this old, even if more are waiting.
+GROUP_MAX_WRITERS = 64
+GROUP_MAX_SECONDS = 0.02
+
+
+@dataclass
+class _Group:
+    """Writers sharing one transaction (see :meth:`SqliteStorage.write`)."""
+
+    opened: float
+    writers: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
 class SqliteStorage:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            private_database(Path(self.path).expanduser())
         self._writer = _connect(self.path)
         apply_migrations(self._writer)
         self._write_lock = threading.Lock()
+        self._waiting_lock = threading.Lock()
+        self._waiting = 0
+        self._group: _Group | None = None
+        self.commits = 0  # COMMITs (fsyncs) made; fewer than write() calls when writers were grouped
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -98,15 +127,71 @@ class SqliteStorage:
 
     @contextmanager
     def write(self) -> Iterator[SqliteTransaction]:
-        with self._write_lock:
+        """A write transaction, committed durably before the ``with`` block is left.
+
+        Group commit: the writers waiting for the connection at the same moment
+        share one SQLite transaction and one COMMIT (one fsync). Each runs in
+        its own savepoint, so each is still atomic on its own: a writer whose
+        block raises rolls back only its savepoint, and every writer returns
+        only after the COMMIT that made its work durable (or raises its error).
+        The last writer of a group - no other one waiting, or the group full
+        or old (:data:`GROUP_MAX_WRITERS`, :data:`GROUP_MAX_SECONDS`) - commits it.
+        """
+        with self._waiting_lock:
+            self._waiting += 1
+        self._write_lock.acquire()
+        with self._waiting_lock:
+            self._waiting -= 1
+        failed: BaseException | None = None
+        try:
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            group = self._group
+            if group is None:
+                conn.execute("BEGIN IMMEDIATE")
+                group = self._group = _Group(time.monotonic())
+            group.writers += 1
+            conn.execute("SAVEPOINT writer")
             try:
                 yield SqliteTransaction(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            except BaseException as exc:
+                failed = exc
+                conn.execute("ROLLBACK TO writer")
+            conn.execute("RELEASE writer")
+            with self._waiting_lock:
+                others = self._waiting
+            if (not others or group.writers >= GROUP_MAX_WRITERS
+                    or time.monotonic() - group.opened >= GROUP_MAX_SECONDS):
+                self._commit(group)
+        except BaseException:
+            # The connection itself failed (BEGIN, SAVEPOINT, ROLLBACK TO): end the group, unacknowledged.
+            if self._group is not None:
+                self._abort(self._group)
+            raise
+        finally:
+            self._write_lock.release()
+        group.done.wait()
+        if failed is not None:
+            raise failed
+        if group.error is not None:
+            raise group.error
+
+    def _commit(self, group: _Group) -> None:
+        self._group = None
+        try:
+            self._writer.execute("COMMIT")
+            self.commits += 1
+        except BaseException as exc:
+            group.error = exc
+            with suppress(sqlite3.Error):
+                self._writer.execute("ROLLBACK")
+        group.done.set()
+
+    def _abort(self, group: _Group) -> None:
+        self._group = None
+        group.error = sqlite3.OperationalError("the write transaction was aborted")
+        with suppress(sqlite3.Error):
+            self._writer.execute("ROLLBACK")
+        group.done.set()
 
     def close(self) -> None:
         with self._readers_lock:
@@ -116,9 +201,23 @@ class SqliteStorage:
         self._writer.close()
 
 
-class SqliteTransaction:
+class SqliteTransaction(SqliteClaims):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._savepoints = 0
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        self.conn.execute(f"RELEASE {name}")
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
@@ -217,8 +316,8 @@ class SqliteTransaction:
             raise KeyError(contact_id)
         seq = int(row[0])
         self.conn.execute(
-            "INSERT INTO items (contact_id, seq, id, kind, client_key, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (contact_id, seq, item_id, kind, client_key, _dumps(data)),
+            "INSERT INTO items (contact_id, seq, id, kind, client_key, data, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (contact_id, seq, item_id, kind, client_key, _dumps(data), time.time()),
         )
         return seq
 

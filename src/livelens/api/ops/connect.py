@@ -49,7 +49,8 @@ def contact_description(contact: Contact) -> dict[str, Any]:
 @operation("connect", "CreateInstance")
 def create_instance(ctx: RequestContext, params: Params) -> dict[str, Any]:
     request = {k: v for k, v in params.items() if k != "ClientToken"}
-    return ctx.services.center.create_instance(ctx.region, request, params.get("ClientToken"))
+    owner = ctx.caller.access_key if ctx.caller else None
+    return ctx.services.center.create_instance(ctx.region, request, params.get("ClientToken"), owner)
 
 
 @operation("connect", "DescribeInstance")
@@ -60,7 +61,8 @@ def describe_instance(ctx: RequestContext, params: Params) -> dict[str, Any]:
 
 @operation("connect", "ListInstances")
 def list_instances(ctx: RequestContext, params: Params) -> dict[str, Any]:
-    instances, token = ctx.services.center.list_instances(params.get("MaxResults"), params.get("NextToken"))
+    instances, token = ctx.services.center.list_instances(params.get("MaxResults"), params.get("NextToken"),
+                                                          ctx.instance_visible)
     return {"InstanceSummaryList": [instance_summary(i, ctx) for i in instances], "NextToken": token}
 
 

@@ -20,5 +20,6 @@ def put_utterances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
 @operation("livelens", "UploadAttachment", method="PUT", uri="/livelens/v1/attachments/{AttachmentId}",
            auth="presigned")
 def upload_attachment(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    ctx.services.chat.receive_upload(params["AttachmentId"], ctx.body)
+    ctx.services.chat.receive_upload(params["AttachmentId"], params.get("Body") or b"", params.get("Token"),
+                                     params.get("ContentType"))
     return {}

@@ -1,0 +1,165 @@
+"""Under a redacting policy no original PII goes anywhere: every field that can hold it, every place it could go.
+
+A server is started with ``summary_generator=openai`` pointed at a local fake
+endpoint that also receives the instance's webhooks. A RedactedOnly contact
+and a RedactedAndOriginal contact carry PII in the display name, contact
+attributes, an attachment name and message text. Then every original value
+is looked for in the database and its WAL, the server's log, every webhook
+and LLM request body, and every response livelens gives (the Raw output of
+RedactedAndOriginal aside, which exists to hold the original).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Server, list_v2_all, start_server, unique, wait_for
+from tests.e2e.test_rules import ALERT, create_rule, set_webhook
+
+NAME = "Jonathan Whitaker"
+EMAIL = "jonathan.whitaker@example.com"
+PHONE = "212-555-0199"
+CARD = "4111 1111 1111 1111"
+ORIGINALS = (NAME, EMAIL, PHONE, CARD, "Whitaker", "4111111111111111", "555-0199")
+
+
+class FakeEndpoint:
+    """An OpenAI-compatible /chat/completions and a webhook receiver; keeps every request body."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                endpoint.bodies.append(body)
+                answer = b""
+                if self.path.endswith("/chat/completions"):
+                    answer = json.dumps({"choices": [{"finish_reason": "stop", "message": {
+                        "role": "assistant", "content": "The customer asked about a charge."}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def llm_bodies(self) -> list[bytes]:
+        return [b for b in self.bodies if b'"messages"' in b]
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeEndpoint]:
+    endpoint = FakeEndpoint()
+    yield endpoint
+    endpoint.httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def private_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeEndpoint) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("privacy"), env={
+        "LIVELENS_SUMMARY_GENERATOR": "openai", "LIVELENS_SUMMARY_URL": fake.url + "/v1",
+        "LIVELENS_SUMMARY_MODEL": "fake", "LIVELENS_LOG_LEVEL": "debug",
+    })
+    yield running
+    running.stop()
+
+
+def _chat(server: Server, policy: str, fake: FakeEndpoint) -> dict[str, Any]:
+    connect, participant = server.client("connect"), server.client("connectparticipant")
+    instance = connect.create_instance(IdentityManagementType="CONNECT_MANAGED", InstanceAlias=f"p-{unique()}",
+                                       InboundCallsEnabled=True, OutboundCallsEnabled=True,
+                                       Tags={"livelens:redaction": policy})["Id"]
+    set_webhook(server, instance, fake.url + "/hook")
+    create_rule(connect, instance, "card", 'customer said "card"', actions=ALERT)
+    started = connect.start_chat_contact(
+        InstanceId=instance, ContactFlowId="f", ParticipantDetails={"DisplayName": NAME},
+        Attributes={"customerEmail": EMAIL, "phone": PHONE},
+    )
+    agent = connect.create_participant(InstanceId=instance, ContactId=started["ContactId"],
+                                       ParticipantDetails={"ParticipantRole": "AGENT", "DisplayName": "Agent"})
+    customer = participant.create_participant_connection(
+        Type=["CONNECTION_CREDENTIALS"], ParticipantToken=started["ParticipantToken"]
+    )["ConnectionCredentials"]["ConnectionToken"]
+    agent_token = participant.create_participant_connection(
+        Type=["CONNECTION_CREDENTIALS"], ParticipantToken=agent["ParticipantCredentials"]["ParticipantToken"]
+    )["ConnectionCredentials"]["ConnectionToken"]
+    participant.send_message(ConnectionToken=customer, ContentType="text/plain",
+                             Content=f"Hi, I'm {NAME}, my card {CARD} was charged twice, call {PHONE}.")
+    participant.send_message(ConnectionToken=agent_token, ContentType="text/plain",
+                             Content="Sorry about that, I will refund the duplicate charge today.")
+    body = b"statement\n"
+    upload = participant.start_attachment_upload(
+        ContentType="text/plain", AttachmentSizeInBytes=len(body), AttachmentName=f"statement for {EMAIL}.txt",
+        ClientToken=unique(), ConnectionToken=customer,
+    )
+    assert requests.put(upload["UploadMetadata"]["Url"], data=body,
+                        headers=upload["UploadMetadata"]["HeadersToInclude"], timeout=30).status_code == 200
+    participant.complete_attachment_upload(AttachmentIds=[upload["AttachmentId"]], ClientToken=unique(),
+                                           ConnectionToken=customer)
+    transcript = participant.get_transcript(ConnectionToken=customer, MaxResults=100)
+    participant.disconnect_participant(ConnectionToken=customer)
+
+    def completed() -> list[dict[str, Any]] | None:
+        segments, last = list_v2_all(connect, instance, started["ContactId"], output_type="Redacted")
+        return segments if last["Status"] == "COMPLETED" and not last.get("NextToken") else None
+
+    redacted = wait_for(completed, timeout=90)
+    return {
+        "instance": instance, "contact": started["ContactId"], "transcript": transcript, "redacted": redacted,
+        "described": connect.describe_contact(InstanceId=instance, ContactId=started["ContactId"]),
+    }
+
+
+def _leaks(text: str) -> list[str]:
+    return [value for value in ORIGINALS if value in text]
+
+
+def test_nothing_original_leaves_a_redacted_only_contact(private_server: Server, fake: FakeEndpoint) -> None:
+    chat = _chat(private_server, "RedactedOnly", fake)
+    assert fake.llm_bodies(), "the summary went to the LLM endpoint"
+    wait_for(lambda: any(b'"ruleName"' in body for body in fake.bodies), timeout=30)  # a webhook was delivered
+    for place, text in (
+        ("GetTranscript", json.dumps(chat["transcript"], default=str)),
+        ("V2 Redacted", json.dumps(chat["redacted"], default=str)),
+        ("DescribeContact", json.dumps(chat["described"], default=str)),
+        ("LLM and webhook bodies", b"\n".join(fake.bodies).decode()),
+        ("log", "".join(private_server.output)),
+    ):
+        leaked = _leaks(text)
+        assert not leaked, (place, leaked, [text[max(0, text.find(v) - 300):text.find(v) + 60] for v in leaked])
+    names = [m.get("DisplayName") for m in chat["transcript"]["Transcript"] if m.get("ParticipantRole") == "CUSTOMER"]
+    assert names and all(name and NAME not in name for name in names)
+    files = [private_server.db, private_server.db.with_name(private_server.db.name + "-wal")]
+    stored = b"".join(path.read_bytes() for path in files if path.exists())
+    for value in ORIGINALS:
+        assert value.encode() not in stored, value
+        assert json.dumps(value)[1:-1].encode() not in stored, value
+
+
+def test_the_llm_sees_only_redacted_text_of_a_redacted_and_original_contact(
+    private_server: Server, fake: FakeEndpoint
+) -> None:
+    before = len(fake.llm_bodies())
+    chat = _chat(private_server, "RedactedAndOriginal", fake)
+    sent = fake.llm_bodies()[before:]
+    assert sent, "the summary went to the LLM endpoint"
+    assert not _leaks(b"\n".join(sent).decode()), sent
+    assert not _leaks(json.dumps(chat["redacted"], default=str)), "the Redacted output leaks PII"
+    connect = private_server.client("connect")
+    raw, _ = list_v2_all(connect, chat["instance"], chat["contact"], output_type="Raw")
+    assert NAME in json.dumps(raw, default=str) and EMAIL in json.dumps(raw, default=str)  # the Raw output keeps them

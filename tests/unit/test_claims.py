@@ -1,0 +1,220 @@
+"""Claims, fencing and the worker loop over real SQLite, with a stand-in pipeline (no models).
+
+Covers: one claim per contact at a time, takeover after expiry with a higher
+fence, a commit with a lost claim refused (nothing written), back-off and
+FAILED after repeated failures, and several workers (threads with their own
+connections, as processes would have) analysing many contacts' items exactly
+once and in order.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livelens.analysis.types import AnalysedTurn, Redaction, Summary, Turn, TurnAnalysis
+from livelens.contacts.analysis_worker import (
+    MAX_ATTEMPTS,
+    Analyser,
+    Commit,
+    Failure,
+    apply_commit,
+    back_off,
+    load_units,
+)
+from livelens.contacts.models import Contact
+from livelens.storage.sqlite import SqliteStorage
+from livelens.worker.loop import Worker
+from livelens.worker.notify import EventWaker
+
+
+class FakePipeline:
+    """Sentiment from the text; counts the turns it saw (to check batching)."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.lock = threading.Lock()
+
+    def analyze(self, turn: Turn, redaction: Redaction | None = None) -> TurnAnalysis:
+        return TurnAnalysis(sentiment="NEGATIVE" if "bad" in turn.content else "NEUTRAL")
+
+    def analyze_many(self, turns: Sequence[Turn], redactions: Sequence[Redaction | None],
+                     observe: Any = None) -> list[TurnAnalysis]:
+        with self.lock:
+            self.batches.append(len(turns))
+        return [self.analyze(t) for t in turns]
+
+    def redact(self, turn: Turn) -> Redaction:
+        return Redaction(turn.content, (), (), ())
+
+    def summarize(self, turns: list[AnalysedTurn], *, max_chars: int, language: str = "en-US") -> Summary:
+        return Summary("COMPLETED", content=f"{len(turns)} turns")
+
+
+def contact_record(contact_id: str) -> dict[str, Any]:
+    return Contact(
+        id=contact_id, arn=f"arn:aws:connect:us-east-1:123456789012:instance/i1/contact/{contact_id}",
+        instance_id="i1", channel="CHAT", initiation_method="API", initiation_timestamp="2026-01-01T00:00:00.000Z",
+        redaction_policy="None", language="en-US", analysis=["sentiment"], redaction_mask="PII",
+    ).to_record()
+
+
+def add_contact(storage: SqliteStorage, contact_id: str) -> None:
+    with storage.write() as tx:
+        tx.insert_contact(contact_id, "i1", "CHAT", "IN_PROGRESS", contact_record(contact_id))
+
+
+def add_turn(storage: SqliteStorage, contact_id: str, text: str) -> int:
+    with storage.write() as tx:
+        return tx.append_item(contact_id, f"{contact_id}-{text}", "MESSAGE", None, {
+            "content": text, "participant_id": "p1", "role": "CUSTOMER", "content_type": "text/plain",
+            "time": "2026-01-01T00:00:00.000Z", "display_name": "C"})
+
+
+def transcript(storage: SqliteStorage, contact_id: str) -> list[str]:
+    with storage.read() as tx:
+        rows = tx.list_segments(contact_id, after=0, kinds=["Transcript"], limit=10_000, output="raw")
+    return [json.loads(body)["Content"] for _, _, body in rows]
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> SqliteStorage:
+    db = SqliteStorage(tmp_path / "claims.db")
+    yield db
+    db.close()
+
+
+def test_a_contact_is_claimed_once_until_its_lease_expires(storage: SqliteStorage) -> None:
+    add_contact(storage, "c1")
+    add_turn(storage, "c1", "hello")
+    with storage.write() as tx:
+        (first,) = tx.claim_contacts("w1", now=100.0, lease_seconds=10, limit=8)
+        assert tx.claim_contacts("w2", now=105.0, lease_seconds=10, limit=8) == []
+    with storage.write() as tx:
+        (second,) = tx.claim_contacts("w2", now=111.0, lease_seconds=10, limit=8)
+    assert second.fence == first.fence + 1
+    with storage.write() as tx:
+        assert not tx.holds_claim("c1", "w1", first.fence)
+        assert tx.holds_claim("c1", "w2", second.fence)
+        assert tx.extend_claims("w1", [("c1", first.fence)], 200.0) == []
+        assert tx.extend_claims("w2", [("c1", second.fence)], 200.0) == ["c1"]
+        assert tx.claim_contacts("w3", now=150.0, lease_seconds=10, limit=8) == []
+
+
+def test_a_commit_whose_claim_was_taken_over_is_refused(storage: SqliteStorage) -> None:
+    add_contact(storage, "c1")
+    add_turn(storage, "c1", "hello")
+    analyser = Analyser(lambda contact: FakePipeline())
+    with storage.write() as tx:
+        claims = tx.claim_contacts("w1", now=100.0, lease_seconds=10, limit=8)
+        stale = analyser.analyse(load_units(tx, claims, None, 16))[0]
+    with storage.write() as tx:  # w1 stalled; its lease expired and w2 took over
+        claims = tx.claim_contacts("w2", now=120.0, lease_seconds=10, limit=8)
+        fresh = analyser.analyse(load_units(tx, claims, None, 16))[0]
+    assert isinstance(stale, Commit) and isinstance(fresh, Commit)
+    with storage.write() as tx:
+        assert apply_commit(tx, "w2", fresh, None)
+    with storage.write() as tx:
+        assert not apply_commit(tx, "w1", stale, None)
+    assert transcript(storage, "c1") == ["hello"]
+    with storage.read() as tx:
+        assert tx.get_contact("c1")["analysed_seq"] == 1
+        assert tx.pending_contacts(10) == []
+
+
+def test_failures_back_off_then_mark_the_contact_failed(storage: SqliteStorage) -> None:
+    add_contact(storage, "c1")
+    add_turn(storage, "c1", "hello")
+    now = 1000.0
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with storage.write() as tx:
+            (claim,) = tx.claim_contacts("w1", now=now, lease_seconds=10, limit=8)
+            assert claim.failures == attempt - 1
+            failed = back_off(tx, "w1", Failure(claim, "c1", claim.failures + 1, "ValueError: broken"), now)
+        assert failed == (attempt == MAX_ATTEMPTS)
+        with storage.write() as tx:  # backed off: not claimable at once
+            assert tx.claim_contacts("w1", now=now, lease_seconds=10, limit=8) == []
+        now += 120
+    with storage.read() as tx:
+        record = tx.get_contact("c1")
+        assert record["analysis_status"] == "FAILED"
+        assert record["analysis_failure_reason"] == "ValueError: broken"
+    with storage.write() as tx:
+        assert tx.claim_contacts("w1", now=now + 1000, lease_seconds=10, limit=8) == []
+
+
+def test_workers_analyse_every_item_once_in_order(storage: SqliteStorage, tmp_path: Path) -> None:
+    contacts = [f"c{i}" for i in range(12)]
+    for contact_id in contacts:
+        add_contact(storage, contact_id)
+    pipeline = FakePipeline()
+    stop = threading.Event()
+    workers, threads = [], []
+    for n in range(3):
+        own = SqliteStorage(tmp_path / "claims.db")  # each worker its own connections, like a process
+        worker = Worker(own, Analyser(lambda contact: pipeline), None, EventWaker(), lease_seconds=5, batch=4,
+                        items_per_contact=3, poll_interval=0.02, worker_id=f"w{n}")
+        workers.append((worker, own))
+        threads.append(threading.Thread(target=worker.run, args=(stop,)))
+    for thread in threads:
+        thread.start()
+    expected = {contact_id: [f"turn {k}" for k in range(15)] for contact_id in contacts}
+    for k in range(15):
+        for contact_id in contacts:
+            add_turn(storage, contact_id, f"turn {k}")
+    try:
+        deadline = threading.Event()
+        for _ in range(500):
+            with storage.read() as tx:
+                if not tx.pending_contacts(100):
+                    break
+            deadline.wait(0.02)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+        for _, own in workers:
+            own.close()
+    for contact_id in contacts:
+        assert transcript(storage, contact_id) == expected[contact_id]
+    assert max(pipeline.batches) > 1  # turns of several contacts analysed together
+    assert sum(w.stats.counters["turns"] for w, _ in workers) == 12 * 15
+
+
+def test_the_claims_of_a_dead_worker_process_end_at_once(storage: SqliteStorage) -> None:
+    add_contact(storage, "c1")
+    add_turn(storage, "c1", "hello")
+    with storage.write() as tx:
+        (first,) = tx.claim_contacts("vm:4242:abcd", now=100.0, lease_seconds=60, limit=8)
+        tx.put_worker("vm:4242:abcd", "vm", 4242, 90.0, 100.0, {})
+    with storage.write() as tx:
+        assert tx.expire_claims("vm:42:") == 0  # another process's prefix frees nothing
+        assert tx.expire_claims("vm:4242:") == 1
+        (second,) = tx.claim_contacts("vm:5151:efgh", now=101.0, lease_seconds=60, limit=8)
+        assert tx.list_workers(alive_since=0) == []
+    assert second.fence == first.fence + 1
+
+
+def test_a_contact_that_cannot_be_prepared_fails_alone(storage: SqliteStorage) -> None:
+    for contact_id in ("good", "bad"):
+        add_contact(storage, contact_id)
+        add_turn(storage, contact_id, "hello")
+    pipeline = FakePipeline()
+
+    def pipeline_for(contact: Contact) -> FakePipeline:
+        if contact.id == "bad":
+            raise ValueError("unknown analysis component 'sentimnet'")
+        return pipeline
+
+    with storage.write() as tx:
+        claims = tx.claim_contacts("w1", now=100.0, lease_seconds=10, limit=8)
+        results = Analyser(pipeline_for).analyse(load_units(tx, claims, None, 16))
+    by_contact = {r.claim.contact_id: r for r in results}
+    assert isinstance(by_contact["good"], Commit)
+    failure = by_contact["bad"]
+    assert isinstance(failure, Failure) and "sentimnet" in failure.reason and failure.attempts == 1
