@@ -27,7 +27,13 @@ run: $(RUN_STAMP)
 eval: $(RUN_STAMP)
 	$(BIN)/livelens eval
 
-test: $(STAMP)
+JS_STAMP := tests/js/node_modules/.package-lock.json
+
+# The JavaScript client tests (tests/js, run from tests/e2e/test_js_clients.py) install with npm ci.
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+
+test: $(STAMP) $(JS_STAMP)
 	$(BIN)/python -m pytest
 
 clean:

@@ -255,6 +255,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         limiter=InflightLimiter(settings.max_inflight, settings.max_inflight_per_client),
         authorizer=Authorizer(runtime.storage, runtime.policies, account_id=settings.account_id),
         throttle=Throttle(settings.throttle),
+        public_url=settings.public_url,
     )
     supervisor = runtime.supervisor
     observatory = Observatory(

@@ -112,6 +112,12 @@ SETTINGS: tuple[Setting, ...] = (
             "(the summary's summary_url, summary_model, summary_api_key, summary_timeout)."),
     Setting("throttle", "default", "Request throttling per access key and operation: default (generous), "
             "aws (Amazon Connect's documented quotas) or off."),
+    Setting(
+        "public_url",
+        "",
+        "Base URL clients reach the server at (e.g. https://livelens.example.com behind a proxy); used in the "
+        "URLs livelens hands out (chat websocket, attachment uploads). Empty: from each request's Host.",
+    ),
 )
 
 
@@ -151,6 +157,7 @@ class Settings:
     voice_silence_timeout_seconds: float = 300.0
     extractor: str = "offline"
     throttle: str = "default"
+    public_url: str = ""
 
     @classmethod
     def load(
@@ -192,6 +199,8 @@ class Settings:
             raise ValueError("extractor=openai needs summary_url and summary_model")
         if self.throttle not in ("default", "aws", "off"):
             raise ValueError("throttle must be default, aws or off")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
         if self.analysis_workers != "auto" and not (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import datetime
 from typing import Any
 
 from livelens.replay import Endpoint
@@ -90,11 +92,9 @@ def test_segments_through_the_cli(server: Server, connect: Any, participant: Any
     assert [s["Transcript"]["Content"] for s in shown["Segments"] if "Transcript" in s] == [
         "Can I change my plan?", "Yes, which plan would you like?"
     ]
-    # the CLI prints timestamps as the server sent them: epoch seconds, rest-json's default
-    # (RealTimeContactAnalysisTimeInstant declares no timestampFormat)
+    # the CLI prints timestamps as the server sent them: RealTimeContactAnalysisTimeInstant is an
+    # iso8601 timestamp, written as AWS writes it (UTC, milliseconds, Z)
     now = time.time()
-    assert all(
-        isinstance(s[kind_of(s)]["Time"]["AbsoluteTime"], (int, float))
-        and now - 3600 < s[kind_of(s)]["Time"]["AbsoluteTime"] <= now + 5
-        for s in shown["Segments"]
-    )
+    times = [s[kind_of(s)]["Time"]["AbsoluteTime"] for s in shown["Segments"]]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t) for t in times), times
+    assert all(now - 3600 < datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() <= now + 5 for t in times)

@@ -20,7 +20,7 @@ a leading greeting and trailing punctuation, as character offsets into
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -331,7 +331,25 @@ _GREETING = re.compile(
     r"thanks?(?: you)?)[\s,.!:;-]*)+",
     re.I,
 )
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+#: A sentence ends at ``.``/``!``/``?`` followed by a space or the end of the text, or at a newline; a dot
+#: inside a token (``a.b@example.com``, ``example.com/help``, ``3.50``) does not end one.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?]))+(?:[.!?]+|\n|$)")
+#: Tokens a sentence's leading-punctuation trim must not cut into: placeholders (``[PII]``), phone numbers.
+_KEEP_START = re.compile(r"\[[A-Z_]+\]|[+(]\d")
+
+
+def _merge_kept(matches: Iterator[re.Match[str]], keep: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Sentence matches as spans, joining neighbours that a ``keep`` span straddles."""
+    pending: tuple[int, int] | None = None
+    for m in matches:
+        if pending is not None and any(b < pending[1] < e for b, e in keep):
+            pending = (pending[0], m.end())
+            continue
+        if pending is not None:
+            yield pending
+        pending = (m.start(), m.end())
+    if pending is not None:
+        yield pending
 
 
 # Sentences that state no reason for contact however similar they look to one: thanks and closings
@@ -427,17 +445,24 @@ class IssueDetector:
         self._other_protos = embedder.embed(list(_OTHER_PROTOTYPES))
 
     @staticmethod
-    def sentences(text: str) -> list[tuple[int, int]]:
-        """Sentence spans with leading greetings and trailing punctuation trimmed."""
+    def sentences(text: str, keep: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+        """Sentence spans with leading greetings and trailing punctuation trimmed.
+
+        No sentence boundary or trim falls inside a token (emails, URLs, numbers, placeholders) or
+        inside a ``keep`` span (the PII the redactor found), so an issue span maps onto the redacted
+        text as whole placeholders: Raw and Redacted output mark the same words.
+        """
         spans = []
-        for m in _SENTENCE.finditer(text):
-            begin, end = m.start(), m.end()
+        for m in _merge_kept(_SENTENCE.finditer(text), keep):
+            begin, end = m
             g = _GREETING.match(text, begin, end)
-            if g:
+            if g and not any(b < g.end() < e for b, e in keep):
                 begin = g.end()
-            while begin < end and not text[begin].isalnum() and text[begin] not in "'\"#@$":
+            while (begin < end and not text[begin].isalnum() and text[begin] not in "'\"#@$"
+                   and not _KEEP_START.match(text, begin) and not any(b == begin for b, _ in keep)):
                 begin += 1
-            while end > begin and (text[end - 1].isspace() or text[end - 1] in ".!,;:-"):
+            while (end > begin and (text[end - 1].isspace() or text[end - 1] in ".!,;:-")
+                   and not any(e == end for _, e in keep)):
                 end -= 1
             if end - begin >= 3:
                 spans.append((begin, end))
@@ -463,9 +488,10 @@ class IssueDetector:
         return margins
 
     def score(
-        self, text: str, cue_weight: float, whole_text_vector: np.ndarray | None = None, max_sentences: int = 8
+        self, text: str, cue_weight: float, whole_text_vector: np.ndarray | None = None, max_sentences: int = 8,
+        keep: Sequence[tuple[int, int]] = (),
     ) -> list[ScoredSentence]:
-        spans = self.sentences(text)[:max_sentences]
+        spans = self.sentences(text, keep)[:max_sentences]
         if not spans:
             return []
         cues = self.cue_scores(text, spans)
@@ -488,15 +514,24 @@ class IssueDetector:
         cue_weight: float,
         max_issues: int = 1,
         whole_text_vector: np.ndarray | None = None,
+        keep: Sequence[tuple[int, int]] = (),
     ) -> list[Issue]:
         scored = [
             s
-            for s in self.score(text, cue_weight, whole_text_vector)
+            for s in self.score(text, cue_weight, whole_text_vector, keep=keep)
             if s.score >= threshold and not is_routine_sentence(text[_sentence_start(text, s.begin) : s.end])
         ]
         scored.sort(key=lambda s: -s.score)
         chosen = sorted(scored[:max_issues], key=lambda s: s.begin)
         return [Issue(s.begin, s.end, text[s.begin : s.end]) for s in chosen]
+
+
+def pii_spans(ctx: TurnContext) -> list[tuple[int, int]]:
+    """Where the redactor found PII in ``ctx.turn.content`` (none if it redacted another text)."""
+    redaction = ctx.analysis.redaction
+    if redaction is None or redaction.content == ctx.turn.content:
+        return []  # nothing found, or the turn is already the redacted text (RedactedOnly)
+    return [(span.begin, span.end) for span in redaction.original_spans]
 
 
 @load_once
@@ -542,7 +577,8 @@ def make_issues(cfg: Mapping[str, Any]) -> ComponentFn:
         if ctx.turn.participant_role not in roles or not ctx.turn.content.strip():
             return
         ctx.analysis.issues = detector.detect(
-            ctx.turn.content, threshold, cue_weight, max_issues, whole_text_vector=ctx.embedding
+            ctx.turn.content, threshold, cue_weight, max_issues, whole_text_vector=ctx.embedding,
+            keep=pii_spans(ctx),
         )
 
     return issues

@@ -39,7 +39,7 @@ from livelens.api.serialize import (
     to_wire,
 )
 from livelens.api.throttle import Throttle
-from livelens.api.validate import ShapeValidator, summarize
+from livelens.api.validate import ShapeValidator, WireValidator, summarize
 from livelens.errors import InvalidRequestException, LivelensError
 
 log = logging.getLogger("livelens.api")
@@ -69,6 +69,7 @@ class WireEndpoint:
         verifier: SigV4Verifier,
         *,
         validate_responses: bool = False,
+        public_url: str = "",
         max_body_bytes: int = MAX_BODY_BYTES,
         idle_timeout: float = 30.0,
         limiter: InflightLimiter | None = None,
@@ -81,8 +82,9 @@ class WireEndpoint:
         self.router = Router(registry.build(self.models))
         self.validate_responses = validate_responses
         self.throttle = throttle
+        self.public_url = public_url.rstrip("/")
         self._requests = ShapeValidator()
-        self._responses = ShapeValidator(dotall=True)
+        self._responses = WireValidator(dotall=True)
         self.max_body_bytes = max_body_bytes
         self.idle_timeout = idle_timeout
         self.limiter = limiter or InflightLimiter(256, 32)
@@ -143,7 +145,7 @@ class WireEndpoint:
                 problems = self._requests.errors(operation.model.input_shape, params)
                 if problems:
                     raise InvalidRequestException(summarize(problems))
-            context = RequestContext(self.services, caller, self._base_url(request), body)
+            context = RequestContext(self.services, caller, self.public_url or self._base_url(request), body)
             if caller is not None and self.authorizer is not None:
                 context = dataclasses.replace(context, instance_visible=self.authorizer.visible(caller.access_key))
             if (operation.service, operation.name) in INLINE_OPERATIONS:

@@ -26,9 +26,9 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def epoch_seconds(text: str) -> float:
-    """An ISO 8601 time as rest-json's default timestamp: seconds since the epoch, to the millisecond."""
-    return round(parse_iso(text).timestamp(), 3)
+def iso_millis(text: str) -> str:
+    """An ISO 8601 time in the form AWS writes ``iso8601`` timestamps: UTC, milliseconds, ``Z``."""
+    return iso(parse_iso(text))
 
 
 def parse_iso(text: str) -> datetime:

@@ -1,8 +1,9 @@
 """Rendering transcript items and their analysis as Contact Lens segments.
 
 Each function returns ``(kind, raw, redacted)`` triples ready for the segment
-log, already in wire form (timestamps as epoch seconds, the rest-json default,
-unset members absent), so a page hands out the stored JSON as it is. ``raw``
+log, already in wire form (timestamps in the format their shape declares: V2's
+``Time.AbsoluteTime`` is an ``iso8601`` string with milliseconds; unset
+members absent), so a page hands out the stored JSON as it is. ``raw``
 is ``None`` under RedactedOnly (the original never reaches storage) and
 ``redacted`` is ``None`` when the contact is not redacted. VOICE contacts get
 V1 shapes (connect-contact-lens), CHAT contacts V2 shapes (connect), as each
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from livelens.analysis.types import CharSpan, Issue, PiiSpan, Redaction, Summary, TurnAnalysis
-from livelens.contacts.models import Contact, epoch_seconds
+from livelens.contacts.models import Contact, iso_millis
 
 SegmentRow = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
 
@@ -116,7 +117,7 @@ def _chat_segments(contact: Contact, item: dict[str, Any], analysis: TurnAnalysi
             "DisplayName": source["display_name"],
             "Content": content,
             "ContentType": item.get("content_type", "text/plain"),
-            "Time": {"AbsoluteTime": epoch_seconds(item["time"])},
+            "Time": {"AbsoluteTime": iso_millis(item["time"])},
         }
         if spans:
             body["Redaction"] = {"CharacterOffsets": [_offsets(s) for s in spans]}
@@ -184,7 +185,7 @@ def _both_views(contact: Contact, item: dict[str, Any], render: Any) -> SegmentR
 def event_segment(contact: Contact, item: dict[str, Any]) -> SegmentRow:
     def render(source: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "Id": item["id"], "EventType": item["content_type"], "Time": {"AbsoluteTime": epoch_seconds(item["time"])}
+            "Id": item["id"], "EventType": item["content_type"], "Time": {"AbsoluteTime": iso_millis(item["time"])}
         }
         participant = (("participant_id", "ParticipantId"), ("role", "ParticipantRole"),
                        ("display_name", "DisplayName"))
@@ -204,7 +205,7 @@ def attachments_segment(contact: Contact, item: dict[str, Any]) -> SegmentRow:
             "ParticipantRole": item["role"],
             "DisplayName": source["display_name"],
             "Attachments": source["attachments"],
-            "Time": {"AbsoluteTime": epoch_seconds(item["time"])},
+            "Time": {"AbsoluteTime": iso_millis(item["time"])},
         }}
 
     return _both_views(contact, item, render)

@@ -51,6 +51,9 @@ MAX_CONNECTIONS_PER_PARTICIPANT = 20
 
 #: Kinds of transcript item; END marks the end of the contact for the analysis worker.
 MESSAGE, EVENT, ATTACHMENT, UTTERANCE, END = "MESSAGE", "EVENT", "ATTACHMENT", "UTTERANCE", "END"
+#: Kinds only pushed on the participant websocket (never in GetTranscript, never analysed):
+#: ephemeral events such as typing, and read/delivered receipts (MESSAGEMETADATA items).
+SIGNAL, RECEIPT = "SIGNAL", "RECEIPT"
 
 JOINED = "application/vnd.amazonaws.connect.event.participant.joined"
 LEFT = "application/vnd.amazonaws.connect.event.participant.left"

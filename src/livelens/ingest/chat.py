@@ -24,6 +24,8 @@ from livelens.contacts.service import (
     JOINED,
     LEFT,
     MESSAGE,
+    RECEIPT,
+    SIGNAL,
     ContactCenter,
     check_message_content,
 )
@@ -111,11 +113,15 @@ class ChatIngest:
             )
         if content_type in (DELIVERED, READ):
             return self._receipt(request, content_type)
-        if content_type in (TYPING, ACKNOWLEDGED):
-            # Ephemeral in Amazon Connect too: acknowledged, never part of the transcript.
+        if content_type == ACKNOWLEDGED:
             with self.center.storage.read() as tx:
                 self._connection(tx, request["ConnectionToken"])
             return {"Id": str(uuid.uuid4()), "AbsoluteTime": now_iso()}
+        if content_type == TYPING:
+            # Ephemeral in Amazon Connect too: pushed to the chat's websockets, never part of the transcript.
+            item = self._append_once(request, SIGNAL, {"content_type": content_type})
+            self.center.on_item(item["contact_id"])
+            return {"Id": item["id"], "AbsoluteTime": item["time"]}
         item = self._append_once(request, EVENT, {"content_type": content_type})
         self.center.on_item(item["contact_id"])
         return {"Id": item["id"], "AbsoluteTime": item["time"]}
@@ -150,9 +156,16 @@ class ChatIngest:
                 receipt = {"RecipientParticipantId": participant.id}
                 receipts.append(receipt)
             key = "ReadTimestamp" if content_type == READ else "DeliveredTimestamp"
-            receipt.setdefault(key, now)
+            if key in receipt:  # each receipt is recorded, and pushed, once
+                return {"Id": str(uuid.uuid4()), "AbsoluteTime": now}
+            receipt[key] = now
             tx.update_item(contact.id, item["seq"], item)
-        return {"Id": str(uuid.uuid4()), "AbsoluteTime": now}
+            metadata = self.center.append_item(tx, contact, None, RECEIPT, {
+                "time": now, "message_id": message_id,
+                "receipt": {key: now, "RecipientParticipantId": participant.id},
+            })
+        self.center.on_item(contact.id)
+        return {"Id": metadata["id"], "AbsoluteTime": now}
 
     # attachments ----------------------------------------------------------
     def start_attachment_upload(self, request: Mapping[str, Any], base_url: str) -> dict[str, Any]:

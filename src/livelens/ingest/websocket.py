@@ -3,10 +3,14 @@
 CreateParticipantConnection with ``Type=["WEBSOCKET", ...]`` answers a URL on
 this server; a chat client (amazon-connect-chatjs, or anything speaking the
 same protocol) connects, subscribes to ``aws/chat`` and then receives every new
-transcript item (messages, events, attachments) as Amazon Connect sends them:
-``{"topic": "aws/chat", "contentType": "application/json", "content": "<Item JSON>"}``.
-``aws/heartbeat`` messages are echoed. The socket closes after the chat has
-ended and its last item was sent.
+item as Amazon Connect sends them, in order and each once:
+``{"topic": "aws/chat", "contentType": "application/json", "content": "<Item JSON>"}``
+— messages (``MESSAGE``), participant and chat events and typing (``EVENT``),
+attachments (``ATTACHMENT``, each with its ``ContentType``) and read/delivered
+receipts (``MESSAGEMETADATA``). Items are read from storage, so a client sees
+what any node accepted. ``aws/heartbeat`` is echoed and ``aws/ping`` (chatjs's
+deep heartbeat) is answered with ``statusCode`` 200. The socket closes after
+the chat has ended and its last item was sent.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ import asyncio
 import contextlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from livelens.contacts.models import Contact, Participant
-from livelens.contacts.service import ATTACHMENT, EVENT, MESSAGE, ContactCenter
+from livelens.contacts.service import ATTACHMENT, EVENT, MESSAGE, RECEIPT, SIGNAL, ContactCenter
 from livelens.contacts.tokens import CONNECTION
 from livelens.errors import LivelensError
 from livelens.ingest.sessions import Session, SocketSessions
@@ -28,14 +33,50 @@ from livelens.ingest.transcript import transcript_item
 
 PATH = "/livelens/v1/participant/websocket"
 POLL_SECONDS = 0.1
-PUSHED = (MESSAGE, EVENT, ATTACHMENT)
+PUSHED = (MESSAGE, EVENT, ATTACHMENT, SIGNAL, RECEIPT)
 POLICY_VIOLATION = 1008
 NORMAL_CLOSURE = 1000
 
 
 def websocket_url(base_url: str, connection_token: str) -> str:
-    scheme, _, rest = base_url.partition("://")
-    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{PATH}?token={connection_token}"
+    """The URL CreateParticipantConnection hands out, on ``base_url`` (the public URL, else the request's).
+
+    amazon-connect-chatjs accepts only ``wss://`` URLs and ``ws://127.0.0.1:``; a plain-HTTP base on
+    ``localhost`` (the usual ``--endpoint-url http://localhost:PORT``) is therefore given as 127.0.0.1,
+    which is the same server.
+    """
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    netloc = parts.netloc
+    if scheme == "ws" and parts.hostname == "localhost":
+        netloc = "127.0.0.1" + (f":{parts.port}" if parts.port else "")
+    prefix = parts.path.rstrip("/")
+    return f"{scheme}://{netloc}{prefix}{PATH}?token={connection_token}"
+
+
+def pushed_item(contact: Contact, item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as Amazon Connect pushes it on the websocket (an ``Item`` of connectparticipant)."""
+    if item["kind"] == SIGNAL:
+        return transcript_item(contact, {**item, "kind": EVENT})
+    if item["kind"] == RECEIPT:
+        return {
+            "AbsoluteTime": item["time"],
+            "Id": item["id"],
+            "Type": "MESSAGEMETADATA",
+            "ContactId": contact.id,
+            "MessageMetadata": {"MessageId": item["message_id"], "Receipts": [item["receipt"]]},
+        }
+    return transcript_item(contact, item)
+
+
+def control_answer(message: Any) -> dict[str, Any] | None:
+    """The answer to a control frame a chat client sends (heartbeats); ``None`` for anything else."""
+    topic = message.get("topic") if isinstance(message, dict) else None
+    if topic == "aws/heartbeat":
+        return {"topic": "aws/heartbeat"}
+    if topic == "aws/ping":
+        return {"topic": "aws/ping", "statusCode": 200}
+    return None
 
 
 class ParticipantWebsocket:
@@ -106,8 +147,10 @@ class ParticipantWebsocket:
                 {"topic": "aws/subscribe", "content": {"status": "success", "topics": ["aws/chat"]}}
             ))
             subscribed.set()
-        elif topic == "aws/heartbeat":
-            await websocket.send_text(json.dumps({"topic": "aws/heartbeat"}))
+        else:
+            answer = control_answer(message)
+            if answer is not None:
+                await websocket.send_text(json.dumps(answer))
 
     async def _push(
         self, websocket: WebSocket, contact: Contact, subscribed: asyncio.Event, session: Session
@@ -123,7 +166,7 @@ class ParticipantWebsocket:
                 await websocket.send_text(json.dumps({
                     "topic": "aws/chat",
                     "contentType": "application/json",
-                    "content": json.dumps(transcript_item(contact, item)),
+                    "content": json.dumps(pushed_item(contact, item)),
                 }))
                 after = item["seq"]
             if contact.ended and not items:
