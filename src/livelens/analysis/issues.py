@@ -391,10 +391,11 @@ _DETAIL_WORDS = frozenset(
 )
 
 
-def _sentence_start(text: str, begin: int) -> int:
-    """Where the sentence holding ``begin`` starts, before any greeting the splitter trimmed."""
-    cut = max(text.rfind(mark, 0, begin) for mark in ".!?\n")
-    return cut + 1
+def _sentence_start(ends: Sequence[int], begin: int) -> int:
+    """Where the sentence holding ``begin`` starts: after the previous sentence (``ends``: where the
+    splitter's sentences end), so before any greeting the splitter trimmed, and never at a dot inside
+    an email, a URL or a number."""
+    return max((end for end in ends if end <= begin), default=0)
 
 
 _DETAIL_NOUN = re.compile(
@@ -516,10 +517,11 @@ class IssueDetector:
         whole_text_vector: np.ndarray | None = None,
         keep: Sequence[tuple[int, int]] = (),
     ) -> list[Issue]:
+        ends = [end for _, end in self.sentences(text, keep)]
         scored = [
             s
             for s in self.score(text, cue_weight, whole_text_vector, keep=keep)
-            if s.score >= threshold and not is_routine_sentence(text[_sentence_start(text, s.begin) : s.end])
+            if s.score >= threshold and not is_routine_sentence(text[_sentence_start(ends, s.begin) : s.end])
         ]
         scored.sort(key=lambda s: -s.score)
         chosen = sorted(scored[:max_issues], key=lambda s: s.begin)
