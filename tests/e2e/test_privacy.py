@@ -20,7 +20,16 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import Server, list_v2_all, start_server, unique, wait_for
+from tests.e2e.conftest import (
+    Server,
+    list_v2_all,
+    signed_request,
+    start_server,
+    unique,
+    utterances_path,
+    wait_for,
+    wait_v1_completed,
+)
 from tests.e2e.test_rules import ALERT, create_rule, set_webhook
 
 NAME = "Jonathan Whitaker"
@@ -125,8 +134,8 @@ def _chat(server: Server, policy: str, fake: FakeEndpoint) -> dict[str, Any]:
     }
 
 
-def _leaks(text: str) -> list[str]:
-    return [value for value in ORIGINALS if value in text]
+def _leaks(text: str, originals: tuple[str, ...] = ORIGINALS) -> list[str]:
+    return [value for value in originals if value in text]
 
 
 def test_nothing_original_leaves_a_redacted_only_contact(private_server: Server, fake: FakeEndpoint) -> None:
@@ -163,3 +172,86 @@ def test_the_llm_sees_only_redacted_text_of_a_redacted_and_original_contact(
     connect = private_server.client("connect")
     raw, _ = list_v2_all(connect, chat["instance"], chat["contact"], output_type="Raw")
     assert NAME in json.dumps(raw, default=str) and EMAIL in json.dumps(raw, default=str)  # the Raw output keeps them
+
+
+AGENT_LABEL = "agent-7"
+#: Values of their own for the voice contacts: the RedactedAndOriginal chat above legitimately stores its originals.
+V_NAME = "Margaret Ellingsworth"
+V_EMAIL = "m.ellingsworth@example.org"
+V_PHONE = "415-555-0142"
+V_CARD = "5500 0000 0000 0004"
+V_ORIGINALS = (V_NAME, V_EMAIL, V_PHONE, V_CARD, "Ellingsworth", "5500000000000004", "555-0142")
+
+
+def _voice(server: Server, policy: str, fake: FakeEndpoint) -> dict[str, Any]:
+    """A voice contact whose caller-chosen ParticipantId is the customer's name, with PII in every field."""
+    connect, lens = server.client("connect"), server.client("connect-contact-lens")
+    instance = connect.create_instance(IdentityManagementType="CONNECT_MANAGED", InstanceAlias=f"v-{unique()}",
+                                       InboundCallsEnabled=True, OutboundCallsEnabled=True,
+                                       Tags={"livelens:redaction": policy})["Id"]
+    set_webhook(server, instance, fake.url + "/hook")
+    contact = connect.create_contact(
+        InstanceId=instance, Channel="VOICE", InitiationMethod="INBOUND", Name=f"Call from {V_NAME}",
+        Description=f"Caller {V_NAME} on {V_PHONE}", Attributes={"customerEmail": V_EMAIL, "phone": V_PHONE},
+    )["ContactId"]
+    batch = {"ClientToken": unique(), "Utterances": [
+        {"ParticipantId": AGENT_LABEL, "ParticipantRole": "AGENT", "Content": "Thanks for calling, how can I help?",
+         "BeginOffsetMillis": 0, "EndOffsetMillis": 2000},
+        {"ParticipantId": V_NAME, "ParticipantRole": "CUSTOMER",
+         "Content": f"Hi, I'm {V_NAME}, my card {V_CARD} was charged twice, call {V_PHONE}.",
+         "BeginOffsetMillis": 2500, "EndOffsetMillis": 7000},
+        {"ParticipantId": AGENT_LABEL, "ParticipantRole": "AGENT", "Content": "I will refund the duplicate today.",
+         "BeginOffsetMillis": 7500, "EndOffsetMillis": 9000},
+        {"ParticipantId": V_NAME, "ParticipantRole": "CUSTOMER", "Content": "Thank you, that is all.",
+         "BeginOffsetMillis": 9500, "EndOffsetMillis": 11000},
+    ]}
+    first = signed_request(server, "POST", utterances_path(instance, contact), batch)
+    retried = signed_request(server, "POST", utterances_path(instance, contact), batch)
+    assert first.status_code == retried.status_code == 200, (first.text, retried.text)
+    assert first.json()["Ids"] == retried.json()["Ids"], "an idempotent retry of the same batch matches"
+    connect.stop_contact(InstanceId=instance, ContactId=contact)
+    segments = wait_v1_completed(lens, instance, contact, timeout=90)
+    return {"instance": instance, "contact": contact, "segments": segments, "responses": [first.text, retried.text],
+            "described": connect.describe_contact(InstanceId=instance, ContactId=contact)}
+
+
+def _speakers(segments: list[dict[str, Any]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for segment in segments:
+        if "Transcript" in segment:
+            found.setdefault(segment["Transcript"]["ParticipantRole"], set()).add(
+                segment["Transcript"]["ParticipantId"])
+    return found
+
+
+def test_nothing_original_leaves_a_redacted_only_voice_contact(private_server: Server, fake: FakeEndpoint) -> None:
+    call = _voice(private_server, "RedactedOnly", fake)
+    speakers = _speakers(call["segments"])
+    assert speakers["AGENT"] == {AGENT_LABEL}, "a label without PII is kept"
+    (customer,) = speakers["CUSTOMER"]  # one stable stand-in for every utterance of the customer
+    assert customer.startswith("P-") and customer != AGENT_LABEL
+    for place, text in (
+        ("V1 segments", json.dumps(call["segments"], default=str)),
+        ("PutUtterances answers", "\n".join(call["responses"])),
+        ("DescribeContact", json.dumps(call["described"], default=str)),
+        ("LLM and webhook bodies", b"\n".join(fake.bodies).decode()),
+        ("log", "".join(private_server.output)),
+    ):
+        leaked = _leaks(text, V_ORIGINALS)
+        assert not leaked, (place, leaked)
+    files = [private_server.db, private_server.db.with_name(private_server.db.name + "-wal")]
+    stored = b"".join(path.read_bytes() for path in files if path.exists())
+    for value in V_ORIGINALS:
+        assert value.encode() not in stored, value
+        assert json.dumps(value)[1:-1].encode() not in stored, value
+
+
+def test_a_redacted_and_original_voice_contact_shows_the_redacted_label(
+    private_server: Server, fake: FakeEndpoint
+) -> None:
+    call = _voice(private_server, "RedactedAndOriginal", fake)
+    assert not _leaks(json.dumps(call["segments"], default=str), V_ORIGINALS)  # V1 lists the Redacted output
+    speakers = _speakers(call["segments"])
+    assert speakers["AGENT"] == {AGENT_LABEL}
+    (customer,) = speakers["CUSTOMER"]
+    assert customer.startswith("P-")

@@ -84,10 +84,10 @@ def turn_segments(
 
 def _voice_segments(contact: Contact, item: dict[str, Any], analysis: TurnAnalysis, redaction: Redaction | None,
                     original: str | None, issues_in_original: bool) -> list[SegmentRow]:
-    def transcript(content: str, issues: Sequence[Issue]) -> dict[str, Any]:
+    def transcript(content: str, issues: Sequence[Issue], participant_id: str) -> dict[str, Any]:
         body: dict[str, Any] = {
             "Id": item["id"],
-            "ParticipantId": item["participant_id"],
+            "ParticipantId": participant_id,
             "ParticipantRole": item["role"],
             "Content": content,
             "BeginOffsetMillis": item["begin_ms"],
@@ -99,11 +99,12 @@ def _voice_segments(contact: Contact, item: dict[str, Any], analysis: TurnAnalys
             body["IssuesDetected"] = [{"CharacterOffsets": _offsets(i)} for i in issues[:20]]
         return body
 
-    raw = transcript(original, analysis.issues) if original is not None else None
+    raw = transcript(original, analysis.issues, item["participant_id"]) if original is not None else None
     redacted = None
     if contact.redacts and redaction is not None:
         issues = [_mapped_issue(i, redaction) for i in analysis.issues] if issues_in_original else analysis.issues
-        redacted = transcript(redaction.content, issues)
+        # The caller's ParticipantId can hold PII: the Redacted output shows its redacted label.
+        redacted = transcript(redaction.content, issues, item.get("redacted_participant_id") or item["participant_id"])
     return [("Transcript", raw, redacted)]
 
 
@@ -167,6 +168,8 @@ def redacted_view(item: dict[str, Any]) -> dict[str, Any]:
     """``item`` as the Redacted output shows it: under RedactedAndOriginal the display name and attachment
     names were redacted beside the originals (under RedactedOnly only the redacted forms are stored)."""
     view = dict(item)
+    if item.get("redacted_participant_id") is not None:
+        view["participant_id"] = item["redacted_participant_id"]
     if item.get("redacted_display_name") is not None:
         view["display_name"] = item["redacted_display_name"]
     if item.get("redacted_attachments") is not None:

@@ -477,6 +477,20 @@ class ContactCenter:
             redaction = whole_turn_redaction(text)
         return redaction.content
 
+    def participant_label(self, contact: Contact, label: str, role: str) -> str:
+        """The form of a caller-chosen voice ``ParticipantId`` shown wherever redacted output goes.
+
+        A label in which the redactor finds no PII (``agent-7``, a UUID) is kept, so callers can still map
+        utterances to their own participants. One that holds PII (a name, a phone number), or that the
+        redactor could not read, becomes a pseudonym keyed by the server key and the contact: stable (the
+        same label in the same contact always gives the same pseudonym, so idempotent retries and the
+        utterance-to-participant mapping hold) and opaque (it cannot be reversed without the database).
+        """
+        if not contact.redacts:
+            return label
+        redacted = self.redact_field(contact, label, role, always=True)  # fails closed: "[PII]"
+        return label if redacted == label else self.tokens.pseudonym(contact.id, label)
+
     def _redact_contact_fields(self, contact: Contact) -> None:
         """Under RedactedOnly, attribute values (livelens' own settings aside), name and description."""
         if contact.keeps_original:

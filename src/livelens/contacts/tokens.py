@@ -40,6 +40,12 @@ class TokenIssuer:
     def _mac(self, kind: str, subject: str) -> str:
         return _b64(hmac.new(self._key, f"{kind}|{subject}".encode(), hashlib.sha256).digest())
 
+    def pseudonym(self, scope: str, value: str) -> str:
+        """A stable opaque stand-in for ``value`` within ``scope``: the same input always gives the same
+        pseudonym, and without the server key it reveals nothing of ``value``."""
+        digest = hmac.new(self._key, f"pseudonym|{scope}|{value}".encode(), hashlib.sha256).hexdigest()
+        return f"P-{digest[:20]}"
+
     def issue(self, kind: str, subject: str) -> str:
         return f"{kind}.{_b64(subject.encode())}.{self._mac(kind, subject)}"
 

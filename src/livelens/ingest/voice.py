@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from livelens.contacts.models import PARTICIPANT_ROLES
+from livelens.contacts.models import PARTICIPANT_ROLES, Contact
 from livelens.contacts.service import MESSAGE, PRECEDING_WINDOW, UTTERANCE, ContactCenter, preceding_text
 from livelens.errors import ContactNotFoundException, IdempotencyException, InvalidRequestException
 
@@ -59,12 +59,24 @@ def _parse_one(utterance: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 def _same_utterance(existing: Mapping[str, Any], fields: Mapping[str, Any], utterance: Mapping[str, Any]) -> bool:
     """A repeated ClientToken must carry the same utterance (compared redacted under RedactedOnly)."""
-    same = (existing.get("participant_id") == utterance["participant_id"] and existing.get("role") == utterance["role"]
+    same = (existing.get("participant_id") == fields["participant_id"] and existing.get("role") == utterance["role"]
             and existing.get("begin_ms") == fields.get("begin_ms") and existing.get("end_ms") == fields.get("end_ms")
             and existing.get("content") == fields.get("content"))
     if same and "redaction" in fields:
         same = (existing.get("redaction") or {}).get("content") == fields["redaction"].get("content")
     return same
+
+
+def _participant_fields(contact: Contact, participant_id: str, label: str) -> dict[str, str]:
+    """The stored participant fields of an utterance: the caller's ``ParticipantId`` doubles as the voice
+    participant's display name; under RedactedOnly only its redacted ``label`` is stored, under
+    RedactedAndOriginal the label is kept beside it for the Redacted output."""
+    if not contact.keeps_original:
+        return {"participant_id": label, "display_name": label}
+    fields = {"participant_id": participant_id, "display_name": participant_id}
+    if contact.redacts:
+        fields.update(redacted_participant_id=label, redacted_display_name=label)
+    return fields
 
 
 class VoiceIngest:
@@ -81,13 +93,17 @@ class VoiceIngest:
             earlier = tx.list_items(contact.id, limit=PRECEDING_WINDOW, descending=True, kinds=(MESSAGE, UTTERANCE))
         # Each utterance is read with the turns before it, including earlier ones of this batch.
         history = [dict(item) for item in reversed(earlier)]
+        labels: dict[tuple[str, str], str] = {}
         prepared = []
         for u in utterances:
-            prepared.append(
-                self.center.turn_fields(contact, u["participant_id"], u["role"], u["content"],
-                                        preceding=preceding_text(history, u["role"]),
-                                        begin_ms=u["begin_ms"], end_ms=u["end_ms"])
-            )
+            fields = self.center.turn_fields(contact, u["participant_id"], u["role"], u["content"],
+                                             preceding=preceding_text(history, u["role"]),
+                                             begin_ms=u["begin_ms"], end_ms=u["end_ms"])
+            key = (u["participant_id"], u["role"])
+            if key not in labels:
+                labels[key] = self.center.participant_label(contact, u["participant_id"], u["role"])
+            fields.update(_participant_fields(contact, u["participant_id"], labels[key]), role=u["role"])
+            prepared.append(fields)
             history.append({"kind": UTTERANCE, "role": u["role"], "content": u["content"]})
         ids = []
         with self.center.storage.write() as tx:
@@ -102,8 +118,6 @@ class VoiceIngest:
                         )
                     ids.append(existing["id"])
                     continue
-                fields.update(participant_id=utterance["participant_id"], role=utterance["role"],
-                              display_name=utterance["participant_id"])
                 item = self.center.append_item(tx, contact, None, UTTERANCE, fields, client_key)
                 ids.append(item["id"])
         self.center.on_item(contact_id)
