@@ -99,22 +99,28 @@ class IssuedParticipant:
     token: str
 
 
+def canonical_request(request: Mapping[str, Any]) -> str:
+    return json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
+
+
 def request_fingerprint(request: Mapping[str, Any]) -> str:
-    canonical = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical_request(request).encode()).hexdigest()
 
 
 def idempotent(
-    tx: Transaction, scope: str, token: str | None, request: Mapping[str, Any], create: Callable[[], dict[str, Any]]
+    tx: Transaction, scope: str, token: str | None, request: Mapping[str, Any], create: Callable[[], dict[str, Any]],
+    fingerprint_of: Callable[[Mapping[str, Any]], str] = request_fingerprint,
 ) -> dict[str, Any]:
     """Run ``create`` once per ``(scope, token)``; a repeat gets the first answer.
 
     Runs inside the caller's write transaction, so the record of the answer
-    commits (or rolls back) together with what ``create`` wrote.
+    commits (or rolls back) together with what ``create`` wrote. Requests that
+    can carry PII pass a keyed ``fingerprint_of``, so the stored fingerprint
+    cannot be matched against guessed values.
     """
     if not token:
         return create()
-    fingerprint = request_fingerprint(request)
+    fingerprint = fingerprint_of(request)
     found = tx.get_idempotent(scope, token)
     if found is not None:
         if found[0] != fingerprint:
@@ -323,7 +329,8 @@ class ContactCenter:
             return {"ContactId": contact.id, "ContactArn": contact.arn}
 
         with self.storage.write() as tx:
-            return idempotent(tx, f"CreateContact:{request['InstanceId']}", client_token, request, create)
+            return idempotent(tx, f"CreateContact:{request['InstanceId']}", client_token, request, create,
+                            self.keyed_fingerprint)
 
     def start_chat_contact(self, request: Mapping[str, Any], client_token: str | None) -> dict[str, Any]:
         minutes = request.get("ChatDurationInMinutes") or self.defaults.chat_duration_minutes
@@ -350,7 +357,8 @@ class ContactCenter:
                     "ParticipantToken": issued.token}
 
         with self.storage.write() as tx:
-            answer = idempotent(tx, f"StartChatContact:{request['InstanceId']}", client_token, request, create)
+            answer = idempotent(tx, f"StartChatContact:{request['InstanceId']}", client_token, request, create,
+                            self.keyed_fingerprint)
         self.on_item(answer["ContactId"])
         return answer
 
@@ -373,7 +381,8 @@ class ContactCenter:
             }
 
         with self.storage.write() as tx:
-            answer = idempotent(tx, f"CreateParticipant:{request['ContactId']}", client_token, request, create)
+            answer = idempotent(tx, f"CreateParticipant:{request['ContactId']}", client_token, request, create,
+                            self.keyed_fingerprint)
         self.on_item(request["ContactId"])
         return answer
 
@@ -476,6 +485,10 @@ class ContactCenter:
         except Exception:
             redaction = whole_turn_redaction(text)
         return redaction.content
+
+    def keyed_fingerprint(self, request: Mapping[str, Any]) -> str:
+        """The idempotency fingerprint of a request that can carry PII (display names, attributes, messages)."""
+        return self.tokens.fingerprint(canonical_request(request))
 
     def participant_label(self, contact: Contact, label: str, role: str) -> str:
         """The form of a caller-chosen voice ``ParticipantId`` shown wherever redacted output goes.

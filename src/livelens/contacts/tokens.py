@@ -46,6 +46,11 @@ class TokenIssuer:
         digest = hmac.new(self._key, f"pseudonym|{scope}|{value}".encode(), hashlib.sha256).hexdigest()
         return f"P-{digest[:20]}"
 
+    def fingerprint(self, text: str) -> str:
+        """A keyed digest of ``text`` (HMAC-SHA256 with the server key): comparable, but unlike a bare hash it
+        cannot be matched against guessed inputs (a phone number in a request) without the key."""
+        return hmac.new(self._key, f"fingerprint|{text}".encode(), hashlib.sha256).hexdigest()
+
     def issue(self, kind: str, subject: str) -> str:
         return f"{kind}.{_b64(subject.encode())}.{self._mac(kind, subject)}"
 
