@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from livelens.analysis.evaluate import dialogue_roles, lead_n, run, score_pii
+from livelens.analysis.evaluate import as_dialogue_tags, dialogue_roles, lead_n, run, score_pii
 from livelens.analysis.evaluation import datasets
 from livelens.analysis.evaluation import pii as pii_eval
 from livelens.analysis.evaluation.datasets import PiiExample, default_data_dir
@@ -60,6 +60,14 @@ def test_dialogue_roles_and_lead() -> None:
     turns2 = (("#Person1#", "I lost my card."), ("#Person2#", "Let me block it."))
     assert dialogue_roles(turns2) == {"#Person1#": "CUSTOMER", "#Person2#": "AGENT"}
     assert lead_n(turns2, 1) == "I lost my card."
+
+
+def test_as_dialogue_tags_names_only_the_two_parties() -> None:
+    roles = {"#Person1#": "AGENT", "#Person2#": "CUSTOMER"}
+    summary = "Customer: The customer lost their card. Agent: The agent blocked the customer's card; the agents agreed."
+    assert as_dialogue_tags(summary, roles) == (
+        "Customer: #Person2# lost their card. Agent: #Person1# blocked #Person2#'s card; the agents agreed."
+    )
 
 
 DATA = default_data_dir() if default_data_dir().is_dir() else Path("/work/shared/data")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from livelens.analysis import AnalysedTurn, Pipeline, Turn, load_pipeline
+from livelens.analysis.summary import extractive_summary, third_person
 
 CONVERSATION = [
     ("CUSTOMER", "Hi. I'm calling because I was charged twice for my order."),
@@ -36,10 +38,56 @@ def test_extractive_summary_has_reason_action_outcome_follow_up(
     assert summary.status == "COMPLETED" and summary.failure_code is None
     content = summary.content or ""
     assert "charged twice" in content
-    assert "I have issued a refund" in content
+    assert "The agent has issued a refund" in content
     assert "accepted the resolution" in content
     assert "within 5 business days" in content
     assert "maria@example.com" not in content
+
+
+def test_extractive_summary_structure_in_the_third_person(pipeline: Pipeline, analysed: list[AnalysedTurn]) -> None:
+    content = pipeline.summarize(analysed, max_chars=1762).content or ""
+    customer, agent, outcome, follow_up = (content.index(p) for p in ("Customer:", "Agent:", "Outcome:", "Follow-up:"))
+    assert customer < agent < outcome < follow_up
+    assert "the customer was charged twice for their order" in content
+    assert "The customer will receive it within 5 business days" in content
+    assert not re.search(r"\b(?:I|my|you|your)\b", content)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "role", "retold"),
+    [
+        (
+            "I'm calling because my card was declined.",
+            "CUSTOMER",
+            "the customer is calling because their card was declined.",
+        ),
+        ("I want to cancel my order.", "CUSTOMER", "the customer wants to cancel their order."),
+        ("I ' Ve been having trouble with you.", "CUSTOMER", "the customer has been having trouble with the agent."),
+        ("I have reset your password.", "AGENT", "the agent has reset the customer's password."),
+        ("You'll get an email from me.", "AGENT", "the customer will get an email from the agent."),
+    ],
+)
+def test_third_person(sentence: str, role: str, retold: str) -> None:
+    speaker, listener = ("the customer", "the agent") if role == "CUSTOMER" else ("the agent", "the customer")
+    assert third_person(sentence, speaker, listener) == retold
+
+
+def test_word_budget_bounds_the_selected_sentences(make_turn: Callable[..., Turn], pipeline: Pipeline) -> None:
+    long_agent = " ".join(
+        f"We have updated record number {i} and the change will show on the account shortly." for i in range(8)
+    )
+    turns = [
+        make_turn("Hi, I need help because my internet keeps dropping every evening.", role="CUSTOMER"),
+        make_turn(long_agent, role="AGENT"),
+        make_turn("Okay, thanks.", role="CUSTOMER"),
+    ]
+    analysed = [AnalysedTurn(t, pipeline.analyze(t)) for t in turns]
+    short = extractive_summary(analysed, 1762, word_budget=20)
+    longer = extractive_summary(analysed, 1762, word_budget=200)
+    assert "Customer:" in short and "Agent:" in short
+    assert len(short.split()) < len(longer.split())
+    # The first agent sentence is always kept, however small the budget.
+    assert "record number 0" in extractive_summary(analysed, 1762, word_budget=1)
 
 
 @pytest.mark.parametrize("max_chars", [1270, 120, 40, 5])

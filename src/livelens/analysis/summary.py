@@ -130,13 +130,146 @@ def _redacted_slice(turn: AnalysedTurn, begin: int, end: int) -> str:
     return redaction.content[redaction.to_redacted(begin, end=False) : redaction.to_redacted(end, end=True)]
 
 
-def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int) -> str:
-    """The default summary text (see the module docstring)."""
+#: How the summary names the parties when it rewrites their sentences in the third person.
+CUSTOMER_LABEL = "the customer"
+AGENT_LABEL = "the agent"
+#: Word budget of the selected sentences (the outcome line is not counted). Tuned on DialogSum dev,
+#: whose reference summaries are 15-40 words long: longer summaries lose precision faster than
+#: they gain recall.
+WORD_BUDGET = 36
+#: Agent sentences chosen when the agent states no explicit action.
+AGENT_SENTENCES = 2
+
+_VERB_S = {
+    "have": "has",
+    "do": "does",
+    "go": "goes",
+    "want": "wants",
+    "need": "needs",
+    "think": "thinks",
+    "know": "knows",
+    "like": "likes",
+    "hope": "hopes",
+    "feel": "feels",
+    "see": "sees",
+    "guess": "guesses",
+    "mean": "means",
+    "get": "gets",
+    "love": "loves",
+    "work": "works",
+    "live": "lives",
+    "wish": "wishes",
+    "believe": "believes",
+    "agree": "agrees",
+    "suggest": "suggests",
+    "plan": "plans",
+    "prefer": "prefers",
+    "understand": "understands",
+    "remember": "remembers",
+    "forgot": "forgot",
+    "found": "found",
+    "recommend": "recommends",
+    "promise": "promises",
+    "call": "calls",
+    "take": "takes",
+    "buy": "buys",
+    "bought": "bought",
+    "said": "said",
+    "told": "told",
+    "got": "got",
+    "went": "went",
+    "made": "made",
+}
+_FIRST_PERSON = [
+    (r"\bI(?:'m| am)\b", "{s} is"),
+    (r"\bI(?:'ve| have)\b", "{s} has"),
+    (r"\bI(?:'ll| will)\b", "{s} will"),
+    (r"\bI'd\b", "{s} would"),
+    (r"\bI was\b", "{s} was"),
+    (r"\bmyself\b", "{s}"),
+    (r"\bmy\b", "{s}'s"),
+    (r"\bmine\b", "{s}'s"),
+    (r"\bme\b", "{s}"),
+    (r"\byou(?:'re| are)\b", "{l} is"),
+    (r"\byou(?:'ve| have)\b", "{l} has"),
+    (r"\byou(?:'ll| will)\b", "{l} will"),
+    (r"\byou'd\b", "{l} would"),
+    (r"\byou were\b", "{l} was"),
+    (r"\byourself\b", "{l}"),
+    (r"\byours?\b", "{l}'s"),
+    (r"\byou\b", "{l}"),
+]
+_FIRST_PERSON_RE = [(re.compile(p, re.I), r) for p, r in _FIRST_PERSON]
+_I_VERB = re.compile(r"\bI (\w+)\b")
+_I = re.compile(r"\bI\b")
+_LOOSE_APOSTROPHE = re.compile(r"(\w) ' (\w)")
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|good (?:morning|afternoon|evening)|thanks?|thank you|bye|goodbye|ok(?:ay)?|yes|yeah|no|"
+    r"sure|alright|all right|welcome|you're welcome|right|well|oh|uh|um|really|great|fine)\b[\s,.!?]*$",
+    re.I,
+)
+
+
+def third_person(sentence: str, speaker: str, listener: str) -> str:
+    """``sentence`` as said by ``speaker`` to ``listener``, retold: "I was charged" -> "the customer was charged"."""
+    text = _LOOSE_APOSTROPHE.sub(r"\1'\2", sentence)
+    for pattern, replacement in _FIRST_PERSON_RE:
+        text = pattern.sub(replacement.format(s=speaker, l=listener), text)
+
+    def _agree(match: re.Match[str]) -> str:
+        verb = match.group(1)
+        return f"{speaker} {_VERB_S.get(verb.lower(), verb)}"
+
+    text = _I_VERB.sub(_agree, text)
+    text = _I.sub(speaker, text)
+    # "the customer was charged twice for their order", not "... for the customer's order".
+    possessive = f"{speaker}'s"
+    first = text.find(speaker)
+    if first >= 0:
+        head, tail = text[: first + len(speaker)], text[first + len(speaker) :]
+        text = head + tail.replace(possessive, "their")
+    return text
+
+
+def _labels(role: str) -> tuple[str, str]:
+    return (CUSTOMER_LABEL, AGENT_LABEL) if role == "CUSTOMER" else (AGENT_LABEL, CUSTOMER_LABEL)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _central(sentences: Sequence[str], context: Sequence[str], count: int) -> list[str]:
+    """The ``count`` sentences closest (MiniLM cosine) to the mean of the whole conversation, in spoken order."""
+    if len(sentences) <= count:
+        return list(sentences)
+    from livelens.analysis.embeddings import load_embedder
+
+    embedder = load_embedder()
+    vectors = embedder.embed(list(sentences))
+    centre = embedder.embed(list(context)).mean(axis=0)
+    scores = vectors @ centre
+    best = sorted(sorted(range(len(sentences)), key=lambda i: -float(scores[i]))[:count])
+    return [sentences[i] for i in best]
+
+
+def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int, word_budget: int | None = None) -> str:
+    """The default summary text (see the module docstring).
+
+    Parts: ``Customer:`` the reason for contact, ``Agent:`` what the agent did, ``Outcome:`` how the
+    customer left, ``Follow-up:`` what was promised. Sentences are retold in the third person and
+    together kept within ``word_budget`` words (default :data:`WORD_BUDGET`).
+    """
+    budget = WORD_BUDGET if word_budget is None else word_budget
     parts: list[str] = []
+    used = 0
     reason = _reason(turns)
     reason_index = 0
     if reason:
-        parts.append("Customer: " + _sentence(reason[0]))
+        speaker, listener = _labels("CUSTOMER")
+        text = _sentence(third_person(reason[0], speaker, listener))
+        parts.append("Customer: " + text)
+        used += _words(text)
         reason_index = reason[1]
     actions: list[str] = []
     follow_ups: list[str] = []
@@ -145,18 +278,28 @@ def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int) -> str:
         if t.turn.participant_role != "AGENT":
             continue
         for s in _sentences(_text(t)):
-            if s.endswith("?"):
+            if s.endswith("?") or _GREETING.match(s):
                 continue
             if _FOLLOW_UP.search(s) and s not in follow_ups:
                 follow_ups.append(s)
             elif _ACTION.search(s) and s not in actions:
                 actions.append(s)
-            elif index > reason_index and len(s.split()) >= 6:
+            elif index >= reason_index and len(s.split()) >= 5:
                 replies.append(s)
-    # Without an explicit action, the agent's first substantive answer says what they did.
-    done = actions[:3] or replies[:2]
-    if done:
-        parts.append("Agent: " + " ".join(_sentence(a) for a in done))
+    # Without an explicit action, the agent's most central substantive answer says what they did.
+    done = actions[:3]
+    if not done and replies:
+        done = _central(replies, [_text(t) for t in turns], AGENT_SENTENCES)
+    speaker, listener = _labels("AGENT")
+    agent: list[str] = []
+    for sentence in done:
+        text = _sentence(third_person(sentence, speaker, listener))
+        if agent and used + _words(text) > budget:
+            break
+        agent.append(text)
+        used += _words(text)
+    if agent:
+        parts.append("Agent: " + " ".join(agent))
     customer = [t for t in turns if t.turn.participant_role == "CUSTOMER"]
     if customer:
         last = customer[-1]
@@ -165,8 +308,15 @@ def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int) -> str:
             parts.append("Outcome: the customer was still dissatisfied at the end.")
         elif _RESOLVED.search(closing) or last.analysis.sentiment == "POSITIVE":
             parts.append("Outcome: the customer accepted the resolution.")
-    if follow_ups:
-        parts.append("Follow-up: " + " ".join(_sentence(f) for f in follow_ups[:2]))
+    promised: list[str] = []
+    for sentence in follow_ups[:2]:
+        text = _sentence(third_person(sentence, speaker, listener))
+        if used + _words(text) > budget and (promised or agent):
+            break
+        promised.append(text)
+        used += _words(text)
+    if promised:
+        parts.append("Follow-up: " + " ".join(promised))
     return _clip(" ".join(parts), max_chars)
 
 
