@@ -257,7 +257,8 @@ def _signed_query(url: str) -> tuple[str, dict[str, str]]:
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     params = {k: v for k, v in pairs if k.startswith("X-Amz-")}
     kept = [(k, v) for k, v in pairs if k != "X-Amz-Signature"]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept, quote_via=quote), parts.fragment)), params
+    query = urlencode(kept, quote_via=quote)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment)), params
 
 
 def _check_payload_hash(claimed: str | None, body: bytes) -> None:

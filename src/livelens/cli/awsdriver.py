@@ -237,7 +237,6 @@ class _LazyCallers:
                     try:
                         if follow:
                             from livelens.cli.follow import SegmentPrinter
-
                             from livelens.cli.push import follow_stream
 
                             printer = SegmentPrinter(output, parsed_globals, operation_name)

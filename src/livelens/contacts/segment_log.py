@@ -123,7 +123,8 @@ class SegmentLog:
         if len(rows) <= limit:
             position = max(position, scanned)  # skip what the filter dropped at the end
         more = len(rows) > limit or contact.analysis_status == IN_PROGRESS
-        cursors = tuple(self.center.next_tokens.encode(scope, seq) for seq, _kind, _body in page) if with_cursors else ()
+        encode = self.center.next_tokens.encode
+        cursors = tuple(encode(scope, seq) for seq, _kind, _body in page) if with_cursors else ()
         return Page(contact, segments, self.center.next_tokens.encode(scope, position) if more else None, cursors)
 
     @staticmethod
