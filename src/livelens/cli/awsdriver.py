@@ -247,7 +247,8 @@ class _LazyCallers:
 
                             follow_stream(client, operation_name, parameters, printer,
                                           starting_token=paging.get("starting_token"),
-                                          verify=parsed_globals.verify_ssl, poll=poll)
+                                          verify=parsed_globals.verify_ssl, poll=poll,
+                                          parser_factory=self._session.get_component("response_parser_factory"))
                             return 0
                         if not parsed_globals.paginate:
                             response = method(**parameters)

@@ -79,8 +79,12 @@ def sse_events(lines: Iterator[bytes]) -> Iterator[tuple[str, str, str | None]]:
 
 def follow_stream(client: Any, operation_name: str, params: dict[str, Any], emit: Emit, *,
                   starting_token: str | None, verify: bool | str | None,
-                  poll: Callable[[dict[str, Any], str | None], Any]) -> None:
-    """Follow the contact through the stream; ``poll(params, starting_token)`` is the polling fallback."""
+                  poll: Callable[[dict[str, Any], str | None], Any], parser_factory: Any = None) -> None:
+    """Follow the contact through the stream; ``poll(params, starting_token)`` is the polling fallback.
+
+    ``parser_factory``: the session's ``response_parser_factory`` (the aws CLI sets its timestamp
+    parsing there), so streamed segments parse as the client's polled pages do.
+    """
     from livelens.cli.segments import decode_starting_token
 
     if os.environ.get("LIVELENS_FOLLOW", "").lower() == "poll":
@@ -117,7 +121,11 @@ def follow_stream(client: Any, operation_name: str, params: dict[str, Any], emit
         poll(params, starting_token)  # no stream here (404 from an older server) or an error polling reports
         return
     operation_model = client.meta.service_model.operation_model(operation_name)
-    parser = client._response_parser
+    if parser_factory is None:
+        from botocore.parsers import ResponseParserFactory
+
+        parser_factory = ResponseParserFactory()
+    parser = parser_factory.create_parser(client.meta.service_model.metadata["protocol"])
     status: dict[str, Any] = {}
     try:
         with response:
