@@ -19,9 +19,12 @@ When the analysis is COMPLETED or
 FAILED and every segment has been sent, a last ``event: end`` carries
 ``{"Channel", "Status"}`` and the response closes.
 
-Segments are appended by worker processes, so a waiting stream reads the
-segment log every ``stream_poll_interval`` seconds (one indexed range scan);
-``: ping`` comments go out after ``stream_heartbeat_seconds`` of silence.
+Segments are appended by worker processes, so waking comes through the
+database: one :class:`LogWatcher` per server process reads, every
+``stream_poll_interval`` seconds, the last segment seq and analysis status of
+every contact some stream waits on (one query for all of them), and wakes the
+streams whose contact changed; only those read their log. ``: ping`` comments
+go out after ``stream_heartbeat_seconds`` of silence.
 
 Authentication is SigV4: an ``Authorization`` header, or a presigned query
 string (``X-Amz-Algorithm`` … ``X-Amz-Signature``, botocore's
@@ -52,12 +55,64 @@ from livelens.api.authz import Authorizer
 from livelens.api.serialize import error_body, error_status
 from livelens.contacts.segment_log import V2_KINDS, Page, SegmentLog
 from livelens.errors import InvalidRequestException, LivelensError
+from livelens.storage.base import Storage
 
 PATH = "/livelens/v1/instances/{InstanceId}/contacts/{ContactId}/stream"
 OPERATION = "ListRealtimeContactAnalysisSegmentsV2"
 PAGE_SIZE = 100
 OUTPUT_TYPES = ("Raw", "Redacted")
 log = logging.getLogger("livelens.stream")
+
+
+class LogWatcher:
+    """Wakes waiting streams when their contact's segment log grows or its analysis ends.
+
+    A stream clears its event *before* it reads the log, and the watcher sets it on every change it
+    sees after that (the first sight of a contact counts as a change), so no commit is missed.
+    """
+
+    def __init__(self, storage: Storage, interval: float) -> None:
+        self.storage = storage
+        self.interval = interval
+        self._waiting: dict[str, set[asyncio.Event]] = {}
+        self._marks: dict[str, tuple[int, str]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, contact_id: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiting.setdefault(contact_id, set()).add(event)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="livelens-stream-watcher")
+        return event
+
+    def unwatch(self, contact_id: str, event: asyncio.Event) -> None:
+        events = self._waiting.get(contact_id)
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self._waiting[contact_id]
+                self._marks.pop(contact_id, None)
+
+    def _read(self, contact_ids: list[str]) -> dict[str, tuple[int, str]]:
+        with self.storage.read() as tx:
+            return tx.segment_marks(contact_ids)
+
+    async def _run(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self.interval)
+            contact_ids = list(self._waiting)
+            try:
+                marks = await run_in_threadpool(self._read, contact_ids)
+            except Exception as exc:  # a busy or closed database: wake everyone, they read and report
+                log.warning("reading segment marks failed (%s)", exc)
+                marks = {}
+            for contact_id in contact_ids:
+                mark = marks.get(contact_id)
+                if mark is None or mark != self._marks.get(contact_id):
+                    if mark is not None:
+                        self._marks[contact_id] = mark
+                    for event in self._waiting.get(contact_id, ()):
+                        event.set()
 
 
 class SegmentStream:
@@ -79,6 +134,7 @@ class SegmentStream:
         self.poll_interval = poll_interval
         self.heartbeat_seconds = heartbeat_seconds
         self.base_url = base_url
+        self.watcher = LogWatcher(segments.center.storage, poll_interval)
 
     def _authenticate(self, request: Request) -> Caller:
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
@@ -106,7 +162,7 @@ class SegmentStream:
         except LivelensError as exc:
             return self._error(request_id, exc.code, error_status(None, exc.code), exc.message)
         return StreamingResponse(
-            self._events(fetch, first, cursor),
+            self._events(fetch, first, cursor, contact_id),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no", "x-amzn-RequestId": request_id},
         )
@@ -142,8 +198,17 @@ class SegmentStream:
         return lambda cursor: self.segments.list_v2(instance_id, contact_id, output_type, segment_types, PAGE_SIZE,
                                                     cursor, with_cursors=True)
 
-    async def _events(self, fetch: Callable[[str | None], Page], page: Page,
-                      cursor: str | None) -> AsyncIterator[str]:
+    async def _events(self, fetch: Callable[[str | None], Page], page: Page, cursor: str | None,
+                      contact_id: str) -> AsyncIterator[str]:
+        changed = self.watcher.watch(contact_id)
+        try:
+            async for text in self._pages(fetch, page, cursor, changed):
+                yield text
+        finally:
+            self.watcher.unwatch(contact_id, changed)
+
+    async def _pages(self, fetch: Callable[[str | None], Page], page: Page, cursor: str | None,
+                     changed: asyncio.Event) -> AsyncIterator[str]:
         last_sent = time.monotonic()
         status: dict[str, str] = {}
         while True:
@@ -160,10 +225,13 @@ class SegmentStream:
                 yield f"event: end\ndata: {json.dumps(end)}\n\n"
                 return
             if len(page.segments) < PAGE_SIZE:
-                await asyncio.sleep(self.poll_interval)
-                if time.monotonic() - last_sent >= self.heartbeat_seconds:
+                idle = self.heartbeat_seconds - (time.monotonic() - last_sent)
+                try:
+                    await asyncio.wait_for(changed.wait(), timeout=max(0.0, idle))
+                except TimeoutError:
                     yield ": ping\n\n"
                     last_sent = time.monotonic()
+            changed.clear()  # before the read: a change committed after it sets the event again
             try:
                 page = await run_in_threadpool(fetch, cursor)
             except LivelensError as exc:  # e.g. the contact's instance was deleted mid-stream
