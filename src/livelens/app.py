@@ -327,4 +327,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     # route's pattern would not match paths with a newline in them).
     app.router.default = endpoint.asgi
     app.state.runtime = runtime
+    app.state.close_streams = stream.close  # called when a shutdown signal arrives (cli/main.py)
     return app

@@ -283,6 +283,18 @@ def test_policies_apply_to_the_stream(tmp_path_factory: pytest.TempPathFactory) 
             assert next(line for line in idle.iter_lines() if line.startswith(":")) == ": ping"
         participant.disconnect_participant(ConnectionToken=chat.customer)
         assert read_stream(server, instance, chat.contact_id)[-1].event == "end"
+        # An open stream does not hold up a shutdown: the server closes it (clients resume with Last-Event-ID).
+        live = start_chat(connect, participant, instance)
+        seen: list[Event] = []
+        reader = threading.Thread(target=read_stream, args=(server, instance, live.contact_id),
+                                  kwargs={"collected": seen}, daemon=True)
+        reader.start()
+        wait_for(lambda: seen)
+        stopping = time.monotonic()
+        server.stop()
+        assert time.monotonic() - stopping < 10 and server.process.returncode != -9
+        reader.join(timeout=10)
+        assert not reader.is_alive() and all(e.event != "end" for e in seen)
     finally:
         server.stop()
     assert "Traceback" not in "".join(server.output)

@@ -24,7 +24,9 @@ database: one :class:`LogWatcher` per server process reads, every
 ``stream_poll_interval`` seconds, the last segment seq and analysis status of
 every contact some stream waits on (one query for all of them), and wakes the
 streams whose contact changed; only those read their log. ``: ping`` comments
-go out after ``stream_heartbeat_seconds`` of silence.
+go out after ``stream_heartbeat_seconds`` of silence. When the server shuts
+down it closes open streams (without an ``end`` event), so clients reconnect
+with ``Last-Event-ID`` to another node or after the restart.
 
 Authentication is SigV4: an ``Authorization`` header, or a presigned query
 string (``X-Amz-Algorithm`` … ``X-Amz-Signature``, botocore's
@@ -77,8 +79,20 @@ class LogWatcher:
         self._waiting: dict[str, set[asyncio.Event]] = {}
         self._marks: dict[str, tuple[int, str]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake_all(self) -> None:
+        """Wake every waiting stream; callable from any thread (a signal handler)."""
+        def wake() -> None:
+            for events in self._waiting.values():
+                for event in events:
+                    event.set()
+
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(wake)
 
     def watch(self, contact_id: str) -> asyncio.Event:
+        self._loop = asyncio.get_running_loop()
         event = asyncio.Event()
         self._waiting.setdefault(contact_id, set()).add(event)
         if self._task is None or self._task.done():
@@ -135,6 +149,12 @@ class SegmentStream:
         self.heartbeat_seconds = heartbeat_seconds
         self.base_url = base_url
         self.watcher = LogWatcher(segments.center.storage, poll_interval)
+        self.closing = False
+
+    def close(self) -> None:
+        """The server is shutting down: end every open stream (clients reconnect with ``Last-Event-ID``)."""
+        self.closing = True
+        self.watcher.wake_all()
 
     def _authenticate(self, request: Request) -> Caller:
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
@@ -231,6 +251,8 @@ class SegmentStream:
                 except TimeoutError:
                     yield ": ping\n\n"
                     last_sent = time.monotonic()
+            if self.closing:
+                return
             changed.clear()  # before the read: a change committed after it sets the event again
             try:
                 page = await run_in_threadpool(fetch, cursor)
