@@ -56,6 +56,21 @@ def stream_url(endpoint_url: str, operation_name: str, params: dict[str, Any]) -
     return endpoint_url.rstrip("/") + path + (f"?{urlencode(query, quote_via=quote)}" if query else "")
 
 
+def lines_of(response: Any) -> Iterator[bytes]:
+    """The response's lines as they arrive (``readline`` of a chunked response waits for more chunks)."""
+    buffer = b""
+    while True:
+        chunk = response.read1(65536)
+        if not chunk:
+            if buffer:
+                yield buffer
+            return
+        buffer += chunk
+        while b"\n" in buffer:
+            line, _, buffer = buffer.partition(b"\n")
+            yield line + b"\n"
+
+
 def sse_events(lines: Iterator[bytes]) -> Iterator[tuple[str, str, str | None]]:
     """``(event, data, id)`` of a ``text/event-stream`` (comments skipped)."""
     fields: dict[str, str] = {}
@@ -129,7 +144,7 @@ def follow_stream(client: Any, operation_name: str, params: dict[str, Any], emit
     status: dict[str, Any] = {}
     try:
         with response:
-            for event, data, event_id in sse_events(iter(response.readline, b"")):
+            for event, data, event_id in sse_events(lines_of(response)):
                 if event == "status":
                     status = json.loads(data) if operation_name == V2_OPERATION else {}
                 elif event == "segment":
