@@ -26,6 +26,8 @@ from livelens.api.authz import Authorizer, Policy
 from livelens.api.context import Services
 from livelens.api.limits import InflightLimiter
 from livelens.api.routing import load_service_models
+from livelens.api.stream import PATH as STREAM_PATH
+from livelens.api.stream import SegmentStream
 from livelens.api.throttle import Throttle
 from livelens.config import Settings
 from livelens.contacts.analysis_worker import Analyser, Pipeline
@@ -245,6 +247,7 @@ async def end_inactive_contacts_forever(runtime: Runtime) -> None:
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or build_runtime(settings)
     verifier = SigV4Verifier(runtime.credentials, settings.max_clock_skew)
+    authorizer = Authorizer(runtime.storage, runtime.policies, account_id=settings.account_id)
     endpoint = WireEndpoint(
         runtime.services,
         load_service_models(),
@@ -253,10 +256,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         max_body_bytes=settings.max_body_bytes,
         idle_timeout=settings.idle_timeout,
         limiter=InflightLimiter(settings.max_inflight, settings.max_inflight_per_client),
-        authorizer=Authorizer(runtime.storage, runtime.policies, account_id=settings.account_id),
+        authorizer=authorizer,
         throttle=Throttle(settings.throttle),
         public_url=settings.public_url,
     )
+    stream = SegmentStream(runtime.services.segments, verifier, authorizer,
+                           poll_interval=settings.stream_poll_interval,
+                           heartbeat_seconds=settings.stream_heartbeat_seconds,
+                           base_url=endpoint.base_url)
     supervisor = runtime.supervisor
     observatory = Observatory(
         runtime.storage,
@@ -312,6 +319,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center, sessions).handle),
             Route(HEALTH_PATH, observatory.health, methods=["GET"]),
             Route(METRICS_PATH, observatory.metrics, methods=["GET"]),
+            Route(STREAM_PATH, stream.handle, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
@@ -319,4 +327,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     # route's pattern would not match paths with a newline in them).
     app.router.default = endpoint.asgi
     app.state.runtime = runtime
+    app.state.close_streams = stream.close  # called when a shutdown signal arrives (cli/main.py)
     return app

@@ -118,6 +118,10 @@ SETTINGS: tuple[Setting, ...] = (
         "Base URL clients reach the server at (e.g. https://livelens.example.com behind a proxy); used in the "
         "URLs livelens hands out (chat websocket, attachment uploads). Empty: from each request's Host.",
     ),
+    Setting("stream_poll_interval", 0.1, "Seconds between reads of the segment log by an open segment stream "
+            "(/livelens/v1/.../stream) waiting for new segments.", float),
+    Setting("stream_heartbeat_seconds", 15.0, "Seconds of silence after which a segment stream sends a ': ping' "
+            "comment, so proxies keep idle streams open.", float),
 )
 
 
@@ -158,6 +162,8 @@ class Settings:
     extractor: str = "offline"
     throttle: str = "default"
     public_url: str = ""
+    stream_poll_interval: float = 0.1
+    stream_heartbeat_seconds: float = 15.0
 
     @classmethod
     def load(
@@ -213,6 +219,10 @@ class Settings:
             raise ValueError("analysis_lease_seconds must be between 0.5 and 3600")
         if not 0.01 <= self.analysis_poll_interval <= 60:
             raise ValueError("analysis_poll_interval must be between 0.01 and 60")
+        if not 0.01 <= self.stream_poll_interval <= 60:
+            raise ValueError("stream_poll_interval must be between 0.01 and 60")
+        if not 1 <= self.stream_heartbeat_seconds <= 3600:
+            raise ValueError("stream_heartbeat_seconds must be between 1 and 3600")
         if self.chat_idle_timeout_minutes < 0 or self.voice_silence_timeout_seconds < 0:
             raise ValueError("chat_idle_timeout_minutes and voice_silence_timeout_seconds must be 0 or more")
 

@@ -124,3 +124,19 @@ def test_concurrent_writers_share_commits_each_atomic_and_durable_on_return(tmp_
     assert storage.commits < 11  # grouped: fewer fsyncs than writers (migrations use their own COMMITs)
     other.close()
     storage.close()
+
+
+def test_segment_marks_change_when_a_log_grows_or_its_analysis_ends(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path / "db.sqlite")
+    _contact(storage, "a")
+    _contact(storage, "b")
+    with storage.read() as tx:
+        before = tx.segment_marks(["a", "b", "missing"])
+    assert before == {"a": (0, "IN_PROGRESS"), "b": (0, "IN_PROGRESS")}
+    with storage.write() as tx:
+        tx.append_segments("a", [("Transcript", {"n": 1}, None), ("Event", {"n": 2}, None)])
+        tx.update_contact("b", analysis_status="COMPLETED")
+    with storage.read() as tx:
+        assert tx.segment_marks(["a", "b"]) == {"a": (2, "IN_PROGRESS"), "b": (0, "COMPLETED")}
+        assert len(tx.segment_marks([f"c{n}" for n in range(1200)])) == 0  # chunked under SQLite's limit
+    storage.close()

@@ -187,6 +187,10 @@ class WireEndpoint:
         forwarded = request.headers.get("x-forwarded-proto")
         return forwarded.split(",")[0].strip() if forwarded else request.url.scheme
 
+    def base_url(self, request: Request) -> str:
+        """The URL the client addressed (scheme, host and port), as it signed it."""
+        return self._base_url(request)
+
     def _base_url(self, request: Request) -> str:
         host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
         return f"{self._scheme(request)}://{host}"

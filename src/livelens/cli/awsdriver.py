@@ -237,10 +237,18 @@ class _LazyCallers:
                     try:
                         if follow:
                             from livelens.cli.follow import SegmentPrinter
+                            from livelens.cli.push import follow_stream
 
                             printer = SegmentPrinter(output, parsed_globals, operation_name)
-                            segments.follow(method, parameters, printer, starting_token=paging.get("starting_token"),
-                                            page_size=paging.get("page_size"))
+
+                            def poll(params: dict[str, Any], starting_token: str | None) -> None:
+                                segments.follow(method, params, printer, starting_token=starting_token,
+                                                page_size=paging.get("page_size"))
+
+                            follow_stream(client, operation_name, parameters, printer,
+                                          starting_token=paging.get("starting_token"),
+                                          verify=parsed_globals.verify_ssl, poll=poll,
+                                          parser_factory=self._session.get_component("response_parser_factory"))
                             return 0
                         if not parsed_globals.paginate:
                             response = method(**parameters)

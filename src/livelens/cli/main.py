@@ -9,6 +9,7 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 import click
@@ -98,7 +99,15 @@ def run_server(settings: Settings, on_ready: Any = None) -> None:
     config = uvicorn.Config(app, log_level="warning" if settings.log_level == "info" else settings.log_level,
                             lifespan="on", http=guarded_h11(settings.header_timeout, settings.max_connections),
                             timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024)
-    server = uvicorn.Server(config)
+    class Server(uvicorn.Server):
+        """uvicorn, ending the app's open segment streams as soon as a shutdown signal arrives
+        (uvicorn waits for the responses in flight before it shuts down)."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            app.state.close_streams()
+
+    server = Server(config)
     if on_ready is not None:
         threading.Thread(target=on_ready, args=(server, url, access_key, secret_key), daemon=True).start()
     server.run(sockets=[sock])

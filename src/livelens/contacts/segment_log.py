@@ -34,6 +34,7 @@ class Page:
     contact: Contact
     segments: list[str]
     next_token: str | None
+    cursors: tuple[str, ...] = ()  # per segment: a NextToken resuming right after it (the segment stream's ids)
 
 
 class SegmentLog:
@@ -41,7 +42,7 @@ class SegmentLog:
         self.center = center
 
     def list_v1(self, instance_id: str, contact_id: str, max_results: int | None, next_token: str | None,
-                category_filter: CategoryFilter | None = None) -> Page:
+                category_filter: CategoryFilter | None = None, *, with_cursors: bool = False) -> Page:
         """ListRealtimeContactAnalysisSegments: VOICE contacts, redacted whenever the policy redacts.
 
         (V1 has no OutputType: the redacted form is returned when the contact has one.)
@@ -56,7 +57,7 @@ class SegmentLog:
 
         scope_filter = f"v1|{category_filter.fingerprint}" if category_filter else "v1"
         return self._page(instance_id, contact_id, scope_filter, V1_KINDS, None, max_results, next_token, check,
-                          category_filter)
+                          category_filter, with_cursors)
 
     def list_v2(
         self,
@@ -67,6 +68,8 @@ class SegmentLog:
         max_results: int | None,
         next_token: str | None,
         category_filter: CategoryFilter | None = None,
+        *,
+        with_cursors: bool = False,
     ) -> Page:
         """ListRealtimeContactAnalysisSegmentsV2: CHAT contacts, Raw or Redacted."""
         # No SegmentTypes means every type.
@@ -93,11 +96,11 @@ class SegmentLog:
         if category_filter is not None:
             scope_filter += f"|{category_filter.fingerprint}"
         return self._page(instance_id, contact_id, scope_filter, kinds, output_type, max_results, next_token, check,
-                          category_filter)
+                          category_filter, with_cursors)
 
     def _page(self, instance_id: str, contact_id: str, scope_filter: str, kinds: Sequence[str],
               output_type: str | None, max_results: int | None, next_token: str | None, check: Any,
-              category_filter: CategoryFilter | None = None) -> Page:
+              category_filter: CategoryFilter | None = None, with_cursors: bool = False) -> Page:
         limit = max_results or DEFAULT_PAGE_SIZE
         scope = f"segments|{instance_id}|{contact_id}|{scope_filter}"
         output = {"Raw": "raw", "Redacted": "redacted"}.get(output_type or "", "redacted_or_raw")
@@ -120,7 +123,9 @@ class SegmentLog:
         if len(rows) <= limit:
             position = max(position, scanned)  # skip what the filter dropped at the end
         more = len(rows) > limit or contact.analysis_status == IN_PROGRESS
-        return Page(contact, segments, self.center.next_tokens.encode(scope, position) if more else None)
+        encode = self.center.next_tokens.encode
+        cursors = tuple(encode(scope, seq) for seq, _kind, _body in page) if with_cursors else ()
+        return Page(contact, segments, self.center.next_tokens.encode(scope, position) if more else None, cursors)
 
     @staticmethod
     def _filtered(tx: Transaction, instance_id: str, contact_id: str, after: int, kinds: Sequence[str], limit: int,

@@ -155,6 +155,9 @@ class Transaction(Protocol):
 
     # the segment log
     def append_segments(self, contact_id: str, segments: Sequence[tuple[str, Record | None, Record | None]]) -> int: ...
+    def segment_marks(self, contact_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """Per contact: its last segment's seq and its analysis status (what changes when its log grows or ends)."""
+        ...
     def list_segments(
         self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int, output: str
     ) -> list[tuple[int, str, str]]:

@@ -415,6 +415,15 @@ class SqliteTransaction(SqliteClaims):
         )
         return last
 
+    def segment_marks(self, contact_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        marks: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(contact_ids), 500):
+            chunk = list(contact_ids[start:start + 500])
+            marks_sql = "SELECT id, last_segment_seq, analysis_status FROM contacts WHERE id IN ({})"
+            rows = self.conn.execute(marks_sql.format(",".join("?" * len(chunk))), chunk).fetchall()
+            marks.update({str(row[0]): (int(row[1]), str(row[2])) for row in rows})
+        return marks
+
     def list_segments(
         self, contact_id: str, *, after: int, kinds: Sequence[str], limit: int, output: str
     ) -> list[tuple[int, str, str]]:
