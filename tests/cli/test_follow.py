@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
 from typing import Any
 
@@ -32,11 +33,18 @@ def follow(server: Server, args: list[str]) -> tuple[list[tuple[float, str]], su
 
 
 def test_follow_chat_prints_each_segment_once_until_completed(server: Server, aws: Run, instance_id: str) -> None:
-    # The delivery chat lasts 58 s; at speed 12 it takes about 5 s.
-    replay, contact_id = start_replay(server, instance_id, "chat_delivery.json", "12")
-    started = time.monotonic()
+    # The delivery chat lasts 58 s; at speed 6 it takes about 10 s.
+    replay, contact_id = start_replay(server, instance_id, "chat_delivery.json", "6")
+    replay_finished: list[float] = []
+
+    def wait_for_replay() -> None:
+        replay.wait(timeout=90)
+        replay_finished.append(time.monotonic())
+
+    waiter = threading.Thread(target=wait_for_replay, daemon=True)
+    waiter.start()
     lines, result = follow(server, v2_args(instance_id, contact_id))
-    replay.wait(timeout=60)
+    waiter.join(timeout=90)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     printed = [json.loads(line) for _, line in lines]
@@ -44,9 +52,9 @@ def test_follow_chat_prints_each_segment_once_until_completed(server: Server, aw
     assert printed == final["Segments"]  # every segment, in order, none twice
     transcripts = [(t, s) for (t, _), s in zip(lines, printed, strict=True) if "Transcript" in s]
     assert len(transcripts) == 9
-    # Turn by turn: the first turn was printed seconds before the last one, not all at the end.
-    assert transcripts[-1][0] - transcripts[0][0] > 2.0
-    assert transcripts[0][0] - started < 3.0
+    # Turn by turn: the first turn was printed while the conversation was still going, not all at the end
+    # (a bound on the order of events, not on how fast analysis is on a busy machine).
+    assert replay_finished and transcripts[0][0] < replay_finished[0]
     assert "PostContactSummary" in printed[-1]
 
 
