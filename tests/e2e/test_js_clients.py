@@ -81,3 +81,7 @@ def test_v1_on_a_voice_contact_with_the_js_contact_lens_client(node: str, server
     connect.stop_contact(InstanceId=instance, ContactId=contact)
     run_node(node, server, "voice.test.mjs",
              LIVELENS_VOICE_INSTANCE_ID=instance, LIVELENS_VOICE_CONTACT_ID=contact)
+
+
+def test_the_contact_lens_api_surface_with_the_js_sdk(node: str, server: Server) -> None:
+    run_node(node, server, "contact-lens-api.test.mjs")
