@@ -134,6 +134,23 @@ class SigV4Verifier:
         self.credentials = dict(credentials)
         self.max_skew = max_skew_seconds
 
+    def _scope(self, credential: str) -> tuple[str, str, str, str]:
+        """``KEY/DATE/REGION/SERVICE/aws4_request`` → access key, its secret, date and region (or the AWS error)."""
+        scope = credential.split("/")
+        if len(scope) != 5 or scope[4] != "aws4_request":
+            raise AuthError(
+                "IncompleteSignatureException", "Credential must have the form KEY/DATE/REGION/SERVICE/aws4_request."
+            )
+        access_key, date, region, service, _ = scope
+        secret = self.credentials.get(access_key)
+        if secret is None:
+            raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid.")
+        if service != SIGNING_SERVICE:
+            raise AuthError(
+                "InvalidSignatureException", f"Credential should be scoped to correct service: '{SIGNING_SERVICE}'."
+            )
+        return access_key, secret, date, region
+
     def verify_presigned(self, method: str, url: str, headers: Mapping[str, str],
                          max_expires: int = 604800) -> Caller:
         """Check a SigV4 presigned URL (``X-Amz-Algorithm``, ``-Credential``, ``-Date``, ``-Expires``,
@@ -149,19 +166,7 @@ class SigV4Verifier:
             raise AuthError("IncompleteSignatureException",
                             "A presigned URL needs X-Amz-Algorithm=AWS4-HMAC-SHA256, X-Amz-Credential, X-Amz-Date, "
                             "X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.")
-        scope = params["X-Amz-Credential"].split("/")
-        if len(scope) != 5 or scope[4] != "aws4_request":
-            raise AuthError(
-                "IncompleteSignatureException", "Credential must have the form KEY/DATE/REGION/SERVICE/aws4_request."
-            )
-        access_key, date, region, service, _ = scope
-        secret = self.credentials.get(access_key)
-        if secret is None:
-            raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid.")
-        if service != SIGNING_SERVICE:
-            raise AuthError(
-                "InvalidSignatureException", f"Credential should be scoped to correct service: '{SIGNING_SERVICE}'."
-            )
+        access_key, secret, date, region = self._scope(params["X-Amz-Credential"])
         amz_date = params["X-Amz-Date"]
         try:
             signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -186,7 +191,7 @@ class SigV4Verifier:
             raise AuthError("InvalidSignatureException", "The host header must be signed.")
         request = AWSRequest(method=method, url=unsigned_url, data=b"", headers={h: headers.get(h, "") for h in signed})
         request.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(access_key, secret), service, region)
+        signer = SigV4Auth(Credentials(access_key, secret), SIGNING_SERVICE, region)
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         if not hmac.compare_digest(expected, params["X-Amz-Signature"]):
             raise AuthError(
@@ -208,19 +213,7 @@ class SigV4Verifier:
                 "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters "
                 "with the AWS4-HMAC-SHA256 algorithm.",
             )
-        scope = parsed["credential"].split("/")
-        if len(scope) != 5 or scope[4] != "aws4_request":
-            raise AuthError(
-                "IncompleteSignatureException", "Credential must have the form KEY/DATE/REGION/SERVICE/aws4_request."
-            )
-        access_key, date, region, service, _ = scope
-        secret = self.credentials.get(access_key)
-        if secret is None:
-            raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid.")
-        if service != SIGNING_SERVICE:
-            raise AuthError(
-                "InvalidSignatureException", f"Credential should be scoped to correct service: '{SIGNING_SERVICE}'."
-            )
+        access_key, secret, date, region = self._scope(parsed["credential"])
         amz_date = headers.get("x-amz-date", "")
         try:
             signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -240,7 +233,7 @@ class SigV4Verifier:
         _check_payload_hash(headers.get("x-amz-content-sha256"), body)
         request = AWSRequest(method=method, url=url, data=body, headers={h: headers.get(h, "") for h in signed})
         request.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(access_key, secret), service, region)
+        signer = SigV4Auth(Credentials(access_key, secret), SIGNING_SERVICE, region)
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         if not hmac.compare_digest(expected, parsed["signature"]):
             raise AuthError(
