@@ -16,10 +16,18 @@ started=$(date +%s)
 "$WORK/build-venv/bin/python" -m build --outdir "$DIST" . > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
 ls -l "$DIST"
 wheel=$(ls "$DIST"/livelens-*.whl)
-"$PYTHON" -m zipfile -l "$wheel" | grep -q 'livelens/analysis/data/minilm/tokenizer.json' \
-    || { echo "wheel smoke: FAILED: the wheel lacks the MiniLM tokenizer"; exit 1; }
-"$PYTHON" -m zipfile -l "$wheel" | grep -q 'livelens/analysis/data/minilm/LICENSE' \
-    || { echo "wheel smoke: FAILED: the wheel lacks the tokenizer's licence"; exit 1; }
+# Read the wheel's names whole (a `zipfile -l | grep -q` pipe can die of SIGPIPE under pipefail).
+"$PYTHON" - "$wheel" <<'PY'
+import sys
+import zipfile
+
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+wanted = {"livelens/analysis/data/minilm/tokenizer.json": "the MiniLM tokenizer",
+          "livelens/analysis/data/minilm/LICENSE": "the tokenizer's licence"}
+missing = [what for name, what in wanted.items() if name not in names]
+if missing:
+    sys.exit("wheel smoke: FAILED: the wheel lacks " + " and ".join(missing))
+PY
 
 "$PYTHON" -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel"
