@@ -190,15 +190,7 @@ class SigV4Verifier:
         if "host" not in signed:
             raise AuthError("InvalidSignatureException", "The host header must be signed.")
         request = AWSRequest(method=method, url=unsigned_url, data=b"", headers={h: headers.get(h, "") for h in signed})
-        request.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(access_key, secret), SIGNING_SERVICE, region)
-        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
-        if not hmac.compare_digest(expected, params["X-Amz-Signature"]):
-            raise AuthError(
-                "InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided. "
-                "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-            )
+        _check_signature(request, amz_date, Credentials(access_key, secret), region, params["X-Amz-Signature"])
         return Caller(access_key, region)
 
     def verify(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Caller:
@@ -232,15 +224,7 @@ class SigV4Verifier:
             raise AuthError("InvalidSignatureException", "The host header must be signed.")
         _check_payload_hash(headers.get("x-amz-content-sha256"), body)
         request = AWSRequest(method=method, url=url, data=body, headers={h: headers.get(h, "") for h in signed})
-        request.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(access_key, secret), SIGNING_SERVICE, region)
-        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
-        if not hmac.compare_digest(expected, parsed["signature"]):
-            raise AuthError(
-                "InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided. "
-                "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-            )
+        _check_signature(request, amz_date, Credentials(access_key, secret), region, parsed["signature"])
         return Caller(access_key, region)
 
 
@@ -271,3 +255,16 @@ def _check_payload_hash(claimed: str | None, body: bytes) -> None:
     if not hmac.compare_digest(claimed.lower(), actual):
         raise AuthError("InvalidSignatureException",
                         "The provided 'x-amz-content-sha256' header does not match what was computed.")
+
+
+def _check_signature(request: AWSRequest, amz_date: str, credentials: Credentials, region: str, given: str) -> None:
+    """Recompute the request's SigV4 signature with botocore's signer and compare it in constant time."""
+    request.context["timestamp"] = amz_date
+    signer = SigV4Auth(credentials, SIGNING_SERVICE, region)
+    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    if not hmac.compare_digest(expected, given):
+        raise AuthError(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+        )
