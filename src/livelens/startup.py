@@ -2,12 +2,14 @@
 
 ``serve``, ``demo``, ``worker``-style commands and ``doctor`` share these:
 
-* :func:`check_database_url` refuses what is not a SQLite file (a
-  ``postgresql://`` URL is not supported yet);
+* :func:`check_database_url` refuses what is neither a SQLite file nor a
+  ``postgresql://`` URL;
 * :func:`bind` turns "address already in use" and friends into one line;
 * :func:`open_database` opens (and migrates) the SQLite file, turning a bad
   path, a file that is not a database, a read-only file or a database locked
-  by another process into one line;
+  by another process into one line; or connects to (and migrates) the
+  PostgreSQL database, turning an unreachable server, a refused login or a
+  missing database into one line;
 * :func:`check_analysers` loads every configured analyser's model and names
   the ones that cannot load.
 
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from livelens.config import Settings
-from livelens.storage import Storage
+from livelens.storage import Storage, is_postgres_url
 
 #: How long the start-up probe waits for another process' write lock before calling the database locked.
 LOCK_PROBE_SECONDS = 3.0
@@ -38,15 +40,21 @@ class StartupError(Exception):
 
 
 def check_database_url(db: str) -> None:
-    """Refuse database URLs livelens cannot open (anything but a SQLite file path or ``sqlite:///``)."""
+    """Refuse database URLs livelens cannot open (anything but a SQLite file path, ``sqlite:///`` or
+    ``postgresql://``)."""
     lowered = db.lower()
-    if lowered.startswith(("postgres://", "postgresql://", "postgresql+")):
+    if lowered.startswith("postgresql+"):
         raise StartupError(
-            f"--db {_hide_password(db)}: PostgreSQL is not supported yet; use a SQLite file path "
-            "such as --db livelens.db"
+            f"--db {_hide_password(db)}: not a database URL livelens reads; write it as "
+            "postgresql://user@host:port/dbname"
         )
+    if is_postgres_url(db):
+        return
     if "://" in db and not lowered.startswith("sqlite:///"):
-        raise StartupError(f"--db {_hide_password(db)}: not a SQLite file path; use a path such as --db livelens.db")
+        raise StartupError(
+            f"--db {_hide_password(db)}: not a SQLite file path nor a PostgreSQL URL; use a path such as "
+            "--db livelens.db or a URL such as --db postgresql://user@host:5432/livelens"
+        )
 
 
 def _hide_password(url: str) -> str:
@@ -129,12 +137,33 @@ def _database_error(path: Path, exc: Exception) -> StartupError:
 
 def open_database(db: str, opener: Callable[[str], Storage]) -> Storage:
     """Probe, then open (and migrate) the database with ``opener``; failures are one line."""
+    if is_postgres_url(db):
+        return open_postgres(db, opener)
     path = sqlite_path(db)
     probe_database(path)
     try:
         return opener(str(path))
     except (sqlite3.Error, OSError) as exc:
         raise _database_error(path, exc) from None
+
+
+def open_postgres(db: str, opener: Callable[[str], Storage]) -> Storage:
+    """Connect to (and migrate) a PostgreSQL database; an unreachable server, a refused login, a missing
+    database or a missing driver is one line."""
+    try:
+        import psycopg
+    except ImportError:
+        raise StartupError(
+            f"--db {_hide_password(db)}: the PostgreSQL driver is not installed; pip install 'psycopg[binary,pool]'"
+        ) from None
+    try:
+        return opener(db)
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StartupError(
+            f"--db {_hide_password(db)}: cannot use the PostgreSQL database ({reason[:300]}); "
+            "check the URL, that the server runs and that the database exists"
+        ) from None
 
 
 @dataclass

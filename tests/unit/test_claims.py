@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -28,7 +27,7 @@ from livelens.contacts.analysis_worker import (
     load_units,
 )
 from livelens.contacts.models import Contact
-from livelens.storage.sqlite import SqliteStorage
+from livelens.storage import Storage
 from livelens.worker.loop import Worker
 from livelens.worker.notify import EventWaker
 
@@ -64,32 +63,31 @@ def contact_record(contact_id: str) -> dict[str, Any]:
     ).to_record()
 
 
-def add_contact(storage: SqliteStorage, contact_id: str) -> None:
+def add_contact(storage: Storage, contact_id: str) -> None:
     with storage.write() as tx:
         tx.insert_contact(contact_id, "i1", "CHAT", "IN_PROGRESS", contact_record(contact_id))
 
 
-def add_turn(storage: SqliteStorage, contact_id: str, text: str) -> int:
+def add_turn(storage: Storage, contact_id: str, text: str) -> int:
     with storage.write() as tx:
         return tx.append_item(contact_id, f"{contact_id}-{text}", "MESSAGE", None, {
             "content": text, "participant_id": "p1", "role": "CUSTOMER", "content_type": "text/plain",
             "time": "2026-01-01T00:00:00.000Z", "display_name": "C"})
 
 
-def transcript(storage: SqliteStorage, contact_id: str) -> list[str]:
+def transcript(storage: Storage, contact_id: str) -> list[str]:
     with storage.read() as tx:
         rows = tx.list_segments(contact_id, after=0, kinds=["Transcript"], limit=10_000, output="raw")
     return [json.loads(body)["Content"] for _, _, body in rows]
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> SqliteStorage:
-    db = SqliteStorage(tmp_path / "claims.db")
-    yield db
-    db.close()
+def storage(open_test_storage: Callable[[], Storage]) -> Storage:
+    """The claims contract, on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return open_test_storage()
 
 
-def test_a_contact_is_claimed_once_until_its_lease_expires(storage: SqliteStorage) -> None:
+def test_a_contact_is_claimed_once_until_its_lease_expires(storage: Storage) -> None:
     add_contact(storage, "c1")
     add_turn(storage, "c1", "hello")
     with storage.write() as tx:
@@ -106,7 +104,7 @@ def test_a_contact_is_claimed_once_until_its_lease_expires(storage: SqliteStorag
         assert tx.claim_contacts("w3", now=150.0, lease_seconds=10, limit=8) == []
 
 
-def test_a_commit_whose_claim_was_taken_over_is_refused(storage: SqliteStorage) -> None:
+def test_a_commit_whose_claim_was_taken_over_is_refused(storage: Storage) -> None:
     add_contact(storage, "c1")
     add_turn(storage, "c1", "hello")
     analyser = Analyser(lambda contact: FakePipeline())
@@ -127,7 +125,7 @@ def test_a_commit_whose_claim_was_taken_over_is_refused(storage: SqliteStorage) 
         assert tx.pending_contacts(10) == []
 
 
-def test_failures_back_off_then_mark_the_contact_failed(storage: SqliteStorage) -> None:
+def test_failures_back_off_then_mark_the_contact_failed(storage: Storage) -> None:
     add_contact(storage, "c1")
     add_turn(storage, "c1", "hello")
     now = 1000.0
@@ -148,7 +146,7 @@ def test_failures_back_off_then_mark_the_contact_failed(storage: SqliteStorage) 
         assert tx.claim_contacts("w1", now=now + 1000, lease_seconds=10, limit=8) == []
 
 
-def test_workers_analyse_every_item_once_in_order(storage: SqliteStorage, tmp_path: Path) -> None:
+def test_workers_analyse_every_item_once_in_order(storage: Storage, open_test_storage: Callable[[], Storage]) -> None:
     contacts = [f"c{i}" for i in range(12)]
     for contact_id in contacts:
         add_contact(storage, contact_id)
@@ -156,7 +154,7 @@ def test_workers_analyse_every_item_once_in_order(storage: SqliteStorage, tmp_pa
     stop = threading.Event()
     workers, threads = [], []
     for n in range(3):
-        own = SqliteStorage(tmp_path / "claims.db")  # each worker its own connections, like a process
+        own = open_test_storage()  # each worker its own connections, like a process
         worker = Worker(own, Analyser(lambda contact: pipeline), None, EventWaker(), lease_seconds=5, batch=4,
                         items_per_contact=3, poll_interval=0.02, worker_id=f"w{n}")
         workers.append((worker, own))
@@ -178,15 +176,13 @@ def test_workers_analyse_every_item_once_in_order(storage: SqliteStorage, tmp_pa
         stop.set()
         for thread in threads:
             thread.join(10)
-        for _, own in workers:
-            own.close()
     for contact_id in contacts:
         assert transcript(storage, contact_id) == expected[contact_id]
     assert max(pipeline.batches) > 1  # turns of several contacts analysed together
     assert sum(w.stats.counters["turns"] for w, _ in workers) == 12 * 15
 
 
-def test_the_claims_of_a_dead_worker_process_end_at_once(storage: SqliteStorage) -> None:
+def test_the_claims_of_a_dead_worker_process_end_at_once(storage: Storage) -> None:
     add_contact(storage, "c1")
     add_turn(storage, "c1", "hello")
     with storage.write() as tx:
@@ -200,7 +196,7 @@ def test_the_claims_of_a_dead_worker_process_end_at_once(storage: SqliteStorage)
     assert second.fence == first.fence + 1
 
 
-def test_a_contact_that_cannot_be_prepared_fails_alone(storage: SqliteStorage) -> None:
+def test_a_contact_that_cannot_be_prepared_fails_alone(storage: Storage) -> None:
     for contact_id in ("good", "bad"):
         add_contact(storage, contact_id)
         add_turn(storage, contact_id, "hello")
@@ -220,3 +216,60 @@ def test_a_contact_that_cannot_be_prepared_fails_alone(storage: SqliteStorage) -
     # An analyser that cannot load will not load on a retry either: FAILED at once, with the reason.
     assert isinstance(failure, Failure) and failure.attempts == MAX_ATTEMPTS
     assert failure.reason.startswith("analysis cannot run: ValueError:") and "sentimnet" in failure.reason
+
+
+def test_two_claimers_at_once_never_share_a_contact(storage: Storage,
+                                                    open_test_storage: Callable[[], Storage]) -> None:
+    for n in range(20):
+        add_contact(storage, f"c{n}")
+        add_turn(storage, f"c{n}", "hello")
+    claimers = [open_test_storage() for _ in range(2)]
+    start = threading.Barrier(2)
+    claimed: list[list[str]] = [[], []]
+
+    def claim(n: int) -> None:
+        start.wait()
+        for _ in range(5):
+            with claimers[n].write() as tx:
+                claimed[n] += [c.contact_id for c in tx.claim_contacts(f"w{n}", now=100.0, lease_seconds=60, limit=3)]
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not set(claimed[0]) & set(claimed[1])
+    assert sorted(claimed[0] + claimed[1]) == sorted(f"c{n}" for n in range(20))
+
+
+def test_a_fence_check_holds_off_a_takeover_until_commit(storage: Storage,
+                                                         open_test_storage: Callable[[], Storage]) -> None:
+    """The old owner's commit passed its fence check: no takeover interleaves (PostgreSQL skips the locked
+    contact, SQLite's writer waits); afterwards a takeover gets a higher fence and the old one is refused."""
+    add_contact(storage, "c1")
+    add_turn(storage, "c1", "one")
+    add_turn(storage, "c1", "two")
+    with storage.write() as tx:
+        (old,) = tx.claim_contacts("old", now=100.0, lease_seconds=1, limit=8)
+    other = open_test_storage()
+    during: list[int] = []
+
+    def take_over() -> None:
+        with other.write() as tx:
+            during.extend(c.fence for c in tx.claim_contacts("new", now=200.0, lease_seconds=60, limit=8))
+
+    thread = threading.Thread(target=take_over)
+    with storage.write() as tx:
+        assert tx.holds_claim("c1", "old", old.fence)
+        thread.start()
+        thread.join(0.5)
+        assert during == []  # nothing interleaves with a commit that passed its check
+        assert tx.advance_cursor("c1", 0, 1)
+    thread.join(10)
+    if not during:
+        with other.write() as tx:
+            during.extend(c.fence for c in tx.claim_contacts("new", now=200.0, lease_seconds=60, limit=8))
+    assert during == [old.fence + 1]
+    with storage.write() as tx:
+        assert not tx.holds_claim("c1", "old", old.fence)  # the old owner's next commit is refused
+        assert tx.get_contact("c1")["analysed_seq"] == 1  # its earlier commit stands

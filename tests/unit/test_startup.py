@@ -22,19 +22,25 @@ from livelens.startup import (
 from livelens.storage import open_storage
 
 
-@pytest.mark.parametrize("url", ["postgresql://app:secret@db.example/livelens", "postgres://h/db",
-                                 "postgresql+psycopg://h/db"])
-def test_postgresql_is_refused_in_one_line_without_the_password(url: str) -> None:
-    with pytest.raises(StartupError, match="PostgreSQL is not supported yet") as raised:
-        check_database_url(url)
+def test_sqlalchemy_style_urls_are_refused_in_one_line_without_the_password() -> None:
+    with pytest.raises(StartupError, match="postgresql://user@host:port/dbname") as raised:
+        check_database_url("postgresql+psycopg://app:secret@db.example/livelens")
     assert "secret" not in str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_other_urls_are_refused_and_sqlite_urls_accepted() -> None:
-    with pytest.raises(StartupError, match="not a SQLite file path"):
+def test_other_urls_are_refused_and_sqlite_and_postgresql_urls_accepted() -> None:
+    with pytest.raises(StartupError, match="not a SQLite file path nor a PostgreSQL URL"):
         check_database_url("mysql://h/db")
     check_database_url("sqlite:///tmp/x.db")
     check_database_url("livelens.db")
+    check_database_url("postgresql://app@db.example:5432/livelens")
+    check_database_url("postgres://h/db")
+
+
+def test_an_unreachable_postgresql_is_one_line_without_the_password() -> None:
+    with pytest.raises(StartupError, match="cannot use the PostgreSQL database") as raised:
+        open_database("postgresql://app:secret@127.0.0.1:1/livelens", open_storage)
+    assert "secret" not in str(raised.value) and "\n" not in str(raised.value)
 
 
 def test_port_in_use_is_one_line() -> None:

@@ -2,10 +2,14 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from collections.abc import Callable
+from typing import Any
+
+from livelens.storage import Storage, open_storage
 from livelens.storage.sqlite import MIGRATIONS_PACKAGE, SqliteStorage, apply_migrations
 
 
-def _contact(storage: SqliteStorage, contact_id: str = "c1") -> None:
+def _contact(storage: Storage, contact_id: str = "c1") -> None:
     with storage.write() as tx:
         tx.insert_contact(contact_id, "i1", "CHAT", "IN_PROGRESS", {"id": contact_id})
 
@@ -19,8 +23,8 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     storage.close()
 
 
-def test_transcript_search_indexes_the_text_the_policy_shows(tmp_path: Path) -> None:
-    storage = SqliteStorage(tmp_path / "db.sqlite")
+def test_transcript_search_indexes_the_text_the_policy_shows(open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
     _contact(storage, "open")
     _contact(storage, "redacting")
     raw = {"Id": "t1", "ParticipantRole": "CUSTOMER", "Content": "mail me at jane@example.com"}
@@ -37,8 +41,8 @@ def test_transcript_search_indexes_the_text_the_policy_shows(tmp_path: Path) -> 
     storage.close()
 
 
-def test_segment_pages_are_keyset_ordered_and_filtered(tmp_path: Path) -> None:
-    storage = SqliteStorage(tmp_path / "db.sqlite")
+def test_segment_pages_are_keyset_ordered_and_filtered(open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
     _contact(storage)
     with storage.write() as tx:
         for n in range(10):
@@ -56,8 +60,8 @@ def test_segment_pages_are_keyset_ordered_and_filtered(tmp_path: Path) -> None:
     storage.close()
 
 
-def test_failed_write_rolls_back(tmp_path: Path) -> None:
-    storage = SqliteStorage(tmp_path / "db.sqlite")
+def test_failed_write_rolls_back(open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
     _contact(storage)
     try:
         with storage.write() as tx:
@@ -71,8 +75,8 @@ def test_failed_write_rolls_back(tmp_path: Path) -> None:
     storage.close()
 
 
-def test_pending_contacts_follow_the_analysed_cursor(tmp_path: Path) -> None:
-    storage = SqliteStorage(tmp_path / "db.sqlite")
+def test_pending_contacts_follow_the_analysed_cursor(open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
     _contact(storage)
     with storage.write() as tx:
         seq = tx.append_item("c1", "item-1", "MESSAGE", "p:t", {"content": "hello"})
@@ -86,13 +90,13 @@ def test_pending_contacts_follow_the_analysed_cursor(tmp_path: Path) -> None:
     storage.close()
 
 
-def test_concurrent_writers_share_commits_each_atomic_and_durable_on_return(tmp_path: Path) -> None:
+def test_concurrent_writers_each_atomic_and_durable_on_return(open_test_storage: Callable[[], Storage]) -> None:
     import threading
     import time
 
-    storage = SqliteStorage(tmp_path / "db.sqlite")
+    storage = open_test_storage()
     _contact(storage)
-    other = SqliteStorage(tmp_path / "db.sqlite")  # a second connection: sees only what was committed
+    other = open_test_storage()  # a second connection: sees only what was committed
     start = threading.Barrier(12)
     seen_after_return: list[bool] = []
     errors: list[str] = []
@@ -121,13 +125,14 @@ def test_concurrent_writers_share_commits_each_atomic_and_durable_on_return(tmp_
     with other.read() as tx:
         contents = sorted(int(i["content"]) for i in tx.list_items("c1"))
     assert contents == [n for n in range(12) if n != 5]
-    assert storage.commits < 11  # grouped: fewer fsyncs than writers (migrations use their own COMMITs)
+    if isinstance(storage, SqliteStorage):
+        assert storage.commits < 11  # grouped: fewer fsyncs than writers (migrations use their own COMMITs)
     other.close()
     storage.close()
 
 
-def test_segment_marks_change_when_a_log_grows_or_its_analysis_ends(tmp_path: Path) -> None:
-    storage = SqliteStorage(tmp_path / "db.sqlite")
+def test_segment_marks_change_when_a_log_grows_or_its_analysis_ends(open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
     _contact(storage, "a")
     _contact(storage, "b")
     with storage.read() as tx:
@@ -139,4 +144,154 @@ def test_segment_marks_change_when_a_log_grows_or_its_analysis_ends(tmp_path: Pa
     with storage.read() as tx:
         assert tx.segment_marks(["a", "b"]) == {"a": (2, "IN_PROGRESS"), "b": (0, "COMPLETED")}
         assert len(tx.segment_marks([f"c{n}" for n in range(1200)])) == 0  # chunked under SQLite's limit
-    storage.close()
+
+
+# --- races SQLite's single writer excluded, which PostgreSQL must exclude explicitly ---------------------
+
+
+def _race(storage_for: Callable[[], Storage], bodies: list[Callable[[Any], Any]]) -> list[Any]:
+    """Run each body in its own write transaction on its own storage, all at once; their results."""
+    import threading
+
+    storages = [storage_for() for _ in bodies]
+    start = threading.Barrier(len(bodies))
+    results: list[Any] = [None] * len(bodies)
+
+    def run(n: int) -> None:
+        start.wait()
+        try:
+            with storages[n].write() as tx:
+                results[n] = bodies[n](tx)
+        except Exception as exc:  # reported, not raised in the thread
+            results[n] = exc
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def test_an_idempotency_token_race_returns_the_first_response(open_test_storage: Callable[[], Storage]) -> None:
+    import time
+
+    def request(answer: str) -> Callable[[Any], Any]:
+        def body(tx: Any) -> Any:
+            found = tx.get_idempotent("StartChatContact", "token-1")
+            if found is not None:
+                return found[1]
+            time.sleep(0.1)  # the other request arrives meanwhile
+            tx.put_idempotent("StartChatContact", "token-1", "hash", {"ContactId": answer})
+            return {"ContactId": answer}
+        return body
+
+    results = _race(open_test_storage, [request("a"), request("b")])
+    assert not any(isinstance(r, Exception) for r in results), results
+    assert results[0] == results[1]  # the second request got the first one's response, not an error
+
+
+def test_a_name_race_is_a_conflict_not_an_error(open_test_storage: Callable[[], Storage]) -> None:
+    import time
+
+    def create(rule_id: str) -> Callable[[Any], Any]:
+        def body(tx: Any) -> Any:
+            if tx.find_rule_by_name("i1", "late reply") is not None:
+                return "exists"
+            time.sleep(0.1)
+            tx.insert_rule(rule_id, "i1", "late reply", {"id": rule_id})
+            return "created"
+        return body
+
+    assert sorted(_race(open_test_storage, [create("r1"), create("r2")])) == ["created", "exists"]
+
+
+def test_concurrent_updates_of_one_item_both_survive(open_test_storage: Callable[[], Storage]) -> None:
+    """A read receipt arriving while a worker writes the same turn's analysis: neither change is lost."""
+    import time
+
+    storage = open_test_storage()
+    _contact(storage)
+    with storage.write() as tx:
+        seq = tx.append_item("c1", "item-1", "MESSAGE", None, {"content": "hello"})
+
+    def change(field: str) -> Callable[[Any], Any]:
+        def body(tx: Any) -> None:
+            item = tx.find_item("c1", item_id="item-1")
+            time.sleep(0.1)
+            item[field] = True
+            tx.update_item("c1", seq, item)
+        return body
+
+    assert _race(open_test_storage, [change("read"), change("analysed")]) == [None, None]
+    with storage.read() as tx:
+        item = tx.find_item("c1", item_id="item-1")
+    assert item is not None and item["read"] is True and item["analysed"] is True
+
+
+def test_nodes_starting_together_agree_on_one_server_key(open_test_storage: Callable[[], Storage]) -> None:
+    import time
+
+    def start(key: str) -> Callable[[Any], Any]:
+        def body(tx: Any) -> Any:
+            existing = tx.get_meta("server_key")
+            if existing is not None:
+                return existing
+            time.sleep(0.1)
+            tx.set_meta("server_key", key)
+            return key
+        return body
+
+    first, second = _race(open_test_storage, [start("k1"), start("k2")])
+    assert first == second
+
+
+def test_due_alerts_are_taken_by_one_deliverer_only(postgres_database: str) -> None:
+    """N nodes share one outbox only on PostgreSQL (a SQLite database has one server, one deliverer)."""
+    from tests import postgres
+
+    postgres.empty_tables(postgres_database)
+    opened: list[Storage] = []
+
+    def open_test_storage() -> Storage:
+        opened.append(open_storage(postgres_database))
+        return opened[-1]
+
+    storage = open_test_storage()
+    with storage.write() as tx:
+        for n in range(20):
+            tx.insert_alert(f"a{n}", "i1", 100.0 + n, {"body": str(n)})
+
+    def take(tx: Any) -> list[str]:
+        return [alert["id"] for alert in tx.due_alerts(1000.0, 100)]
+
+    first, second = _race(open_test_storage, [take, take])
+    for opened_storage in opened:
+        opened_storage.close()
+    assert not set(first) & set(second) and len(first) + len(second) == 20
+
+
+def test_postgresql_migrations_are_recorded_once_when_nodes_start_together() -> None:
+    import threading
+
+    from livelens.storage.postgres import MIGRATIONS_PACKAGE as PG_MIGRATIONS
+    from livelens.storage.postgres import PostgresStorage
+    from tests import postgres
+
+    url = postgres.create_database("livelens_migrate")
+    try:
+        opened: list[Any] = []
+        threads = [threading.Thread(target=lambda: opened.append(PostgresStorage(url))) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(opened) == 3
+        with opened[0].read() as tx:
+            names = [row[0] for row in tx.conn.execute("SELECT name FROM _migrations ORDER BY name")]
+        shipped = sorted(f.name for f in resources.files(PG_MIGRATIONS).iterdir() if f.name.endswith(".sql"))
+        assert names == shipped
+        for storage in opened:
+            storage.close()
+    finally:
+        postgres.drop_database(url)

@@ -227,7 +227,9 @@ class Deliverer:
 
     def deliver_due(self) -> int:
         """Attempt every due alert once; the number attempted."""
-        with self.storage.read() as tx:
+        # A write transaction: on PostgreSQL it takes the due alerts (FOR UPDATE SKIP LOCKED and a lease),
+        # so of N nodes draining one outbox only one delivers each alert.
+        with self.storage.write() as tx:
             alerts = tx.due_alerts(self.clock(), self.policy.batch)
         if not alerts:
             return 0
