@@ -21,7 +21,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from livelens.analysis.extraction import Extractor, LlmExtractor, OfflineExtractor
 from livelens.api.app import WireEndpoint
-from livelens.api.auth import SigV4Verifier, load_credentials, load_policies
+from livelens.api.auth import SigV4Verifier, generate_credentials, load_credentials, load_policies
 from livelens.api.authz import Authorizer, Policy
 from livelens.api.context import Services
 from livelens.api.limits import InflightLimiter
@@ -48,7 +48,7 @@ from livelens.ingest.voice import VoiceIngest
 from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
 from livelens.rules.alerts import Deliverer
-from livelens.storage import Storage, open_storage
+from livelens.storage import Storage, is_postgres_url, open_storage
 from livelens.worker.loop import Worker
 from livelens.worker.notify import DatagramNotifier, EventWaker, Notifier, Notifiers, wake_directory
 from livelens.worker.supervisor import Supervisor
@@ -81,6 +81,26 @@ def server_key(storage: Storage) -> bytes:
             key = secrets.token_hex(32)
             tx.set_meta("server_key", key)
     return bytes.fromhex(key)
+
+
+def shared_credentials(settings: Settings, storage: Storage) -> tuple[dict[str, str], tuple[str, str] | None,
+                                                                        dict[str, Policy]]:
+    """Credentials of a node on PostgreSQL: the declared ones (``--credentials``, ``LIVELENS_CREDENTIALS``),
+    else the pair generated once per database and kept in it, so that every node accepts the same keys;
+    the pair generated now (if this node made it) and the policies declared."""
+    no_file = Path(os.devnull) / "livelens-credentials"  # never a file: nothing is kept beside a URL
+    if settings.credentials or os.environ.get("LIVELENS_CREDENTIALS", "").strip():
+        credentials, _ = load_credentials(settings.credentials, os.environ, no_file)
+        return credentials, None, load_policies(settings.credentials, os.environ, no_file)
+    generated = None
+    with storage.write() as tx:
+        pair = tx.get_meta("generated_credentials")
+        if pair is None:
+            generated = generate_credentials()
+            pair = " ".join(generated)
+            tx.set_meta("generated_credentials", pair)
+    access_key, secret = pair.split()
+    return {access_key: secret}, generated, {}
 
 
 def extractor_for(settings: Settings) -> Extractor:
@@ -191,14 +211,22 @@ def build_runtime(settings: Settings, storage: Storage | None = None,
     """Wire everything; ``storage`` and ``unavailable`` come from the start-up checks (``livelens.startup``)."""
     storage = storage or open_storage(settings.db)
     free_dead_workers_claims(storage)
-    generated_path = Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
-    credentials, generated = load_credentials(settings.credentials, os.environ, generated_path)
-    policies = load_policies(settings.credentials, os.environ, generated_path)
+    if is_postgres_url(settings.db):
+        credentials, generated, policies = shared_credentials(settings, storage)
+    else:
+        generated_path = Path(settings.db).expanduser().resolve().parent / "livelens-credentials"
+        credentials, generated = load_credentials(settings.credentials, os.environ, generated_path)
+        policies = load_policies(settings.credentials, os.environ, generated_path)
     pipeline_for = pipeline_factory(settings, unavailable)
     center = contact_center(settings, storage, pipeline_for)
     deliverer = Deliverer(storage)
-    # Worker processes on this machine (ours, or `livelens worker` run by hand) wake on a datagram.
+    # Worker processes on this machine (ours, or `livelens worker` run by hand) wake on a datagram;
+    # on PostgreSQL every worker on any machine wakes on NOTIFY (livelens.worker.pg_notify).
     notifiers: list[Notifier] = [DatagramNotifier(wake_directory(settings.db))]
+    if is_postgres_url(settings.db):
+        from livelens.worker.pg_notify import PostgresNotifier
+
+        notifiers.append(PostgresNotifier(storage.pool))  # type: ignore[attr-defined]
     worker = supervisor = None
     if settings.analysis_worker_count == 0:
         waker = EventWaker()
@@ -215,7 +243,7 @@ def build_runtime(settings: Settings, storage: Storage | None = None,
     services = Services(
         center=center,
         segments=SegmentLog(center),
-        chat=ChatIngest(center, Uploads(settings.uploads_path)),
+        chat=ChatIngest(center, Uploads(settings.uploads_path, in_database=is_postgres_url(settings.db))),
         voice=VoiceIngest(center),
         rules=RuleBook(center, embedder),
         tags=TagBook(center, center._instance_settings),

@@ -38,7 +38,8 @@ REDACTION_MASKS = ("PII", "ENTITY_TYPE")
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Interface the server listens on."),
     Setting("port", 8765, "TCP port the server listens on (0 picks a free one).", int),
-    Setting("db", "livelens.db", "SQLite database file (created if missing)."),
+    Setting("db", "livelens.db", "SQLite database file (created if missing), or a PostgreSQL URL "
+            "postgresql://user@host:port/dbname for several nodes and workers (docs/deploy.md)."),
     Setting(
         "credentials",
         "",
@@ -229,6 +230,14 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return Path(self.db).expanduser()
+
+    @property
+    def db_display(self) -> str:
+        """The database as messages name it (a PostgreSQL URL without its password)."""
+        from livelens.startup import hide_password
+        from livelens.storage import is_postgres_url
+
+        return hide_password(self.db) if is_postgres_url(self.db) else str(self.db_path)
 
     @property
     def uploads_path(self) -> Path:

@@ -45,19 +45,19 @@ def check_database_url(db: str) -> None:
     lowered = db.lower()
     if lowered.startswith("postgresql+"):
         raise StartupError(
-            f"--db {_hide_password(db)}: not a database URL livelens reads; write it as "
+            f"--db {hide_password(db)}: not a database URL livelens reads; write it as "
             "postgresql://user@host:port/dbname"
         )
     if is_postgres_url(db):
         return
     if "://" in db and not lowered.startswith("sqlite:///"):
         raise StartupError(
-            f"--db {_hide_password(db)}: not a SQLite file path nor a PostgreSQL URL; use a path such as "
+            f"--db {hide_password(db)}: not a SQLite file path nor a PostgreSQL URL; use a path such as "
             "--db livelens.db or a URL such as --db postgresql://user@host:5432/livelens"
         )
 
 
-def _hide_password(url: str) -> str:
+def hide_password(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest:
         return url
@@ -154,14 +154,14 @@ def open_postgres(db: str, opener: Callable[[str], Storage]) -> Storage:
         import psycopg
     except ImportError:
         raise StartupError(
-            f"--db {_hide_password(db)}: the PostgreSQL driver is not installed; pip install 'psycopg[binary,pool]'"
+            f"--db {hide_password(db)}: the PostgreSQL driver is not installed; pip install 'psycopg[binary,pool]'"
         ) from None
     try:
         return opener(db)
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise StartupError(
-            f"--db {_hide_password(db)}: cannot use the PostgreSQL database ({reason[:300]}); "
+            f"--db {hide_password(db)}: cannot use the PostgreSQL database ({reason[:300]}); "
             "check the URL, that the server runs and that the database exists"
         ) from None
 

@@ -29,6 +29,38 @@ LIVELENS = str(Path(sys.executable).parent / "livelens")
 #: Analysis worker processes of the shared server: LIVELENS_E2E_ANALYSIS_WORKERS=0 runs the suite with
 #: the in-process worker instead. Servers a test starts itself run in-process unless it asks otherwise.
 SHARED_WORKERS = os.environ.get("LIVELENS_E2E_ANALYSIS_WORKERS", "2")
+#: The storage every server of the session runs on: ``sqlite`` (a file per server directory) or ``postgres``
+#: (a database per server directory on LIVELENS_TEST_POSTGRES, dropped after the session). `make test`
+#: runs the suite once on each.
+BACKEND = os.environ.get("LIVELENS_E2E_BACKEND", "sqlite")
+if BACKEND not in ("sqlite", "postgres"):
+    raise ValueError(f"LIVELENS_E2E_BACKEND={BACKEND}: use sqlite or postgres")
+_DATABASES: dict[Path, str] = {}
+
+
+def database_for(directory: Path) -> str:
+    """The ``--db`` of servers started on ``directory``: the same one each time (restarts find their data)."""
+    if BACKEND == "sqlite":
+        return str(directory / "livelens.db")
+    from tests import postgres
+
+    if directory not in _DATABASES:
+        _DATABASES[directory] = postgres.create_database("livelens_e2e")
+    return _DATABASES[directory]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_e2e_databases() -> Iterator[None]:
+    yield
+    from tests import postgres
+
+    for url in _DATABASES.values():
+        postgres.drop_database(url)
+
+
+sqlite_only = pytest.mark.skipif(
+    BACKEND != "sqlite", reason="inspects the SQLite files themselves (runs in the SQLite pass of make test)"
+)
 
 
 @dataclass
@@ -93,7 +125,7 @@ def start_server(
     """
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "livelens.db"
-    command = [LIVELENS, "serve", "--port", "0", "--db", str(db), "--analysis-workers", workers]
+    command = [LIVELENS, "serve", "--port", "0", "--db", database_for(directory), "--analysis-workers", workers]
     if credentials:
         credentials_file = directory / "credentials"
         credentials_file.write_text(f"{ACCESS_KEY} {SECRET_KEY}\n")

@@ -91,10 +91,11 @@ def run_server(settings: Settings, on_ready: Any = None) -> None:
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     access_key, secret_key = runtime.generated_credentials or next(iter(runtime.credentials.items()))
     if runtime.generated_credentials:
-        click.echo("Generated credentials (stored beside the database, mode 0600):")
+        where = "in the database" if "://" in settings.db_display else "beside the database, mode 0600"
+        click.echo(f"Generated credentials (stored {where}):")
         click.echo(f"  aws_access_key_id     = {access_key}")
         click.echo(f"  aws_secret_access_key = {secret_key}")
-    click.echo(f"livelens {__version__} listening on {url} (database {settings.db_path})", nl=True)
+    click.echo(f"livelens {__version__} listening on {url} (database {settings.db_display})", nl=True)
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level="warning" if settings.log_level == "info" else settings.log_level,
                             lifespan="on", http=guarded_h11(settings.header_timeout, settings.max_connections),

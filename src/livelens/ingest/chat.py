@@ -53,12 +53,37 @@ UPLOAD_URL_LIFETIME = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class Uploads:
-    """Where attachment bodies land, and the URL prefix clients PUT them to."""
+    """Where attachment bodies land: files in ``folder``, or (``in_database``, on PostgreSQL) the
+    database every node shares."""
 
     folder: Path
+    in_database: bool = False
 
     def path(self, attachment_id: str) -> Path:
         return self.folder / attachment_id
+
+    def save(self, storage: Any, attachment_id: str, body: bytes) -> None:
+        """Keep ``body`` durably (fsynced file, or committed row) before the upload is acknowledged."""
+        if self.in_database:
+            with storage.write() as tx:
+                tx.put_attachment_body(attachment_id, body)
+            return
+        private_dir(self.folder)
+        partial = self.path(attachment_id).with_suffix(".part")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as file:
+            file.write(body)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, self.path(attachment_id))
+
+    def size(self, tx: Any, attachment_id: str) -> int | None:
+        """The stored body's size, or ``None`` if nothing was uploaded."""
+        if self.in_database:
+            size: int | None = tx.attachment_body_size(attachment_id)
+            return size
+        path = self.path(attachment_id)
+        return path.stat().st_size if path.exists() else None
 
 
 class ChatIngest:
@@ -236,14 +261,7 @@ class ChatIngest:
                 )
             current["uploaded_at"] = now_iso()
             tx.update_attachment(attachment_id, current)
-        private_dir(self.uploads.folder)
-        partial = self.uploads.path(attachment_id).with_suffix(".part")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(fd, "wb") as file:
-            file.write(body)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, self.uploads.path(attachment_id))
+        self.uploads.save(self.center.storage, attachment_id, body)
 
     def complete_attachment_upload(self, request: Mapping[str, Any]) -> dict[str, Any]:
         (attachment_id,) = request["AttachmentIds"]
@@ -254,8 +272,7 @@ class ChatIngest:
                 raise ResourceNotFoundException(f"Attachment not found: {attachment_id}")
             if attachment["Status"] == "APPROVED":
                 return {}
-            path = self.uploads.path(attachment_id)
-            if not path.exists() or path.stat().st_size != attachment["Size"]:
+            if self.uploads.size(tx, attachment_id) != attachment["Size"]:
                 raise ConflictException(f"Attachment {attachment_id} has not been uploaded yet.")
             attachment["Status"] = "APPROVED"
             tx.update_attachment(attachment_id, attachment)

@@ -391,6 +391,17 @@ class PostgresTransaction(PostgresClaims):
     def update_attachment(self, attachment_id: str, data: Record) -> None:
         self._exec("UPDATE attachments SET data = %s WHERE id = %s", (_dumps(data), attachment_id))
 
+    def put_attachment_body(self, attachment_id: str, body: bytes) -> None:
+        """PostgreSQL only: the uploaded body, shared by every node (see :class:`livelens.ingest.chat.Uploads`)."""
+        self._exec(
+            "INSERT INTO attachment_bodies (id, body) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body",
+            (attachment_id, body),
+        )
+
+    def attachment_body_size(self, attachment_id: str) -> int | None:
+        row = self._one("SELECT octet_length(body) FROM attachment_bodies WHERE id = %s", (attachment_id,))
+        return None if row is None else int(row[0])
+
     # rules and extraction definitions: named per instance --------------------
     def _insert_named(self, table: str, entity_id: str, instance_id: str, name: str, data: Record) -> None:
         self._exec(

@@ -149,3 +149,10 @@ CREATE TABLE workers (
     heartbeat_at DOUBLE PRECISION NOT NULL,
     stats TEXT NOT NULL
 );
+
+-- Uploaded attachment bodies (on SQLite they are files in --uploads-dir): every node reads what any node
+-- received. Bodies are small (chat attachments are at most 20 MB).
+CREATE TABLE attachment_bodies (
+    id TEXT PRIMARY KEY,
+    body BYTEA NOT NULL
+);
