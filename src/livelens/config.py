@@ -44,9 +44,10 @@ SETTINGS: tuple[Setting, ...] = (
         "credentials",
         "",
         "Credentials file with one 'ACCESS_KEY_ID SECRET_ACCESS_KEY' pair per line. "
-        "Empty: use LIVELENS_CREDENTIALS, else generate a pair beside the database.",
+        "Empty: use LIVELENS_CREDENTIALS, else generate a pair beside the database (in it, on PostgreSQL).",
     ),
-    Setting("uploads_dir", "", "Folder for chat attachments (default: 'uploads' beside the database)."),
+    Setting("uploads_dir", "", "Folder for chat attachments (default: 'uploads' beside the database; "
+            "on PostgreSQL they are kept in the database)."),
     Setting("account_id", "123456789012", "AWS account id used in the ARNs livelens returns."),
     Setting(
         "default_redaction",

@@ -116,6 +116,7 @@ def start_server(
     credentials: bool = True,
     wait_ready: bool = True,
     workers: str = "0",
+    db: str | None = None,
 ) -> Server:
     """Start ``livelens serve`` on ``directory/livelens.db``.
 
@@ -125,7 +126,7 @@ def start_server(
     """
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "livelens.db"
-    command = [LIVELENS, "serve", "--port", "0", "--db", database_for(directory), "--analysis-workers", workers]
+    command = [LIVELENS, "serve", "--port", "0", "--db", db or database_for(directory), "--analysis-workers", workers]
     if credentials:
         credentials_file = directory / "credentials"
         credentials_file.write_text(f"{ACCESS_KEY} {SECRET_KEY}\n")
