@@ -39,7 +39,28 @@ runs them in READ COMMITTED write transactions and needs, per method:
 * ``analysis_backlog``, ``list_workers`` - plain snapshot reads (READ
   COMMITTED is enough: the figures are monitoring, not decisions).
 * Wake-ups are not storage: see :mod:`livelens.worker.notify` (SQLite: a
-  local datagram plus polling; PostgreSQL: ``LISTEN/NOTIFY`` plus polling).
+  local datagram plus polling; PostgreSQL: ``LISTEN/NOTIFY`` plus polling,
+  :mod:`livelens.worker.pg_notify`).
+
+Beyond claims, :mod:`livelens.storage.postgres` (as built) gives the rest of
+the interface what SQLite's single writer gave:
+
+* ``get_contact``, ``get_participant``, ``get_attachment``, ``get_instance``,
+  ``get_rule``, ``get_extraction_definition``, ``find_item`` - in a write
+  transaction they read ``FOR UPDATE``: the row a writer read is the row it
+  updates, so a concurrent change (a read receipt while a worker writes the
+  turn's analysis) waits instead of being lost.
+* ``get_idempotent``, ``find_rule_by_name``, ``find_extraction_definition_by_name``,
+  ``find_item(client_key=...)``, ``get_meta``, ``get_webhooks`` - in a write
+  transaction they first take a transaction-scoped advisory lock on the key,
+  so "read, and insert if absent" by two requests at once serialises: the
+  second finds the first's row (never a unique-index error, never a 500).
+* ``due_alerts`` in a write transaction *takes* the alerts
+  (``FOR UPDATE SKIP LOCKED`` and a lease on ``next_attempt``), so N nodes
+  never deliver one alert twice; read transactions only look.
+* ``append_item`` / ``append_segments`` increment the contact's counters
+  with ``UPDATE ... RETURNING``: the row lock orders appends per contact.
+* Reads (``storage.read()``) are REPEATABLE READ: one snapshot.
 """
 
 from __future__ import annotations
