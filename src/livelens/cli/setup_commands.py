@@ -143,8 +143,19 @@ def check_models(settings: Settings) -> list[Check]:
 
 
 def check_database(settings: Settings) -> Check:
-    from livelens.startup import StartupError, probe_database, sqlite_path
+    from livelens.startup import StartupError, hide_password, probe_database, sqlite_path
+    from livelens.storage import is_postgres_url
 
+    if is_postgres_url(settings.db):
+        import psycopg
+
+        try:
+            with psycopg.connect(settings.db, connect_timeout=5) as conn:
+                version = conn.execute("SHOW server_version").fetchone()
+        except psycopg.Error as exc:
+            return Check(False, f"database {hide_password(settings.db)}: {' '.join(str(exc).split())}",
+                         "check the URL, that PostgreSQL runs and that the database exists")
+        return Check(True, f"database {hide_password(settings.db)} answers (PostgreSQL {version[0] if version else '?'})")
     try:
         path = sqlite_path(settings.db)
         probe_database(path)
