@@ -69,6 +69,15 @@ class Server:
     db: Path
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    database: str = ""  # the --db it runs on: db's path (SQLite) or a PostgreSQL URL
+
+    def stored_bytes(self) -> bytes:
+        """Everything the server keeps on disk, as bytes to grep (the SQLite files; a PostgreSQL data dump)."""
+        if self.database.startswith("postgresql://"):
+            return subprocess.run(["pg_dump", "--data-only", self.database], capture_output=True, check=True,
+                                  timeout=120).stdout
+        files = [self.db, *(self.db.with_name(self.db.name + suffix) for suffix in ("-wal", "-shm"))]
+        return b"".join(path.read_bytes() for path in files if path.exists())
 
     def client(self, service: str, **overrides: Any) -> Any:
         options: dict[str, Any] = {
@@ -125,8 +134,9 @@ def start_server(
     falls back to (or generates) the pair stored beside the database.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    db = directory / "livelens.db"
-    command = [LIVELENS, "serve", "--port", "0", "--db", db or database_for(directory), "--analysis-workers", workers]
+    database = db or database_for(directory)
+    db_path = directory / "livelens.db"
+    command = [LIVELENS, "serve", "--port", "0", "--db", database, "--analysis-workers", workers]
     if credentials:
         credentials_file = directory / "credentials"
         credentials_file.write_text(f"{ACCESS_KEY} {SECRET_KEY}\n")
@@ -151,7 +161,7 @@ def start_server(
         output.append(line)
         found = re.search(r"listening on (http://\S+)", line)
         if found:
-            server = Server(found.group(1), db, process, output)
+            server = Server(found.group(1), db_path, process, output, database)
             _drain(process, output)
             if wait_ready:
                 # The server prints "listening on" before its socket accepts connections

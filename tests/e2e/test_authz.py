@@ -116,7 +116,7 @@ def test_the_access_cli_changes_a_running_servers_policy(iam: Server, owned: str
     other = iam.client("connect", aws_access_key_id=OTHER[0], aws_secret_access_key=OTHER[1])
 
     def access(*args: str) -> str:
-        return subprocess.run([LIVELENS, "access", *args, "--db", str(iam.db)], capture_output=True, text=True,
+        return subprocess.run([LIVELENS, "access", *args, "--db", iam.database], capture_output=True, text=True,
                               check=True, timeout=60).stdout
 
     access("set", OTHER[0], "--role", "supervisor", "--instances", f"own,{owned}")

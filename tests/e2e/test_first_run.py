@@ -67,7 +67,8 @@ def test_doctor_names_what_to_fix(tmp_path: Path, broken_model: str) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--db", "postgresql://app:pw@localhost/livelens"], "PostgreSQL is not supported yet; use a SQLite file path"),
+    (["--db", "postgresql://app:pw@127.0.0.1:1/livelens"], "cannot use the PostgreSQL database"),
+    (["--db", "mysql://app@localhost/livelens"], "not a SQLite file path nor a PostgreSQL URL"),
     (["--db", "."], "is a directory; give a file path"),
 ])
 def test_bad_database_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:

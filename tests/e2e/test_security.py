@@ -18,6 +18,7 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.e2e.conftest import (
     ACCESS_KEY,
+    sqlite_only,
     SECRET_KEY,
     Server,
     assert_client_error,
@@ -153,6 +154,7 @@ def test_disconnect_participant_closes_its_websockets_at_once(
 # --- files are private ----------------------------------------------------------------------------
 
 
+@sqlite_only
 def test_database_wal_shm_and_uploads_are_private(
     server: Server, connect: Any, participant: Any, instance_id: str
 ) -> None:
