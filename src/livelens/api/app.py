@@ -41,6 +41,7 @@ from livelens.api.serialize import (
 from livelens.api.throttle import Throttle
 from livelens.api.validate import ShapeValidator, WireValidator, summarize
 from livelens.errors import InvalidRequestException, LivelensError
+from livelens.storage.base import StorageUnavailable
 
 log = logging.getLogger("livelens.api")
 
@@ -168,6 +169,11 @@ class WireEndpoint:
             return self._error(request_id, code, error_status(service_model, code), exc.message)
         except LimitExceeded:
             raise
+        except StorageUnavailable as exc:  # e.g. PostgreSQL restarting: nothing happened; clients retry a 500
+            self._log.log(logging.WARNING, "storage", "request %s (%s %s) not served: database unavailable (%s)",
+                          request_id, operation.service, operation.name, exc)
+            code = error_code_for(operation.service, "InternalServiceException")
+            return self._error(request_id, code, 500, f"The database is unavailable; retry (request id {request_id}).")
         except Exception:
             self._log.log(logging.ERROR, f"{operation.service}.{operation.name}", "request %s (%s %s) failed",
                           request_id, operation.service, operation.name, exc_info=True)

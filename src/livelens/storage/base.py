@@ -73,6 +73,11 @@ from typing import Any, Protocol
 Record = dict[str, Any]
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be reached right now (a PostgreSQL restart, a network cut): the operation did not
+    happen and may be retried. The wire answers it with a retryable 500 and logs one line (no traceback)."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """A worker's lease on one contact's pending analysis."""

@@ -34,9 +34,9 @@ from importlib import resources
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from livelens.storage.base import Record
+from livelens.storage.base import Record, StorageUnavailable
 from livelens.storage.postgres_claims import PostgresClaims, _dumps, _loads
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.postgres"
@@ -82,6 +82,15 @@ def apply_migrations(conn: psycopg.Connection[Any]) -> list[str]:
     return applied
 
 
+@contextmanager
+def _unavailable_as_storage_error() -> Iterator[None]:
+    """A lost or refused connection (the pool replaces it) becomes :class:`StorageUnavailable`."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise StorageUnavailable(" ".join(str(exc).split())[:300] or type(exc).__name__) from exc
+
+
 class PostgresStorage:
     """The storage interface over one PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
@@ -97,7 +106,7 @@ class PostgresStorage:
 
     @contextmanager
     def read(self) -> Iterator[PostgresTransaction]:
-        with self.pool.connection() as conn:
+        with _unavailable_as_storage_error(), self.pool.connection() as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 yield PostgresTransaction(conn, writing=False)
@@ -105,7 +114,7 @@ class PostgresStorage:
     @contextmanager
     def write(self) -> Iterator[PostgresTransaction]:
         """A READ COMMITTED transaction, committed (durably) before the ``with`` block is left."""
-        with self.pool.connection() as conn:
+        with _unavailable_as_storage_error(), self.pool.connection() as conn:
             conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
             with conn.transaction():
                 yield PostgresTransaction(conn, writing=True)
