@@ -46,6 +46,7 @@ from livelens.ingest.chat import ChatIngest, Uploads
 from livelens.ingest.sessions import SocketSessions
 from livelens.ingest.voice import VoiceIngest
 from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
+from livelens.ingest.wakeups import ItemWakeups
 from livelens.ingest.websocket import ParticipantWebsocket
 from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, is_postgres_url, open_storage
@@ -71,6 +72,7 @@ class Runtime:
     notifier: Notifier | None = None
     policies: dict[str, Policy] = field(default_factory=dict)
     unavailable: frozenset[str] = frozenset()  # analysers left out (skip_unavailable_analysers)
+    wakeups: ItemWakeups = field(default_factory=ItemWakeups)  # wakes this node's participant websockets
 
 
 def server_key(storage: Storage) -> bytes:
@@ -238,6 +240,8 @@ def build_runtime(settings: Settings, storage: Storage | None = None,
                 tx.expire_claims(f"{socket.gethostname()}:{pid}:")
 
         supervisor = Supervisor(settings, settings.analysis_worker_count, on_exit=free_claims)
+    wakeups = ItemWakeups()
+    notifiers.append(wakeups)
     notifier = Notifiers(notifiers)
     center.on_item = notifier.notify
     services = Services(
@@ -251,7 +255,7 @@ def build_runtime(settings: Settings, storage: Storage | None = None,
         search=ContactSearch(center),
     )
     return Runtime(settings, storage, services, worker, credentials, generated, deliverer, supervisor, notifier,
-                   policies, unavailable)
+                   policies, unavailable, wakeups)
 
 
 def inactivity_timeouts(settings: Settings) -> InactivityTimeouts:
@@ -325,9 +329,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         alerts = (asyncio.create_task(runtime.deliverer.run(), name="livelens-alert-delivery")
                   if runtime.deliverer is not None else None)
         sweeper = asyncio.create_task(end_inactive_contacts_forever(runtime), name="livelens-contact-timeouts")
+        listener = None
+        if is_postgres_url(settings.db):  # items accepted by other nodes wake this node's websockets too
+            from livelens.worker.pg_notify import ItemListener
+
+            listener = ItemListener(settings.db, runtime.wakeups.notify)
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                listener.stop()
             stop.set()
             if runtime.worker is not None:
                 runtime.worker.waker.close()
@@ -344,7 +356,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center, sessions).handle),
+            WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center, sessions, runtime.wakeups).handle),
             Route(HEALTH_PATH, observatory.health, methods=["GET"]),
             Route(METRICS_PATH, observatory.metrics, methods=["GET"]),
             Route(STREAM_PATH, stream.handle, methods=["GET"]),

@@ -47,3 +47,45 @@ def test_a_worker_polls_on_while_the_database_is_unreachable() -> None:
         assert time.monotonic() - started >= 0.15
     finally:
         waker.close()
+
+
+def test_a_nodes_listener_hands_on_the_contact_ids_other_nodes_notify(postgres_database: str) -> None:
+    from livelens.worker.pg_notify import ItemListener
+
+    other_node = PostgresStorage(postgres_database)
+    received: list[str] = []
+    arrived = threading.Event()
+
+    def deliver(contact_id: str) -> None:
+        received.append(contact_id)
+        arrived.set()
+
+    listener = ItemListener(postgres_database, deliver)
+    listener.start()
+    try:
+        for _ in range(50):  # until the listener LISTENs
+            PostgresNotifier(other_node.pool).notify("contact-7")
+            if arrived.wait(0.1):
+                break
+        assert received and set(received) == {"contact-7"}  # ids only
+    finally:
+        listener.stop()
+        other_node.close()
+
+
+def test_wakeups_set_the_events_of_the_notified_contact_only() -> None:
+    import asyncio
+
+    from livelens.ingest.wakeups import ItemWakeups
+
+    async def scenario() -> tuple[bool, bool]:
+        wakeups = ItemWakeups()
+        mine, other = wakeups.watch("c1"), wakeups.watch("c2")
+        threading.Thread(target=wakeups.notify, args=("c1",)).start()
+        await asyncio.wait_for(mine.wait(), 5)
+        await asyncio.sleep(0.05)
+        wakeups.unwatch("c1", mine)
+        wakeups.notify("c1")  # nobody watches any more: nothing to do
+        return mine.is_set(), other.is_set()
+
+    assert asyncio.run(scenario()) == (True, False)

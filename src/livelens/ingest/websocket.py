@@ -29,6 +29,7 @@ from livelens.contacts.service import ATTACHMENT, EVENT, MESSAGE, RECEIPT, SIGNA
 from livelens.contacts.tokens import CONNECTION
 from livelens.errors import LivelensError
 from livelens.ingest.sessions import Session, SocketSessions
+from livelens.ingest.wakeups import ItemWakeups
 from livelens.ingest.transcript import transcript_item
 
 PATH = "/livelens/v1/participant/websocket"
@@ -80,9 +81,11 @@ def control_answer(message: Any) -> dict[str, Any] | None:
 
 
 class ParticipantWebsocket:
-    def __init__(self, center: ContactCenter, sessions: SocketSessions | None = None) -> None:
+    def __init__(self, center: ContactCenter, sessions: SocketSessions | None = None,
+                 wakeups: ItemWakeups | None = None) -> None:
         self.center = center
         self.sessions = sessions or SocketSessions()
+        self.wakeups = wakeups  # new items wake the socket at once; it polls every POLL_SECONDS anyway
 
     def _open(self, token: str) -> tuple[Participant, Contact]:
         with self.center.storage.read() as tx:
@@ -158,7 +161,18 @@ class ParticipantWebsocket:
         """Send every item appended after the connection opened; close once the chat has ended."""
         after = contact.last_item_seq
         await subscribed.wait()
+        woken = self.wakeups.watch(contact.id) if self.wakeups is not None else None
+        try:
+            await self._push_items(websocket, contact, after, session, woken)
+        finally:
+            if woken is not None and self.wakeups is not None:
+                self.wakeups.unwatch(contact.id, woken)
+
+    async def _push_items(self, websocket: WebSocket, contact: Contact, after: int, session: Session,
+                          woken: asyncio.Event | None) -> None:
         while True:
+            if woken is not None:
+                woken.clear()
             contact, items = await run_in_threadpool(self._new_items, contact.id, after)
             for item in items:
                 if session.revoked:
@@ -172,4 +186,10 @@ class ParticipantWebsocket:
             if contact.ended and not items:
                 await websocket.close()
                 return
-            await asyncio.sleep(POLL_SECONDS)
+            if items:
+                continue  # a full page: read on at once
+            if woken is None:
+                await asyncio.sleep(POLL_SECONDS)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), POLL_SECONDS)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import select
+import threading
 from typing import Any
 
 import psycopg
@@ -85,3 +86,34 @@ class PostgresWaker:
         for fd in (self._read_end, self._write_end):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class ItemListener:
+    """A node's ``LISTEN livelens_items`` thread: hands each notified contact id to ``deliver`` (the node's
+    :class:`livelens.ingest.wakeups.ItemWakeups`), so a chat client on this node learns at once of an item
+    another node accepted. Reconnects after a lost connection; clients poll meanwhile."""
+
+    def __init__(self, url: str, deliver: Any) -> None:
+        self.url = url
+        self.deliver = deliver
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="livelens-item-listener", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._stop.is_set():
+                        for notification in conn.notifies(timeout=0.5):
+                            self.deliver(notification.payload)
+            except psycopg.Error as exc:
+                log.warning("item listener: %s; reconnecting (clients poll meanwhile)", " ".join(str(exc).split()))
+                self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3)
