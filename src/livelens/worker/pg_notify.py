@@ -45,8 +45,7 @@ class PostgresWaker:
         self._conn: psycopg.Connection[Any] | None = None
         self._read_end, self._write_end = os.pipe()
         os.set_blocking(self._read_end, False)
-        os.set_blocking(self._write_end, False)
-        self._listen()
+        os.set_blocking(self._write_end, False)  # LISTEN starts on the first wait (after start-up checks)
 
     def _listen(self) -> psycopg.Connection[Any] | None:
         if self._conn is None or self._conn.closed:
