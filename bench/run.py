@@ -121,6 +121,9 @@ def rows_for(name: str, result: dict[str, Any], results: dict[str, Any]) -> list
                          f"{r['cpu_ms_per_turn']:.1f} ms ({r['pipeline_cpu_ms_per_turn']:.1f} / "
                          f"{r['rules_cpu_ms_per_turn']:.1f}); {r['turns_per_core_s']:.0f} turns/s/core",
                          "≤ 8 ms", _verdict(r["cpu_ms_per_turn"] <= 8)))
+        for size, r in result["batches"].items():
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in r.get("stage_cpu_ms_per_turn", {}).items())
+            rows.append((f"7 CPU per turn, batch {size}", "per stage (ms)", stages, "", ""))
         rows.append(("7 CPU per turn", "ratio to batch 1 (1 / 8 / 32)",
                      " / ".join(f"{v:.2f}" for v in result["ratio_to_batch_1"].values()), "", ""))
     elif name == "workers":

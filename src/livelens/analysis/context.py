@@ -19,6 +19,8 @@ class TurnContext:
     turn: Turn
     analysis: TurnAnalysis = field(default_factory=TurnAnalysis)
     _embedding: np.ndarray | None = field(default=None, repr=False)
+    #: MiniLM embeddings of other texts of the turn (its sentences), computed with the batch's turns.
+    text_vectors: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def embedding(self) -> np.ndarray:

@@ -15,6 +15,8 @@ product.
 from __future__ import annotations
 
 import importlib.util
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -26,6 +28,9 @@ from livelens.analysis._offline import ensure_offline
 
 DIMENSIONS = 384
 MAX_TOKENS = 128
+#: Recently embedded short texts kept per process (a turn, a sentence: 1.5 KB each).
+CACHE_ENTRIES = 4096
+CACHE_MAX_CHARS = 64
 
 
 def _package_dir(name: str) -> Path:
@@ -74,23 +79,54 @@ class Embedder:
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in self._session.get_inputs()}
+        self.cache_entries = CACHE_ENTRIES
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Embed ``texts``; returns an array of shape ``(len(texts), 384)``."""
+        """Embed ``texts``; returns an array of shape ``(len(texts), 384)``.
+
+        Short texts seen recently ("ok", "Thank you!", "Yes, that's right.") come from a small
+        in-memory cache (:data:`CACHE_ENTRIES` texts of up to :data:`CACHE_MAX_CHARS` characters);
+        the rest run through the model, sorted by length so each padded batch wastes little.
+        """
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        with self._cache_lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text) if len(text) <= CACHE_MAX_CHARS else None
+                if hit is not None:
+                    self._cache.move_to_end(text)
+                    out[i] = hit
+                else:
+                    todo.setdefault(text, []).append(i)
+        if not todo:
+            return out
         # Sorting by length keeps the padding inside each batch small.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(todo, key=len)
         for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            out[idx] = self._embed_batch([texts[i] or " " for i in idx])
+            chunk = order[start : start + batch_size]
+            vectors = self._embed_batch([text or " " for text in chunk])
+            with self._cache_lock:
+                for text, vector in zip(chunk, vectors, strict=True):
+                    out[todo[text]] = vector
+                    if len(text) <= CACHE_MAX_CHARS and self.cache_entries:
+                        self._cache[text] = vector.copy()  # not a view that keeps the batch alive
+                        if len(self._cache) > self.cache_entries:
+                            self._cache.popitem(last=False)
         return out
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed a single text; returns a vector of shape ``(384,)``."""
-        vector: np.ndarray = self._embed_batch([text or " "])[0]
+        vector: np.ndarray = self.embed([text])[0]
         return vector
+
+    def clear_cache(self) -> None:
+        """Forget the cached vectors (benchmarks measure the model, not the cache)."""
+        with self._cache_lock:
+            self._cache.clear()
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)

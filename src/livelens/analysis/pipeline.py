@@ -26,6 +26,8 @@ DEFAULT_COMPONENTS: tuple[str, ...] = ("redaction", "sentiment", "issues")
 
 #: Components that understand only English; they are skipped for other languages.
 _ENGLISH_ONLY = frozenset({"sentiment", "issues"})
+#: Components that read MiniLM embeddings (``TurnContext.embedding``, ``text_vectors``).
+_EMBEDDING_USERS = frozenset({"sentiment", "issues"})
 
 
 class Pipeline:
@@ -89,20 +91,12 @@ class Pipeline:
         given = list(redactions) if redactions is not None else [None] * len(turns)
         contexts = [TurnContext(turn, TurnAnalysis(redaction=r)) for turn, r in zip(turns, given, strict=True)]
         english = [is_supported_language(ctx.turn.language) for ctx in contexts]
-        if self._needs_embedding and any(english):
-            started = time.perf_counter()
-            from livelens.analysis.embeddings import load_embedder
-
-            wanted = [ctx for ctx, ok in zip(contexts, english, strict=True) if ok]
-            vectors = load_embedder().embed([ctx.turn.content for ctx in wanted])
-            for ctx, vector in zip(wanted, vectors, strict=True):
-                ctx._embedding = vector
-                # Shared with later consumers of the same text (semantic rules) instead of recomputed.
-                ctx.analysis.extras["embedding"] = vector
-            if observe is not None:
-                observe("embedding", time.perf_counter() - started)
+        embedded = not (self._needs_embedding and any(english))
         skipped: list[list[str]] = [[] for _ in contexts]
-        for name, step in self._steps:
+        for position, (name, step) in enumerate(self._steps):
+            if not embedded and name in _EMBEDDING_USERS:
+                self._embed_batch(contexts, english, position, observe)
+                embedded = True
             started = time.perf_counter()
             eligible = []
             for index, ctx in enumerate(contexts):
@@ -124,6 +118,41 @@ class Pipeline:
             if redaction is not None and "redaction" not in self.components:
                 ctx.analysis.redaction = redaction
         return [ctx.analysis for ctx in contexts]
+
+    def _embed_batch(
+        self,
+        contexts: Sequence[TurnContext],
+        english: Sequence[bool],
+        position: int,
+        observe: Callable[[str, float], None] | None,
+    ) -> None:
+        """One padded ONNX run for the batch: every English turn, and the sentences the steps from
+        ``position`` on will embed (components' ``embedding_texts``), run just before the first step
+        that reads an embedding, so the redaction before it has already run."""
+        started = time.perf_counter()
+        from livelens.analysis.embeddings import load_embedder
+
+        wanted = [ctx for ctx, ok in zip(contexts, english, strict=True) if ok]
+        extra: list[list[str]] = []
+        for ctx in wanted:
+            texts: list[str] = []
+            for name, step in self._steps[position:]:
+                ask = getattr(step, "embedding_texts", None)
+                if ask is not None and name in _ENGLISH_ONLY:
+                    texts += ask(ctx)
+            extra.append(texts)
+        unique = list(dict.fromkeys([ctx.turn.content for ctx in wanted] + [t for texts in extra for t in texts]))
+        row = {text: index for index, text in enumerate(unique)}
+        vectors = load_embedder().embed(unique)
+        for ctx, texts in zip(wanted, extra, strict=True):
+            vector = vectors[row[ctx.turn.content]]
+            ctx._embedding = vector
+            # Shared with later consumers of the same text (semantic rules) instead of recomputed.
+            ctx.analysis.extras["embedding"] = vector
+            if texts:
+                ctx.text_vectors = {text: vectors[row[text]] for text in texts}
+        if observe is not None:
+            observe("embedding", time.perf_counter() - started)
 
     @property
     def _needs_embedding(self) -> bool:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 ComponentFn = Callable[["TurnContext"], None]
 BatchFn = Callable[[Sequence["TurnContext"]], None]
+EmbeddingTextsFn = Callable[["TurnContext"], list[str]]
 Factory = Callable[[Mapping[str, Any]], ComponentFn]
 Validator = Callable[[Mapping[str, Any]], None]
 
@@ -54,19 +55,24 @@ class BatchedComponent:
 
     The pipeline's ``analyze_many`` calls ``pipe`` with every turn of a batch;
     ``analyze`` calls the component on one turn. Both must give the same result.
+
+    ``embedding_texts(ctx)``, if given, names texts besides the turn's own that the component will
+    embed with MiniLM (the issue detector's sentences); ``analyze_many`` embeds them together with
+    the batch's turns in one ONNX run and hands them over in ``TurnContext.text_vectors``.
     """
 
-    def __init__(self, one: ComponentFn, many: BatchFn) -> None:
+    def __init__(self, one: ComponentFn, many: BatchFn, embedding_texts: EmbeddingTextsFn | None = None) -> None:
         self.one = one
         self.pipe = many
+        self.embedding_texts = embedding_texts
 
     def __call__(self, ctx: TurnContext) -> None:
         self.one(ctx)
 
 
-def batched(one: ComponentFn, many: BatchFn) -> ComponentFn:
+def batched(one: ComponentFn, many: BatchFn, embedding_texts: EmbeddingTextsFn | None = None) -> ComponentFn:
     """``one`` with a batch form ``many`` (see :class:`BatchedComponent`)."""
-    return BatchedComponent(one, many)
+    return BatchedComponent(one, many, embedding_texts)
 
 
 def component(
