@@ -20,12 +20,11 @@ TREND_WINDOW = 3
 
 
 def trend(scores: list[float]) -> str:
-    """``up``, ``down`` or ``flat``: the mean of the last few customer sentiments against the few before."""
+    """``up``, ``down`` or ``flat``: the customer's latest sentiment against the mean of the few before it."""
     if len(scores) < 2:
         return "flat"
-    recent = scores[-TREND_WINDOW:]
-    before = scores[-2 * TREND_WINDOW:-TREND_WINDOW] or scores[:1]
-    delta = sum(recent) / len(recent) - sum(before) / len(before)
+    before = scores[-1 - TREND_WINDOW:-1]
+    delta = scores[-1] - sum(before) / len(before)
     return "up" if delta > 0.25 else "down" if delta < -0.25 else "flat"
 
 

@@ -16,7 +16,7 @@ function el(tag, attrs = {}, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child !== undefined && child !== null) node.append(child);
   }
   return node;
@@ -56,7 +56,8 @@ async function loadInstances() {
   const { Instances } = await api("/instances");
   const select = $("instance");
   select.replaceChildren(...Instances.map((i) => el("option", { value: i.Id, text: i.InstanceAlias || i.Id })));
-  const wanted = sessionStorage.getItem("livelens-instance");
+  // ?instance=ID (a shared link) wins over the choice remembered in this tab.
+  const wanted = new URLSearchParams(location.search).get("instance") || sessionStorage.getItem("livelens-instance");
   if (wanted && Instances.some((i) => i.Id === wanted)) select.value = wanted;
   state.instance = select.value || null;
   select.addEventListener("change", () => {
