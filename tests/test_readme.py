@@ -108,6 +108,8 @@ def test_tour_runs_as_written(tmp_path: Path) -> None:
         printed = "".join(demo_output)
         for pattern in (r"livelens \S+ listening on http://127\.0\.0\.1:\d+",
                         r"Wrote \[profile livelens\] \(endpoint_url = http://127\.0\.0\.1:\d+, region = us-east-1\)",
+                        r"Supervisor dashboard: http://127\.0\.0\.1:\d+/\?instance=[0-9a-f-]{36}#/wall",
+                        r"Sign in with access key ID LLIA\w+ and secret access key \S+",
                         r"Replaying '.+' \(chat\) as contact [0-9a-f-]{36}\."):
             assert re.search(pattern, printed), (pattern, printed)
         # The printed command works as printed in a new shell (nothing exported).

@@ -177,6 +177,8 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
     else:
         connection = f"--endpoint-url {url}"
         prefix = f"AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} AWS_DEFAULT_REGION=us-east-1 "
+    click.echo(f"\nSupervisor dashboard: {url}/?instance={instance_id}#/wall")
+    click.echo(f"  Sign in with access key ID {access_key} and secret access key {secret_key}")
     conversations = sorted(
         (f for f in resources.files("livelens.demo").iterdir() if f.name.endswith(".json")), key=lambda f: f.name
     )
