@@ -251,9 +251,10 @@ class ContactView {
     this.info = info;
     this.view = info.Views.includes(view) ? view : info.Views[0];
     $("contact-title").textContent = `Contact ${info.ContactId}`;
-    $("contact-meta").textContent = `${info.Channel} · redaction ${info.RedactionPolicy} · started ` +
-      new Date(info.InitiationTimestamp).toLocaleString() + " · " +
-      info.Participants.map((p) => `${p.DisplayName} (${p.Role})`).join(", ");
+    document.title = `Contact ${info.ContactId.slice(0, 8)} · livelens`;
+    $("contact-meta").textContent = [info.Channel, `redaction ${info.RedactionPolicy}`,
+      "started " + new Date(info.InitiationTimestamp).toLocaleString(),
+      info.Participants.map((p) => `${p.DisplayName} (${p.Role})`).join(", ")].filter(Boolean).join(" · ");
     const choice = $("view-choice");
     choice.replaceChildren(el("legend", { text: "View" }), ...info.Views.map((v) => el("label", {},
       el("input", { type: "radio", name: "view", value: v, checked: v === this.view ? true : undefined,
@@ -352,6 +353,12 @@ class ContactView {
     const text = body.Content || "";
     const spans = [];
     for (const r of (body.Redaction && body.Redaction.CharacterOffsets) || []) spans.push({ ...r, kind: "pii" });
+    if (!body.Redaction && this.view === "Redacted" && this.info.RedactionPolicy !== "None") {
+      // V1 (voice) carries no redaction offsets: its placeholders ([PII], [EMAIL], …) become badges.
+      for (const found of text.matchAll(/\[[A-Z][A-Z_]*\]/g)) {
+        spans.push({ BeginOffsetChar: found.index, EndOffsetChar: found.index + found[0].length, kind: "pii" });
+      }
+    }
     for (const i of turn.issues) spans.push({ ...i, kind: "issue" });
     for (const m of turn.matches) spans.push({ ...m, kind: "match" });
     const cuts = new Set([0, text.length]);
@@ -374,11 +381,12 @@ class ContactView {
     const when = body.Time ? new Date(body.Time.AbsoluteTime).toLocaleTimeString()
       : (body.BeginOffsetMillis !== undefined ? duration(new Date(0).toISOString(), new Date(body.BeginOffsetMillis).toISOString()) : "");
     const rules = [...new Set(turn.matches.map((m) => m.rule))];
-    turn.el.replaceChildren(
-      el("span", { class: "who", text: (body.DisplayName || body.ParticipantRole) + ":" }), content,
+    turn.el.replaceChildren(...[
+      el("span", { class: "who", text: (body.DisplayName && body.DisplayName.toUpperCase() !== body.ParticipantRole
+        ? `${body.DisplayName} (${body.ParticipantRole})` : body.ParticipantRole) + ":" }), content,
       el("span", { class: "meta" }, when, " · ", sentimentLabel(body.Sentiment || null, null)),
       turn.issues.length ? el("span", { class: "turn-alert", text: " · issue" }) : null,
-      rules.length ? el("span", { class: "turn-alert", text: " · ⚠ " + rules.join(", ") }) : null);
+      rules.length ? el("span", { class: "turn-alert", text: " · ⚠ " + rules.join(", ") }) : null].filter(Boolean));
     turn.el.dataset.sentiment = body.Sentiment || "";
   }
 
