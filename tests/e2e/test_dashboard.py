@@ -181,6 +181,7 @@ def test_live_wall_and_contact_view(server: Server, connect: Any, participant: A
     participant.disconnect_participant(ConnectionToken=chat.customer)
     page.locator("#summary-text").wait_for(timeout=20000)
     page.locator("#contact-state", has_text="analysis COMPLETED").wait_for(timeout=20000)
+    wall.locator(f'tr.ended[data-contact-id="{chat.contact_id}"]', has_text="(ended)").wait_for(timeout=5000)
     page.goto(f"{server.url}/?instance={instance}#/history")
     page.get_by_label("Text").fill("refund")
     page.get_by_label("Category").fill("wants-refund")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,8 @@ from livelens.contacts.segment_log import Page, SegmentLog
 from livelens.dashboard.cards import Card
 
 PAGE_SIZE = 100
+#: How often a feed looks for contacts of its instance that ended without it seeing them live.
+RESCAN_SECONDS = 30.0
 log = logging.getLogger("livelens.dashboard")
 
 
@@ -68,6 +71,7 @@ class _Tracked:
     mark: tuple[int, str] | None = None
     ended: bool = False
     seen: bool = False
+    contact: Contact | None = None
 
 
 @dataclass
@@ -86,20 +90,38 @@ class InstanceFeed:
         self.subscribers: list[_Subscriber] = []
         self.task: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()
+        self.scanned_at = -RESCAN_SECONDS
 
     def refresh(self) -> tuple[list[dict[str, Any]], list[str]]:
-        """One look at the database: the cards that changed and the contacts that left the wall."""
+        """One look at the database: the cards that changed and the contacts that left the wall.
+
+        Live contacts come from one query; ended ones are those this feed saw end (re-read by id once)
+        plus, every ``RESCAN_SECONDS`` and at the start, the instance's contacts ended within the window.
+        """
         now = datetime.now(UTC)
+        oldest = iso(now - self.recent)
         storage = self.segments.center.storage
         with storage.read() as tx:
             contacts = {
                 c.id: c for c in (Contact.from_record(r) for r, _ in tx.live_contacts())
                 if c.instance_id == self.instance_id
             }
-            for record in tx.list_instance_contacts(self.instance_id, iso(now - self.recent),
-                                                    iso(now + timedelta(days=1)), "disconnect_timestamp"):
-                contact = Contact.from_record(record)
-                contacts[contact.id] = contact
+            for contact_id, tracked in self.tracked.items():
+                if contact_id in contacts:
+                    continue
+                if tracked.contact is not None and tracked.contact.ended:
+                    contacts[contact_id] = tracked.contact
+                else:  # it has just ended (or was deleted)
+                    record = tx.get_contact(contact_id)
+                    if record is not None:
+                        contacts[contact_id] = Contact.from_record(record)
+            if time.monotonic() - self.scanned_at >= RESCAN_SECONDS:
+                self.scanned_at = time.monotonic()
+                for record in tx.list_instance_contacts(self.instance_id, oldest, iso(now + timedelta(days=1)),
+                                                        "disconnect_timestamp"):
+                    contacts.setdefault(record["id"], Contact.from_record(record))
+            contacts = {i: c for i, c in contacts.items()
+                        if not c.ended or (c.disconnect_timestamp or "") >= oldest}
             marks = tx.segment_marks(list(contacts))
         changed = []
         for contact_id, contact in contacts.items():
@@ -115,7 +137,7 @@ class InstanceFeed:
             except Exception as exc:  # e.g. deleted meanwhile: it leaves the wall at the next look
                 log.warning("reading contact %s for the wall failed (%s)", contact_id, exc)
                 continue
-            tracked.mark, tracked.ended, tracked.seen = mark, contact.ended, True
+            tracked.mark, tracked.ended, tracked.seen, tracked.contact = mark, contact.ended, True, contact
             tracked.card.ended, tracked.card.disconnect = contact.ended, contact.disconnect_timestamp
             changed.append(tracked.card.to_json())
         gone = [contact_id for contact_id in self.tracked if contact_id not in contacts]

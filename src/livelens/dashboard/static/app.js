@@ -223,6 +223,7 @@ function togglePopover(button, alerts) {
   document.body.append(box);
   button.setAttribute("aria-expanded", "true");
   box.tabIndex = -1;
+  box.focus();
   box.addEventListener("keydown", (e) => { if (e.key === "Escape") { box.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); } });
 }
 document.addEventListener("keydown", (e) => {
