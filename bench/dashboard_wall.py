@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import httpx  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.e2e.conftest import start_chat, start_server  # noqa: E402
@@ -42,7 +43,13 @@ try:
         list(pool.map(lambda c: participant.send_message(ConnectionToken=c.customer, ContentType="text/plain",
                                                           Content="Hello, my order is late."), chats))
     print(f"{N} live chats started in {time.monotonic() - started:.1f} s")
-    time.sleep(5)
+
+    def backlog() -> int:
+        return int(httpx.get(f"{server.url}/livelens/v1/health", timeout=10).json()["analysis"]["pending_items"])
+
+    while backlog():  # measure an idle server: every turn analysed
+        time.sleep(0.5)
+    time.sleep(2)
     idle = cpu(10)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
