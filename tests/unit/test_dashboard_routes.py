@@ -70,3 +70,16 @@ def test_the_wire_protocol_still_owns_every_other_path(app: Any) -> None:
     client = TestClient(app, follow_redirects=False)
     answer = client.post("/", content=b"{}")
     assert answer.status_code in (400, 403, 404) and "x-amzn-errortype" in answer.headers
+
+
+def test_failed_sign_ins_are_limited(app: Any) -> None:
+    client = TestClient(app, follow_redirects=False)
+    page = client.get("/").text
+    for _ in range(10):
+        token = page.split('name="csrf" value="')[1].split('"')[0]
+        wrong = client.post("/dashboard/sign-in", data={"access_key": ADMIN[0], "secret_key": "guess", "csrf": token})
+        assert wrong.status_code == 401
+        page = wrong.text  # each answer's form comes with a fresh sign-in nonce
+    token = page.split('name="csrf" value="')[1].split('"')[0]
+    refused = client.post("/dashboard/sign-in", data={"access_key": ADMIN[0], "secret_key": ADMIN[1], "csrf": token})
+    assert refused.status_code == 429 and "Too many failed sign-ins" in refused.text

@@ -18,7 +18,9 @@ import hmac
 import html
 import io
 import json
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -49,6 +51,8 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 REGION = "us-east-1"
+#: Failed sign-ins one client address may make per window before it must wait (guessing secrets is slow).
+SIGNIN_FAILURES, SIGNIN_WINDOW_SECONDS = 10, 60.0
 HISTORY_LIMIT = 200
 SENTIMENTS = ("POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED")
 
@@ -70,6 +74,7 @@ class Dashboard:
         self.stream = stream
         self.wall = wall
         self.secure = secure_cookies
+        self._failures: dict[str, deque[float]] = {}
         self.router = Router(routes=[
             Route("/", self.index, methods=["GET", "HEAD"]),
             Route("/dashboard/sign-in", self.sign_in, methods=["POST"]),
@@ -124,13 +129,28 @@ class Dashboard:
             return {}
         return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
+    def _too_many_failures(self, address: str, failed: bool = False) -> bool:
+        now = time.monotonic()
+        recent = self._failures.setdefault(address, deque())
+        while recent and recent[0] < now - SIGNIN_WINDOW_SECONDS:
+            recent.popleft()
+        if failed:
+            recent.append(now)
+        if not recent:
+            del self._failures[address]
+        return len(recent) >= SIGNIN_FAILURES
+
     async def sign_in(self, request: Request) -> Response:
         form = await self._form(request)
+        address = request.client.host if request.client else ""
+        if self._too_many_failures(address):
+            return self._signin_page("Too many failed sign-ins from this address; wait a minute.", 429)
         if not self.signer.check_signin(request.cookies.get(SIGNIN_COOKIE), form.get("csrf")):
             return self._signin_page("The sign-in form expired or was not sent by this page; please try again.", 403)
         access_key, secret = form.get("access_key", "").strip(), form.get("secret_key", "").strip()
         known = self.credentials().get(access_key)
         if not access_key or known is None or not hmac.compare_digest(known.encode(), secret.encode()):
+            self._too_many_failures(address, failed=True)
             return self._signin_page("Unknown access key ID or wrong secret access key.", 401)
         value, _ = self.signer.issue(access_key)
         response = RedirectResponse("/", 303, headers=SECURITY_HEADERS)
