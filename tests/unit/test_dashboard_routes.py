@@ -83,3 +83,13 @@ def test_failed_sign_ins_are_limited(app: Any) -> None:
     token = page.split('name="csrf" value="')[1].split('"')[0]
     refused = client.post("/dashboard/sign-in", data={"access_key": ADMIN[0], "secret_key": ADMIN[1], "csrf": token})
     assert refused.status_code == 429 and "Too many failed sign-ins" in refused.text
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(app: Any) -> None:
+    client = signed_in(app, ADMIN)
+    copied = dict(client.cookies)
+    csrf = client.get("/").text.split('name="csrf-token" content="')[1].split('"')[0]
+    assert client.post("/dashboard/sign-out", data={"csrf": csrf}).status_code == 303
+    thief = TestClient(app, follow_redirects=False, cookies=copied)
+    assert thief.get("/dashboard/api/instances").status_code == 401
+    assert signed_in(app, ADMIN).get("/dashboard/api/instances").status_code == 200  # a new sign-in works

@@ -53,6 +53,7 @@ SECURITY_HEADERS = {
 REGION = "us-east-1"
 #: Failed sign-ins one client address may make per window before it must wait (guessing secrets is slow).
 SIGNIN_FAILURES, SIGNIN_WINDOW_SECONDS = 10, 60.0
+REVOKED_META = "dashboard_signed_out"
 HISTORY_LIMIT = 200
 SENTIMENTS = ("POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED")
 
@@ -75,6 +76,8 @@ class Dashboard:
         self.wall = wall
         self.secure = secure_cookies
         self._failures: dict[str, deque[float]] = {}
+        self._revoked_cache: dict[str, int] = {}
+        self._revoked_at = -1.0
         self.router = Router(routes=[
             Route("/", self.index, methods=["GET", "HEAD"]),
             Route("/dashboard/sign-in", self.sign_in, methods=["POST"]),
@@ -100,7 +103,27 @@ class Dashboard:
         session = self.signer.verify(request.cookies.get(SESSION_COOKIE))
         if session is None or session.access_key not in self.credentials():
             return None  # forged, expired, or its key was removed from the credentials
+        if session.nonce in self._revoked():
+            return None  # signed out
         return session
+
+    def _revoked(self) -> dict[str, int]:
+        """Nonces of sessions signed out before their expiry (in the database, so every node honours them;
+        re-read at most every second)."""
+        now = time.monotonic()
+        if now - self._revoked_at >= 1.0:
+            with self.segments.center.storage.read() as tx:
+                self._revoked_cache = json.loads(tx.get_meta(REVOKED_META) or "{}")
+            self._revoked_at = now
+        return self._revoked_cache
+
+    def _revoke(self, session: Session) -> None:
+        with self.segments.center.storage.write() as tx:
+            revoked = {nonce: expires for nonce, expires in json.loads(tx.get_meta(REVOKED_META) or "{}").items()
+                       if expires > time.time()}
+            revoked[session.nonce] = session.expires
+            tx.set_meta(REVOKED_META, json.dumps(revoked))
+        self._revoked_at = -1.0
 
     def _cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
         response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="strict",
@@ -163,6 +186,8 @@ class Dashboard:
         form = await self._form(request)
         if session is not None and not self.signer.check_csrf(session, form.get("csrf")):
             return Response("CSRF token missing or wrong.", 403, headers=SECURITY_HEADERS)
+        if session is not None:
+            await run_in_threadpool(self._revoke, session)
         response = RedirectResponse("/", 303, headers=SECURITY_HEADERS)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure)
         return response
