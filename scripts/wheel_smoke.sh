@@ -23,7 +23,9 @@ import zipfile
 
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
 wanted = {"livelens/analysis/data/minilm/tokenizer.json": "the MiniLM tokenizer",
-          "livelens/analysis/data/minilm/LICENSE": "the tokenizer's licence"}
+          "livelens/analysis/data/minilm/LICENSE": "the tokenizer's licence",
+          **{f"livelens/dashboard/static/{name}": f"the dashboard's {name}"
+             for name in ("index.html", "signin.html", "app.js", "app.css")}}
 missing = [what for name, what in wanted.items() if name not in names]
 if missing:
     sys.exit("wheel smoke: FAILED: the wheel lacks " + " and ".join(missing))

@@ -91,7 +91,8 @@ def start_demo(directory: Path, env: dict[str, str]) -> tuple[subprocess.Popen[s
         if not line:
             raise AssertionError("livelens demo exited:\n" + "".join(output))
         output.append(line)
-        if "watch --profile livelens" in line:  # the first contact is announced: the profile is written
+        # The chat contact is announced (the two conversations start in parallel): the profile is written.
+        if "watch --profile livelens" in line and any("(chat) as contact" in seen for seen in output):
             return process, output
     process.kill()
     raise AssertionError("livelens demo did not announce a contact:\n" + "".join(output))
@@ -108,10 +109,12 @@ def test_tour_runs_as_written(tmp_path: Path) -> None:
         printed = "".join(demo_output)
         for pattern in (r"livelens \S+ listening on http://127\.0\.0\.1:\d+",
                         r"Wrote \[profile livelens\] \(endpoint_url = http://127\.0\.0\.1:\d+, region = us-east-1\)",
+                        r"Supervisor dashboard: http://127\.0\.0\.1:\d+/\?instance=[0-9a-f-]{36}#/wall",
+                        r"Sign in with access key ID LLIA\w+ and secret access key \S+",
                         r"Replaying '.+' \(chat\) as contact [0-9a-f-]{36}\."):
             assert re.search(pattern, printed), (pattern, printed)
         # The printed command works as printed in a new shell (nothing exported).
-        pasted = next(line.strip() for line in demo_output if "--profile livelens connect" in line)
+        pasted = next(line.strip() for line in demo_output if "--profile livelens connect list-" in line)
         result = subprocess.run(pasted, shell=True, capture_output=True, text=True, env=env, cwd=tmp_path,
                                 timeout=60)
         assert result.returncode == 0 and '"Channel": "CHAT"' in result.stdout, result.stderr

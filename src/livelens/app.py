@@ -41,6 +41,9 @@ from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
 from livelens.contacts.tags import TagBook
 from livelens.contacts.tokens import TokenIssuer
+from livelens.dashboard.routes import Dashboard
+from livelens.dashboard.session import SessionSigner
+from livelens.dashboard.wall import Wall
 from livelens.health import HEALTH_PATH, METRICS_PATH, Observatory
 from livelens.ingest.chat import ChatIngest, Uploads
 from livelens.ingest.sessions import SocketSessions
@@ -305,6 +308,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         restarts=(lambda: supervisor.restarts) if supervisor is not None else (lambda: 0),
     )
 
+    wall = Wall(runtime.services.segments, settings.dashboard_wall_interval, settings.dashboard_recent_minutes,
+                settings.stream_heartbeat_seconds)
+    services = runtime.services
+    assert services.search is not None and services.rules is not None
+    dashboard = Dashboard(
+        segments=services.segments, search=services.search, rules=services.rules,
+        credentials=lambda: runtime.credentials, authorizer=authorizer,
+        signer=SessionSigner(server_key(runtime.storage), int(settings.dashboard_session_hours * 3600)),
+        stream=stream, wall=wall, secure_cookies=settings.public_url.startswith("https://"),
+    )
+
     sessions = SocketSessions()
     runtime.services.center.on_revoke = sessions.revoke
 
@@ -365,7 +379,19 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     )
     # Every path, whatever it contains, goes to the wire endpoint (a catch-all
     # route's pattern would not match paths with a newline in them).
-    app.router.default = endpoint.asgi
+    async def default(scope: Any, receive: Any, send: Any) -> None:
+        # The dashboard: GET / and /dashboard/... (AWS wire requests never use those).
+        if scope["type"] == "http" and dashboard.handles(scope["path"]) and (
+                scope["path"] != "/" or scope["method"] in ("GET", "HEAD")):
+            await dashboard(scope, receive, send)
+        else:
+            await endpoint.asgi(scope, receive, send)
+
+    app.router.default = default
     app.state.runtime = runtime
-    app.state.close_streams = stream.close  # called when a shutdown signal arrives (cli/main.py)
+    def close_streams() -> None:
+        stream.close()
+        wall.close()
+
+    app.state.close_streams = close_streams  # called when a shutdown signal arrives (cli/main.py)
     return app

@@ -124,6 +124,11 @@ SETTINGS: tuple[Setting, ...] = (
             "(/livelens/v1/.../stream) waiting for new segments.", float),
     Setting("stream_heartbeat_seconds", 15.0, "Seconds of silence after which a segment stream sends a ': ping' "
             "comment, so proxies keep idle streams open.", float),
+    Setting("dashboard_session_hours", 8.0, "Hours a dashboard sign-in lasts (the session cookie's expiry).",
+            float),
+    Setting("dashboard_wall_interval", 0.5, "Seconds between the live wall's reads of the database (live "
+            "contacts, their segment marks) while a dashboard watches an instance.", float),
+    Setting("dashboard_recent_minutes", 30.0, "Minutes an ended contact stays on the live wall.", float),
 )
 
 
@@ -166,6 +171,9 @@ class Settings:
     public_url: str = ""
     stream_poll_interval: float = 0.1
     stream_heartbeat_seconds: float = 15.0
+    dashboard_session_hours: float = 8.0
+    dashboard_wall_interval: float = 0.5
+    dashboard_recent_minutes: float = 30.0
 
     @classmethod
     def load(
@@ -225,6 +233,12 @@ class Settings:
             raise ValueError("stream_poll_interval must be between 0.01 and 60")
         if not 1 <= self.stream_heartbeat_seconds <= 3600:
             raise ValueError("stream_heartbeat_seconds must be between 1 and 3600")
+        if not 0.01 <= self.dashboard_session_hours <= 24 * 30:
+            raise ValueError("dashboard_session_hours must be between 0.01 and 720")
+        if not 0.05 <= self.dashboard_wall_interval <= 60:
+            raise ValueError("dashboard_wall_interval must be between 0.05 and 60")
+        if self.dashboard_recent_minutes < 0:
+            raise ValueError("dashboard_recent_minutes must be 0 or more")
         if self.chat_idle_timeout_minutes < 0 or self.voice_silence_timeout_seconds < 0:
             raise ValueError("chat_idle_timeout_minutes and voice_silence_timeout_seconds must be 0 or more")
 

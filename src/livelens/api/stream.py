@@ -174,11 +174,19 @@ class SegmentStream:
             if self.authorizer is not None:
                 self.authorizer.check(caller.access_key, caller.region, "connect", OPERATION,
                                       {"InstanceId": instance_id})
+        except AuthError as exc:
+            return self._error(request_id, exc.code, 403, exc.message)
+        except LivelensError as exc:
+            return self._error(request_id, exc.code, error_status(None, exc.code), exc.message)
+        return await self.serve(request, instance_id, contact_id, request_id)
+
+    async def serve(self, request: Request, instance_id: str, contact_id: str, request_id: str) -> Response:
+        """The stream of a caller already authenticated and authorized (by SigV4 here, or by the
+        dashboard's session cookie)."""
+        try:
             fetch = self._fetcher(request, instance_id, contact_id)
             cursor = request.headers.get("last-event-id") or request.query_params.get("LastEventId") or None
             first = await run_in_threadpool(fetch, cursor)
-        except AuthError as exc:
-            return self._error(request_id, exc.code, 403, exc.message)
         except LivelensError as exc:
             return self._error(request_id, exc.code, error_status(None, exc.code), exc.message)
         return StreamingResponse(

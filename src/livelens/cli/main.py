@@ -178,6 +178,9 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
     else:
         connection = f"--endpoint-url {url}"
         prefix = f"AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} AWS_DEFAULT_REGION=us-east-1 "
+    ensure_demo_rules(endpoint, instance_id)
+    click.echo(f"\nSupervisor dashboard: {url}/?instance={instance_id}#/wall")
+    click.echo(f"  Sign in with access key ID {access_key} and secret access key {secret_key}")
     conversations = sorted(
         (f for f in resources.files("livelens.demo").iterdir() if f.name.endswith(".json")), key=lambda f: f.name
     )
@@ -202,6 +205,28 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
             kwargs={"speed": speed, "on_start": announce}, daemon=True,
         ).start()
         time.sleep(0.5)
+
+
+#: Rules the demo instance gets, so the dashboard's wall shows alerts (Contact Lens rule functions).
+DEMO_RULES = {
+    "Refund or double charge": 'customer said "refund" or customer said "charged twice"',
+    "Service outage": 'customer said "not been working" or agent said "outage"',
+}
+
+
+def ensure_demo_rules(endpoint: Any, instance_id: str) -> None:
+    """Create the demo rules on the demo instance unless they exist (a rerun of the demo keeps them)."""
+    connect = endpoint.client("connect")
+    existing = {r["Name"] for r in connect.list_rules(InstanceId=instance_id, MaxResults=100)["RuleSummaryList"]}
+    for name, function in DEMO_RULES.items():
+        for channel, source in (("chat", "OnRealTimeChatAnalysisAvailable"), ("voice", "OnRealTimeCallAnalysisAvailable")):
+            if f"{name} {channel}" in existing:
+                continue
+            connect.create_rule(
+                InstanceId=instance_id, Name=f"{name} {channel}", TriggerEventSource={"EventSourceName": source},
+                Function=function, PublishStatus="PUBLISHED",
+                Actions=[{"ActionType": "ASSIGN_CONTACT_CATEGORY", "AssignContactCategoryAction": {}}],
+            )
 
 
 from livelens.cli import aws_commands, completion, watch  # noqa: E402
