@@ -26,6 +26,8 @@ from livelens.api.authz import Authorizer, Policy
 from livelens.api.context import Services
 from livelens.api.limits import InflightLimiter
 from livelens.api.routing import load_service_models
+from livelens.api.instance_stream import PATH as INSTANCE_STREAM_PATH
+from livelens.api.instance_stream import InstanceStream
 from livelens.api.stream import PATH as STREAM_PATH
 from livelens.api.stream import SegmentStream
 from livelens.api.throttle import Throttle
@@ -264,6 +266,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
                            poll_interval=settings.stream_poll_interval,
                            heartbeat_seconds=settings.stream_heartbeat_seconds,
                            base_url=endpoint.base_url)
+    instance_stream = InstanceStream(stream)
     supervisor = runtime.supervisor
     observatory = Observatory(
         runtime.storage,
@@ -320,6 +323,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route(HEALTH_PATH, observatory.health, methods=["GET"]),
             Route(METRICS_PATH, observatory.metrics, methods=["GET"]),
             Route(STREAM_PATH, stream.handle, methods=["GET"]),
+            Route(INSTANCE_STREAM_PATH, instance_stream.handle, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
@@ -327,5 +331,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     # route's pattern would not match paths with a newline in them).
     app.router.default = endpoint.asgi
     app.state.runtime = runtime
-    app.state.close_streams = stream.close  # called when a shutdown signal arrives (cli/main.py)
+    def close_streams() -> None:  # called when a shutdown signal arrives (cli/main.py)
+        stream.close()
+        instance_stream.close()
+
+    app.state.close_streams = close_streams
     return app

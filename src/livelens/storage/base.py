@@ -165,6 +165,20 @@ class Transaction(Protocol):
         ("raw", "redacted", or "redacted_or_raw") form; segments without that form are skipped."""
         ...
 
+    # the instance event log (see migrations/sqlite/0009_instance_events.sql): written by the storage itself
+    # whenever a contact is inserted, a segment appended, an analysis ends or an alert action is recorded
+    def list_instance_events(self, instance_id: str, *, after: int, limit: int) -> list[Record]:
+        """Up to ``limit`` events of the instance after position ``after``, oldest first: ``seq``,
+        ``contact_id``, ``kind`` (STARTED, SEGMENT, COMPLETED, FAILED or ALERT); a SEGMENT also has
+        ``segment_kind``, ``raw`` and ``redacted`` (the stored JSON texts, None where absent), an ALERT
+        ``event`` (the alert's JSON text). PostgreSQL: the positions must be visible in commit order
+        (no reader may see position N while an event below N can still commit), e.g. append the
+        events under a transaction-level advisory lock taken just before the first insert."""
+        ...
+    def last_instance_event(self) -> int:
+        """The newest position of any instance's event log (0 when empty): the stream's LATEST."""
+        ...
+
     # idempotency (ClientToken)
     def get_idempotent(self, scope: str, token: str) -> tuple[str, Record] | None: ...
     def put_idempotent(self, scope: str, token: str, request_hash: str, response: Record) -> None: ...
