@@ -24,10 +24,10 @@ from livelens.api.app import WireEndpoint
 from livelens.api.auth import SigV4Verifier, load_credentials, load_policies
 from livelens.api.authz import Authorizer, Policy
 from livelens.api.context import Services
-from livelens.api.limits import InflightLimiter
-from livelens.api.routing import load_service_models
 from livelens.api.instance_stream import PATH as INSTANCE_STREAM_PATH
 from livelens.api.instance_stream import InstanceStream
+from livelens.api.limits import InflightLimiter
+from livelens.api.routing import load_service_models
 from livelens.api.stream import PATH as STREAM_PATH
 from livelens.api.stream import SegmentStream
 from livelens.api.throttle import Throttle
@@ -41,6 +41,7 @@ from livelens.contacts.rules import RuleBook, RuleRunner
 from livelens.contacts.search import ContactSearch
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
+from livelens.contacts.stream_webhooks import pump as pump_stream_events
 from livelens.contacts.tags import TagBook
 from livelens.contacts.tokens import TokenIssuer
 from livelens.health import HEALTH_PATH, METRICS_PATH, Observatory
@@ -198,7 +199,7 @@ def build_runtime(settings: Settings, storage: Storage | None = None,
     policies = load_policies(settings.credentials, os.environ, generated_path)
     pipeline_for = pipeline_factory(settings, unavailable)
     center = contact_center(settings, storage, pipeline_for)
-    deliverer = Deliverer(storage)
+    deliverer = Deliverer(storage, pump=functools.partial(pump_stream_events, storage, center.account_id))
     # Worker processes on this machine (ours, or `livelens worker` run by hand) wake on a datagram.
     notifiers: list[Notifier] = [DatagramNotifier(wake_directory(settings.db))]
     worker = supervisor = None

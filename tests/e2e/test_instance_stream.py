@@ -17,16 +17,19 @@ import httpx
 import pytest
 
 from livelens.replay import Endpoint
+from livelens.rules.alerts import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
 from tests.e2e.conftest import (
     ACCESS_KEY,
     SECRET_KEY,
     Server,
     list_v1_all,
+    signed_request,
     start_chat,
     unique,
     utterances_path,
     wait_for,
 )
+from tests.e2e.test_rules import ALERT, CATEGORY, SECRET, Receiver, create_rule, new_instance
 from tests.e2e.test_stream import Event, listed, presigned, signed_headers
 
 V2_ALL = ["Transcript", "Categories", "Issues", "Event", "Attachments", "PostContactSummary"]
@@ -247,3 +250,54 @@ def test_redacted_only_never_puts_the_pii_on_the_stream(server: Server, connect:
     text = bytes(reader.raw).decode()
     assert "[EMAIL]" in text or "[PII]" in text
     assert email not in text and email.split("@")[0] not in text
+
+
+def test_stream_events_and_alerts_reach_a_subscribed_webhook_signed_and_redacted(
+    server: Server, connect: Any, participant: Any
+) -> None:
+    receiver = Receiver()
+    try:
+        instance = new_instance(connect)
+        alerts_only = Receiver()
+        answer = signed_request(server, "PUT", f"/livelens/v1/instances/{instance}/webhooks", {"Webhooks": [
+            {"Url": receiver.url, "Secret": SECRET, "StreamEvents": ["STARTED", "SEGMENTS", "COMPLETED"]},
+            {"Url": alerts_only.url, "Secret": SECRET},
+        ]})
+        assert answer.status_code == 200, answer.text
+        got = signed_request(server, "GET", f"/livelens/v1/instances/{instance}/webhooks", None).json()
+        assert got["Webhooks"] == [{"Url": receiver.url, "StreamEvents": ["STARTED", "SEGMENTS", "COMPLETED"]},
+                                   {"Url": alerts_only.url}]
+        bad = signed_request(server, "PUT", f"/livelens/v1/instances/{instance}/webhooks",
+                             {"Webhooks": [{"Url": receiver.url, "StreamEvents": ["ALERT"]}]})
+        assert bad.status_code == 400 and "StreamEvents" in bad.json()["Message"]
+        create_rule(connect, instance, "refund", 'customer said "refund"', actions=CATEGORY + ALERT)
+        reader = Reader(instance_stream_url(server, instance, "OutputType=Raw"), lambda events: any(
+            e.event == "COMPLETED" for e in events))
+        reader.start()
+        reader.opened()
+        chat = start_chat(connect, participant, instance, **{"livelens:redaction": "RedactedOnly"})
+        email = f"zq{unique()}@example.com"
+        participant.send_message(ContentType="text/plain", Content=f"I want a refund, my email is {email}.",
+                                 ConnectionToken=chat.customer)
+        participant.disconnect_participant(ConnectionToken=chat.customer)
+        reader.join(timeout=120)
+        wait_for(lambda: any(r["event"].get("StreamingEventType") == "COMPLETED" for r in receiver.requests),
+                 timeout=60)
+        wait_for(lambda: alerts_only.requests, timeout=30)
+        delivered = [r for r in receiver.requests if r["status"] == 200]
+        types = [r["headers"]["X-Livelens-Event-Type"] for r in delivered]
+        assert types[0] == "STARTED" and "SEGMENTS" in types and "COMPLETED" in types and "ALERT" in types
+        for request in delivered:
+            assert verify(SECRET, request["headers"][SIGNATURE_HEADER], request["body"])
+            assert email not in request["body"].decode()
+        ids = [r["headers"][EVENT_ID_HEADER] for r in delivered]
+        assert len(ids) == len(set(ids))
+        # The webhook got what the stream sent (the stream's OutputType=Raw has no original here either).
+        streamed = [(e.event, json.loads(e.data)) for e in reader.events if e.event not in ("open", "position")]
+        hooked = [(r["headers"]["X-Livelens-Event-Type"], r["event"]) for r in delivered]
+        assert flat([x for x in hooked if x[0] != "ALERT"]) == flat([x for x in streamed if x[0] != "ALERT"])
+        assert [x for x in streamed if x[0] == "ALERT"][0][1]["detail"]["ruleName"] == "refund"
+        assert all(r["headers"]["X-Livelens-Event-Type"] == "ALERT" for r in alerts_only.requests)
+        alerts_only.close()
+    finally:
+        receiver.close()
