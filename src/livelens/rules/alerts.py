@@ -236,11 +236,27 @@ class Deliverer:
             alerts = tx.due_alerts(self.clock(), self.policy.batch)
         if not alerts:
             return 0
-        results = list(self._pool.map(self._attempt, alerts))
+        # One destination's alerts go one after the other, in outbox order, stopping at the first that
+        # fails (so a healthy receiver gets stream events in order, and a dead one costs one attempt per
+        # round); destinations in parallel.
+        by_url: dict[str, list[Record]] = {}
+        for alert in alerts:
+            by_url.setdefault(alert["url"], []).append(alert)
+
+        def in_order(group: list[Record]) -> list[tuple[Record, tuple[str, int, float, Record]]]:
+            results = []
+            for alert in group:
+                result = self._attempt(alert)
+                results.append((alert, result))
+                if result[0] != DELIVERED:
+                    break
+            return results
+
+        done = [pair for results in self._pool.map(in_order, list(by_url.values())) for pair in results]
         with self.storage.write() as tx:
-            for alert, (status, attempts, next_attempt, data) in zip(alerts, results, strict=True):
+            for alert, (status, attempts, next_attempt, data) in done:
                 tx.update_alert(alert["id"], status=status, attempts=attempts, next_attempt=next_attempt, data=data)
-        return len(alerts)
+        return len(done)
 
     def _attempt(self, alert: Record) -> tuple[str, int, float, Record]:
         body = alert["body"].encode()

@@ -609,7 +609,7 @@ class SqliteTransaction(SqliteClaims):
     def due_alerts(self, now: float, limit: int) -> list[Record]:
         rows = self.conn.execute(
             "SELECT id, instance_id, status, attempts, next_attempt, data FROM alerts"
-            " WHERE status = 'PENDING' AND next_attempt <= ? ORDER BY next_attempt LIMIT ?",
+            " WHERE status = 'PENDING' AND next_attempt <= ? ORDER BY next_attempt, seq LIMIT ?",
             (now, limit),
         )
         return [self._alert(row) for row in rows]
