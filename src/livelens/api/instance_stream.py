@@ -13,18 +13,21 @@ The stream first sends ``event: open`` with the starting cursor as its ``id``,
 then every event after it, and never ends by itself. An ``id`` is an
 HMAC-signed position in the instance's event log, bound to the instance;
 ``Last-Event-ID`` (header, or the ``LastEventId`` query parameter) resumes
-right after it with no gap and no duplicate. Heartbeats (``: ping``) carry no
-id; when filters drop events the stream still moves its cursor forward with
-an ``event: position`` (data ``{}``) so a reconnect does not read them again.
+right after it with no gap and no duplicate.
 
 Query parameters: ``StartPosition`` LATEST (default: what happens from now)
 or TRIM_HORIZON (the whole log); ``OutputType`` Redacted (default) or Raw for
 CHAT segments; ``EventTypes``, ``Channels``, ``SegmentTypes`` (comma-separated
 filters).
 
-Waking comes through the database: one :class:`HeadWatcher` per process reads
-the log's newest position every ``stream_poll_interval`` seconds (one query
-for all instance streams) and wakes them when it moved.
+Waking comes through the database: one :class:`Tails` per process reads the
+log's newest position every ``stream_poll_interval`` seconds (one query for
+all instance streams); when it moved, it reads each followed instance's new
+rows once and wakes that instance's streams, which render them from memory
+(streams at the same place with the same filters share the rendered text).
+A stream further behind than memory reaches reads storage until it catches up.
+When filters drop events, the cursor still moves: a heartbeat then carries it
+as ``event: position`` (data ``{}``) instead of a ``: ping``.
 
 Authentication and authorization are the per-contact stream's
 (:class:`livelens.api.stream.SegmentStream`): SigV4 headers or presigned
@@ -36,11 +39,13 @@ parameter or cursor, 404 for an unknown instance).
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -55,15 +60,22 @@ from livelens.contacts.instance_events import (
     OUTPUT_TYPES,
     SEGMENT_TYPES,
     Batch,
+    ContactInfo,
     EventFilter,
+    InstanceEvent,
     parse_list,
     read_events,
+    remember_contacts,
+    render,
 )
 from livelens.contacts.service import ContactCenter
 from livelens.errors import InvalidRequestException, LivelensError
+from livelens.storage.base import Record
 
 PATH = "/livelens/v1/instances/{InstanceId}/stream"
 PAGE_ROWS = 500
+TAIL_ROWS = 2000  # rows of the log one tick reads per followed instance
+TAIL_CHUNKS = 600  # ticks kept in memory per instance (a minute at 0.1 s)
 START_POSITIONS = ("LATEST", "TRIM_HORIZON")
 log = logging.getLogger("livelens.stream")
 
@@ -72,52 +84,107 @@ def cursor_scope(instance_id: str) -> str:
     return f"instance-events|{instance_id}"
 
 
-class HeadWatcher:
-    """Wakes every waiting instance stream when the event log's newest position moves."""
+@dataclass
+class Chunk:
+    """Rows of one instance's event log read in one tick: positions ``after`` < seq <= ``last``."""
+
+    after: int
+    last: int
+    rows: list[Record]
+    texts: dict[EventFilter, tuple[str, int]] = field(default_factory=dict)  # SSE text, last event position
+
+
+class Tail:
+    """The newest rows of one instance's event log, read once per tick for all its streams."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.chunks: collections.deque[Chunk] = collections.deque(maxlen=TAIL_CHUNKS)
+        self.contacts: dict[str, ContactInfo | None] = {}
+        self.waiting: set[asyncio.Event] = set()
+
+    def covers(self, position: int) -> bool:
+        oldest = self.chunks[0].after if self.chunks else self.position
+        return position >= oldest
+
+
+class Tails:
+    """Per process: one :class:`Tail` per instance some stream follows. Every ``interval`` seconds it
+    reads the log's newest position (one query for all instances); when it moved, each followed
+    instance's new rows are read once, kept in memory, and its streams are woken. A stream catches up
+    from storage when it is behind what memory holds."""
 
     def __init__(self, center: ContactCenter, interval: float) -> None:
         self.center = center
         self.interval = interval
-        self._waiting: set[asyncio.Event] = set()
+        self.tails: dict[str, Tail] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.head = -1
 
     def wake_all(self) -> None:
         def wake() -> None:
-            for event in self._waiting:
-                event.set()
+            for tail in self.tails.values():
+                for event in tail.waiting:
+                    event.set()
 
         if self._loop is not None:
             self._loop.call_soon_threadsafe(wake)
 
-    def watch(self) -> asyncio.Event:
+    def follow(self, instance_id: str, head: int) -> tuple[Tail, asyncio.Event]:
+        """Wake the caller when ``instance_id`` has new rows; ``head``: the log's end, read just before."""
         self._loop = asyncio.get_running_loop()
+        tail = self.tails.get(instance_id)
+        if tail is None:
+            tail = self.tails[instance_id] = Tail(head)
+            self.head = -1  # read it at the next tick even if the log's end does not move again
         event = asyncio.Event()
-        self._waiting.add(event)
+        tail.waiting.add(event)
         if self._task is None or self._task.done():
-            self._task = self._loop.create_task(self._run(), name="livelens-instance-stream-watcher")
-        return event
+            self._task = self._loop.create_task(self._run(), name="livelens-instance-stream-tails")
+        return tail, event
 
-    def unwatch(self, event: asyncio.Event) -> None:
-        self._waiting.discard(event)
+    def leave(self, instance_id: str, event: asyncio.Event) -> None:
+        tail = self.tails.get(instance_id)
+        if tail is not None:
+            tail.waiting.discard(event)
+            if not tail.waiting:
+                del self.tails[instance_id]
 
-    def _read(self) -> int:
+    def _read(self, reads: list[tuple[str, int, dict[str, ContactInfo | None]]]) -> tuple[int, dict[str, list[Record]]]:
         with self.center.storage.read() as tx:
-            return tx.last_instance_event()
+            head = tx.last_instance_event()
+            found: dict[str, list[Record]] = {}
+            if head != self.head:
+                for instance_id, after, contacts in reads:
+                    rows = tx.list_instance_events(instance_id, after=after, limit=TAIL_ROWS)
+                    remember_contacts(tx, rows, contacts)
+                    found[instance_id] = rows
+            return head, found
 
     async def _run(self) -> None:
-        while self._waiting:
+        while self.tails:
             await asyncio.sleep(self.interval)
+            tails = dict(self.tails)
             try:
-                head = await run_in_threadpool(self._read)
-            except Exception as exc:  # a busy database: wake everyone, they read and report
+                head, found = await run_in_threadpool(
+                    self._read, [(i, t.position, t.contacts) for i, t in tails.items()])
+            except Exception as exc:  # a busy database: wake everyone, they read storage and report
                 log.warning("reading the instance event log failed (%s)", exc)
-                head = -1
-            if head != self.head or head < 0:
-                self.head = head
-                for event in self._waiting:
-                    event.set()
+                head, found = -1, {}
+                for tail in tails.values():
+                    tail.chunks.clear()
+            for instance_id, rows in found.items():
+                tail = tails[instance_id]
+                if rows and self.tails.get(instance_id) is tail:
+                    tail.chunks.append(Chunk(tail.position, int(rows[-1]["seq"]), rows))
+                    tail.position = int(rows[-1]["seq"])
+            if len(max(found.values(), key=len, default=[])) < TAIL_ROWS:
+                self.head = head  # else: read the rest at the next tick
+            if found or head < 0:
+                for tail in tails.values():
+                    for event in tail.waiting:
+                        event.set()
 
 
 class InstanceStream:
@@ -126,14 +193,14 @@ class InstanceStream:
     def __init__(self, contacts: SegmentStream) -> None:
         self.contacts = contacts
         self.center: ContactCenter = contacts.segments.center
-        self.watcher = HeadWatcher(self.center, contacts.poll_interval)
+        self.tails = Tails(self.center, contacts.poll_interval)
         self.closing = False
 
     def close(self) -> None:
         self.closing = True
-        self.watcher.wake_all()
+        self.tails.wake_all()
 
-    def _start(self, request: Request, instance_id: str) -> tuple[int, EventFilter]:
+    def _start(self, request: Request, instance_id: str) -> tuple[int, int, EventFilter]:
         query = request.query_params
         output_type = query.get("OutputType", "Redacted")
         if output_type not in OUTPUT_TYPES:
@@ -156,13 +223,14 @@ class InstanceStream:
         cursor = request.headers.get("last-event-id") or query.get("LastEventId") or None
         with self.center.storage.read() as tx:
             self.center.get_instance(tx, instance_id)
+            head = tx.last_instance_event()
             if cursor is not None:
                 position = self.center.next_tokens.decode(cursor, cursor_scope(instance_id), "Last-Event-ID")
             elif start == "TRIM_HORIZON":
                 position = 0
             else:
-                position = tx.last_instance_event()
-        return position, wanted
+                position = head
+        return position, head, wanted
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -172,13 +240,13 @@ class InstanceStream:
             if self.contacts.authorizer is not None:
                 self.contacts.authorizer.check(caller.access_key, caller.region, "connect", OPERATION,
                                                {"InstanceId": instance_id})
-            position, wanted = await run_in_threadpool(self._start, request, instance_id)
+            position, head, wanted = await run_in_threadpool(self._start, request, instance_id)
         except AuthError as exc:
             return SegmentStream._error(request_id, exc.code, 403, exc.message)
         except LivelensError as exc:
             return SegmentStream._error(request_id, exc.code, error_status(None, exc.code), exc.message)
         return StreamingResponse(
-            self._events(instance_id, position, wanted),
+            self._events(instance_id, position, head, wanted),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no", "x-amzn-RequestId": request_id},
         )
@@ -193,8 +261,39 @@ class InstanceStream:
     def _id(self, instance_id: str, position: int) -> str:
         return self.center.next_tokens.encode(cursor_scope(instance_id), position)
 
-    async def _events(self, instance_id: str, position: int, wanted: EventFilter) -> AsyncIterator[str]:
-        changed = self.watcher.watch()
+    def _text(self, instance_id: str, events: list[InstanceEvent]) -> str:
+        return "".join(f"id: {self._id(instance_id, e.position)}\nevent: {e.event_type}\ndata: {e.data}\n\n"
+                       for e in events)
+
+    def _from_memory(self, instance_id: str, tail: Tail, position: int,
+                     wanted: EventFilter) -> tuple[str, int, int] | None:
+        """SSE text of the events after ``position`` held in memory, the position of its last event and
+        the position read up to; None when memory does not reach back to ``position``."""
+        if not tail.covers(position):
+            return None
+        parts: list[str] = []
+        last_event = position
+        for chunk in list(tail.chunks):
+            if chunk.last <= position:
+                continue
+            if chunk.after == position and wanted in chunk.texts:
+                text, event_position = chunk.texts[wanted]
+            else:
+                rows = [r for r in chunk.rows if int(r["seq"]) > position]
+                events = render(rows, None, self.center.account_id, instance_id, wanted, tail.contacts)
+                text = self._text(instance_id, events)
+                event_position = events[-1].position if events else position
+                if chunk.after == position:
+                    chunk.texts[wanted] = (text, event_position)  # the next stream at this place reuses it
+            parts.append(text)
+            if text:
+                last_event = event_position
+            position = chunk.last
+        return "".join(parts), last_event, position
+
+    async def _events(self, instance_id: str, position: int, head: int,
+                      wanted: EventFilter) -> AsyncIterator[str]:
+        tail, changed = self.tails.follow(instance_id, head)
         cache: dict[str, object] = {}
         try:
             opened = json.dumps({"InstanceId": instance_id})
@@ -203,27 +302,34 @@ class InstanceStream:
             last_sent = time.monotonic()
             while not self.closing:
                 changed.clear()  # before the read: a commit after it sets the event again
-                try:
-                    batch = await run_in_threadpool(self._read, instance_id, position, wanted, cache)
-                except LivelensError as exc:  # e.g. the instance was deleted mid-stream
-                    yield f"event: error\ndata: {json.dumps({'__type': exc.code, 'Message': exc.message})}\n\n"
-                    return
-                for event in batch.events:
-                    yield f"id: {self._id(instance_id, event.position)}\nevent: {event.event_type}\ndata: {event.data}\n\n"
-                    sent_position = event.position
+                held = self._from_memory(instance_id, tail, position, wanted)
+                if held is not None:
+                    text, event_position, position = held
+                    more = False
+                else:  # behind what memory holds: catch up from storage
+                    try:
+                        batch = await run_in_threadpool(self._read, instance_id, position, wanted, cache)
+                    except LivelensError as exc:  # e.g. the instance was deleted mid-stream
+                        yield f"event: error\ndata: {json.dumps({'__type': exc.code, 'Message': exc.message})}\n\n"
+                        return
+                    text = self._text(instance_id, batch.events)
+                    event_position = batch.events[-1].position if batch.events else position
+                    position, more = batch.position, batch.more
+                if text:
+                    yield text
+                    sent_position = event_position
                     last_sent = time.monotonic()
-                position = batch.position
-                if batch.more:
+                if more:
                     continue
-                if position != sent_position:  # filters dropped the tail: move the client's cursor past it
-                    yield f"id: {self._id(instance_id, position)}\nevent: position\ndata: {{}}\n\n"
-                    sent_position = position
-                    last_sent = time.monotonic()
                 idle = self.contacts.heartbeat_seconds - (time.monotonic() - last_sent)
                 try:
                     await asyncio.wait_for(changed.wait(), timeout=max(0.0, idle))
                 except TimeoutError:
-                    yield ": ping\n\n"
+                    if position != sent_position:  # filters dropped what was read: move the client's cursor
+                        yield f"id: {self._id(instance_id, position)}\nevent: position\ndata: {{}}\n\n"
+                        sent_position = position
+                    else:
+                        yield ": ping\n\n"
                     last_sent = time.monotonic()
         finally:
-            self.watcher.unwatch(changed)
+            self.tails.leave(instance_id, changed)

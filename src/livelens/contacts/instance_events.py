@@ -66,7 +66,7 @@ class InstanceEvent:
 
 
 @dataclass(frozen=True)
-class _ContactInfo:
+class ContactInfo:
     channel: str
     language: str
     policy: str
@@ -75,19 +75,23 @@ class _ContactInfo:
     keeps_original: bool
 
 
-def _info(tx: Transaction, contact_id: str, cache: MutableMapping[str, _ContactInfo | None]) -> _ContactInfo | None:
+def _info(tx: Transaction | None, contact_id: str,
+          cache: MutableMapping[str, ContactInfo | None]) -> ContactInfo | None:
+    """The contact's envelope facts, from ``cache`` (filled by :func:`remember_contacts`) or ``tx``."""
     if contact_id not in cache:
+        if tx is None:
+            return None
         record = tx.get_contact(contact_id)
         if record is None:
             cache[contact_id] = None
         else:
             contact = Contact.from_record(record)
-            cache[contact_id] = _ContactInfo(contact.channel, contact.language, contact.redaction_policy,
+            cache[contact_id] = ContactInfo(contact.channel, contact.language, contact.redaction_policy,
                                              contact.redaction_mask, contact.redacts, contact.keeps_original)
     return cache[contact_id]
 
 
-def _envelope(account_id: str, instance_id: str, contact_id: str, info: _ContactInfo, event_type: str,
+def _envelope(account_id: str, instance_id: str, contact_id: str, info: ContactInfo, event_type: str,
               output_type: str | None = None) -> dict[str, object]:
     if info.channel == "VOICE":
         return {"Version": "1.0.0", "Channel": "VOICE", "AccountId": account_id, "InstanceId": instance_id,
@@ -106,7 +110,7 @@ def _envelope(account_id: str, instance_id: str, contact_id: str, info: _Contact
     return envelope
 
 
-def _chat_output(info: _ContactInfo, preferred: str) -> str:
+def _chat_output(info: ContactInfo, preferred: str) -> str:
     if not info.redacts:
         return "Raw"
     if not info.keeps_original:
@@ -114,7 +118,7 @@ def _chat_output(info: _ContactInfo, preferred: str) -> str:
     return preferred
 
 
-def _segment_body(row: Record, info: _ContactInfo, output_type: str) -> str | None:
+def _segment_body(row: Record, info: ContactInfo, output_type: str) -> str | None:
     if info.channel == "VOICE":  # as V1 lists it: redacted whenever there is a redacted form
         body = row["redacted"] if row["redacted"] is not None else row["raw"]
         if row["segment_kind"] not in V1_KINDS:
@@ -126,8 +130,14 @@ def _segment_body(row: Record, info: _ContactInfo, output_type: str) -> str | No
     return None if body is None else f'{{"{row["segment_kind"]}":{body}}}'
 
 
-def render(rows: list[Record], tx: Transaction, account_id: str, instance_id: str, wanted: EventFilter,
-           cache: MutableMapping[str, _ContactInfo | None]) -> list[InstanceEvent]:
+def remember_contacts(tx: Transaction, rows: list[Record], cache: MutableMapping[str, ContactInfo | None]) -> None:
+    """Fill ``cache`` for the contacts of ``rows``, so :func:`render` can run without a transaction."""
+    for row in rows:
+        _info(tx, row["contact_id"], cache)
+
+
+def render(rows: list[Record], tx: Transaction | None, account_id: str, instance_id: str, wanted: EventFilter,
+           cache: MutableMapping[str, ContactInfo | None]) -> list[InstanceEvent]:
     """The events of consecutive log rows (``list_instance_events``) a reader with ``wanted`` gets."""
     events: list[InstanceEvent] = []
     group: list[str] = []
@@ -187,7 +197,7 @@ class Batch:
 
 
 def read_events(tx: Transaction, account_id: str, instance_id: str, after: int, limit: int, wanted: EventFilter,
-                cache: MutableMapping[str, _ContactInfo | None] | None = None) -> Batch:
+                cache: MutableMapping[str, ContactInfo | None] | None = None) -> Batch:
     """The events after position ``after``, from up to ``limit`` rows of the instance's event log."""
     rows = tx.list_instance_events(instance_id, after=after, limit=limit)
     events = render(rows, tx, account_id, instance_id, wanted, {} if cache is None else cache)
