@@ -192,6 +192,16 @@ def poll_phase(server: Server, instance: str, chats: list[Any]) -> dict[str, Any
                         with lock:
                             in_flight[contact_id] -= 1
 
+    connect = server.client("connect")
+    for chat in chats:  # start each contact's polling at the end of what it has now
+        kwargs: dict[str, Any] = {"InstanceId": instance, "ContactId": chat.contact_id, "OutputType": "Redacted",
+                                  "SegmentTypes": ["Transcript"], "MaxResults": 100}
+        while True:
+            page = connect.list_realtime_contact_analysis_segments_v2(**kwargs)
+            kwargs["NextToken"] = page.get("NextToken")
+            if not page["Segments"] or not page.get("NextToken"):
+                break
+        tokens[chat.contact_id] = kwargs["NextToken"]
     pollers = [threading.Thread(target=poller, args=(i, 2), daemon=True) for i in range(2)]
     for thread in pollers:
         thread.start()
