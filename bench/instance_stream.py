@@ -215,7 +215,7 @@ def poll_phase(server: Server, instance: str, chats: list[Any]) -> dict[str, Any
             "late_sends": load.late}
 
 
-def fanout_phase(server: Server, instance: str, chats: list[Any], windows: int = 4) -> dict[str, Any]:
+def fanout_phase(server: Server, instance: str, chats: list[Any], windows: int = 6) -> dict[str, Any]:
     """Alternate windows of SECONDS/2 under load: without clients, then with CLIENTS stream clients."""
     url = f"{server.url}/livelens/v1/instances/{instance}/stream"
     result: dict[str, list[float]] = {"without": [], "with": []}

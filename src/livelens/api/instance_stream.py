@@ -271,11 +271,14 @@ class InstanceStream:
         the position read up to; None when memory does not reach back to ``position``."""
         if not tail.covers(position):
             return None
+        newer: list[Chunk] = []
+        for chunk in reversed(tail.chunks):  # a stream at the head looks at one or two chunks, not all
+            if chunk.last <= position:
+                break
+            newer.append(chunk)
         parts: list[str] = []
         last_event = position
-        for chunk in list(tail.chunks):
-            if chunk.last <= position:
-                continue
+        for chunk in reversed(newer):
             if chunk.after == position and wanted in chunk.texts:
                 text, event_position = chunk.texts[wanted]
             else:
