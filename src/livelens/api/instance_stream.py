@@ -326,7 +326,8 @@ class InstanceStream:
                     continue
                 idle = self.contacts.heartbeat_seconds - (time.monotonic() - last_sent)
                 try:
-                    await asyncio.wait_for(changed.wait(), timeout=max(0.0, idle))
+                    async with asyncio.timeout(max(0.0, idle)):  # no task per wait, unlike wait_for
+                        await changed.wait()
                 except TimeoutError:
                     if position != sent_position:  # filters dropped what was read: move the client's cursor
                         yield f"id: {self._id(instance_id, position)}\nevent: position\ndata: {{}}\n\n"
