@@ -24,6 +24,8 @@ from livelens.api.app import WireEndpoint
 from livelens.api.auth import SigV4Verifier, generate_credentials, load_credentials, load_policies
 from livelens.api.authz import Authorizer, Policy
 from livelens.api.context import Services
+from livelens.api.instance_stream import PATH as INSTANCE_STREAM_PATH
+from livelens.api.instance_stream import InstanceStream
 from livelens.api.limits import InflightLimiter
 from livelens.api.routing import load_service_models
 from livelens.api.stream import PATH as STREAM_PATH
@@ -39,6 +41,7 @@ from livelens.contacts.rules import RuleBook, RuleRunner
 from livelens.contacts.search import ContactSearch
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults
+from livelens.contacts.stream_webhooks import pump as pump_stream_events
 from livelens.contacts.tags import TagBook
 from livelens.contacts.tokens import TokenIssuer
 from livelens.dashboard.routes import Dashboard
@@ -224,7 +227,7 @@ def build_runtime(settings: Settings, storage: Storage | None = None,
         policies = load_policies(settings.credentials, os.environ, generated_path)
     pipeline_for = pipeline_factory(settings, unavailable)
     center = contact_center(settings, storage, pipeline_for)
-    deliverer = Deliverer(storage)
+    deliverer = Deliverer(storage, pump=functools.partial(pump_stream_events, storage, center.account_id))
     # Worker processes on this machine (ours, or `livelens worker` run by hand) wake on a datagram;
     # on PostgreSQL every worker on any machine wakes on NOTIFY (livelens.worker.pg_notify).
     notifiers: list[Notifier] = [DatagramNotifier(wake_directory(settings.db))]
@@ -299,6 +302,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
                            poll_interval=settings.stream_poll_interval,
                            heartbeat_seconds=settings.stream_heartbeat_seconds,
                            base_url=endpoint.base_url)
+    instance_stream = InstanceStream(stream)
     supervisor = runtime.supervisor
     observatory = Observatory(
         runtime.storage,
@@ -374,6 +378,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route(HEALTH_PATH, observatory.health, methods=["GET"]),
             Route(METRICS_PATH, observatory.metrics, methods=["GET"]),
             Route(STREAM_PATH, stream.handle, methods=["GET"]),
+            Route(INSTANCE_STREAM_PATH, instance_stream.handle, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
@@ -391,6 +396,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     app.state.runtime = runtime
     def close_streams() -> None:
         stream.close()
+        instance_stream.close()
         wall.close()
 
     app.state.close_streams = close_streams  # called when a shutdown signal arrives (cli/main.py)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import threading
+from typing import Any
 
 from rich.console import Console
 
 from livelens.cli.watch import ISSUE_STYLE, REDACTED_STYLE, SENTIMENT_STYLE, ContactView, _styled_content, render
-from tests.cli.conftest import Run, v1_args, v2_args
+from tests.cli.conftest import LIVELENS, Run, client_env, v1_args, v2_args
+from tests.e2e.conftest import Server, start_chat, wait_for
 
 V2_SEGMENTS = [
     {"Event": {"Id": "e1", "ParticipantRole": "CUSTOMER", "DisplayName": "Ann",
@@ -72,3 +76,41 @@ def test_watch_once_on_live_server(livelens: Run, aws: Run, instance_id: str, ch
         assert first.split()[0] in result.stdout
         assert contact_id in result.stdout and "COMPLETED" in result.stdout
         assert "Post-contact summary" in result.stdout
+
+
+def test_watch_live_is_pushed_turn_by_turn_until_the_contact_completes(server: Server, connect: Any,
+                                                                       participant: Any, instance_id: str) -> None:
+    """In a terminal `livelens watch` follows the segment stream; it draws each turn and exits at COMPLETED."""
+    chat = start_chat(connect, participant, instance_id)
+    env = client_env(server, TTY_COMPATIBLE="1", COLUMNS="120", LINES="40")
+    watcher = subprocess.Popen([LIVELENS, "watch", "--instance-id", instance_id, "--contact-id", chat.contact_id],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    output = bytearray()
+    try:
+        assert watcher.stdout is not None
+
+        def pump() -> None:
+            while chunk := watcher.stdout.read1(4096):  # type: ignore[union-attr]
+                output.extend(chunk)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        participant.send_message(ContentType="text/plain", Content="My invoice arrived twice.",
+                                 ConnectionToken=chat.customer)
+        # drawn while the contact is live: pushed, not read at the end
+        try:
+            wait_for(lambda: b"invoice arrived twice" in output, timeout=60, interval=0.05)
+        except AssertionError:
+            watcher.kill()
+            raise AssertionError(f"{bytes(output)[-3000:]!r} {watcher.stderr.read()!r}") from None
+        assert watcher.poll() is None
+        participant.send_message(ContentType="text/plain", Content="Your refund is on its way.",
+                                 ConnectionToken=chat.agent)
+        wait_for(lambda: b"refund is on its way" in output, timeout=60, interval=0.05)
+        participant.disconnect_participant(ConnectionToken=chat.customer)
+        assert watcher.wait(timeout=90) == 0, watcher.stderr.read() if watcher.stderr else ""
+        reader.join(timeout=10)
+        assert b"COMPLETED" in output and b"Post-contact summary" in output
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()

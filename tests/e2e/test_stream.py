@@ -279,6 +279,12 @@ def test_policies_apply_to_the_stream(tmp_path_factory: pytest.TempPathFactory) 
                 assert answer.status_code == 403 and answer.json()["__type"] == "AccessDeniedException", answer.text
                 assert f"user/{key[0]} is not authorized to perform: connect:ListRealtimeContactAnalysisSegmentsV2" \
                     in answer.json()["Message"]
+        # The instance stream applies the same policy.
+        instance_url = f"{server.url}/livelens/v1/instances/{instance}/stream"
+        for key in (OTHER, INGEST):
+            for answer in (httpx.get(instance_url, headers=signed_headers(instance_url, key)),
+                           httpx.get(presigned(instance_url, key=key))):
+                assert answer.status_code == 403 and answer.json()["__type"] == "AccessDeniedException", answer.text
         with httpx.stream("GET", url, headers=signed_headers(url), timeout=30) as idle:  # nothing to send yet
             assert next(line for line in idle.iter_lines() if line.startswith(":")) == ": ping"
         participant.disconnect_participant(ConnectionToken=chat.customer)

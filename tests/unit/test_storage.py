@@ -295,3 +295,29 @@ def test_postgresql_migrations_are_recorded_once_when_nodes_start_together() -> 
             storage.close()
     finally:
         postgres.drop_database(url)
+    storage.close()
+
+
+def test_the_instance_event_log_follows_contacts_segments_endings_and_alerts(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path / "db.sqlite")
+    with storage.read() as tx:
+        assert tx.last_instance_event() == 0
+    _contact(storage, "a")
+    with storage.write() as tx:
+        tx.append_segments("a", [("Transcript", {"Content": "raw"}, {"Content": "[PII]"}), ("Event", {"n": 2}, None)])
+        tx.insert_rule_action("i1", {"ActionType": "SEND_NOTIFICATION", "ContactId": "a"})  # not an alert
+        tx.insert_rule_action("i1", {"ActionType": "GENERATE_EVENTBRIDGE_EVENT", "ContactId": "a",
+                                     "Event": {"id": "e1"}})
+        tx.update_contact("a", analysis_status="COMPLETED")
+        tx.update_contact("a", analysis_status="COMPLETED")  # no change, no second event
+    with storage.read() as tx:
+        rows = tx.list_instance_events("i1", after=0, limit=100)
+        head = tx.last_instance_event()
+        assert tx.list_instance_events("other", after=0, limit=100) == []
+        assert tx.list_instance_events("i1", after=rows[1]["seq"], limit=1) == [rows[2]]
+    assert [r["kind"] for r in rows] == ["STARTED", "SEGMENT", "SEGMENT", "ALERT", "COMPLETED"]
+    assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows) and head == rows[-1]["seq"]
+    assert (rows[1]["segment_kind"], json.loads(rows[1]["raw"]), json.loads(rows[1]["redacted"])) == (
+        "Transcript", {"Content": "raw"}, {"Content": "[PII]"})
+    assert rows[2]["redacted"] is None and json.loads(rows[3]["event"]) == {"id": "e1"}
+    storage.close()

@@ -94,8 +94,10 @@ def sse_events(lines: Iterator[bytes]) -> Iterator[tuple[str, str, str | None]]:
 
 def follow_stream(client: Any, operation_name: str, params: dict[str, Any], emit: Emit, *,
                   starting_token: str | None, verify: bool | str | None,
-                  poll: Callable[[dict[str, Any], str | None], Any], parser_factory: Any = None) -> None:
+                  poll: Callable[[dict[str, Any], str | None], Any], parser_factory: Any = None) -> Any:
     """Follow the contact through the stream; ``poll(params, starting_token)`` is the polling fallback.
+
+    Returns the stream's ``end`` data (``{"Channel", "Status"}``), or what ``poll`` returned.
 
     ``parser_factory``: the session's ``response_parser_factory`` (the aws CLI sets its timestamp
     parsing there), so streamed segments parse as the client's polled pages do.
@@ -103,20 +105,17 @@ def follow_stream(client: Any, operation_name: str, params: dict[str, Any], emit
     from livelens.cli.segments import decode_starting_token
 
     if os.environ.get("LIVELENS_FOLLOW", "").lower() == "poll":
-        poll(params, starting_token)
-        return
+        return poll(params, starting_token)
     cursor = params.get("NextToken")
     if starting_token is not None:
         raw, truncate = decode_starting_token(starting_token)
         if truncate:
-            poll(params, starting_token)
-            return
+            return poll(params, starting_token)
         cursor = raw or cursor
     try:
         url = stream_url(client.meta.endpoint_url, operation_name, params)
     except StreamUnavailable:
-        poll(params, starting_token)
-        return
+        return poll(params, starting_token)
     request = AWSRequest("GET", url, headers={"Accept": "text/event-stream"})
     if cursor:
         request.headers["Last-Event-ID"] = cursor
@@ -133,8 +132,7 @@ def follow_stream(client: Any, operation_name: str, params: dict[str, Any], emit
         response = urllib.request.urlopen(  # noqa: S310 (the client's own endpoint)
             urllib.request.Request(url, headers=dict(request.headers.items()), method="GET"), context=context)
     except (urllib.error.HTTPError, urllib.error.URLError, OSError):
-        poll(params, starting_token)  # no stream here (404 from an older server) or an error polling reports
-        return
+        return poll(params, starting_token)  # no stream here (404 from an older server) or an error polling reports
     operation_model = client.meta.service_model.operation_model(operation_name)
     if parser_factory is None:
         from botocore.parsers import ResponseParserFactory
@@ -156,9 +154,9 @@ def follow_stream(client: Any, operation_name: str, params: dict[str, Any], emit
                         emit(segment, page)
                     cursor = event_id
                 elif event == "end":
-                    return
+                    return json.loads(data)
     except OSError:
         pass
     # The connection dropped: go on polling right after the last segment printed.
     resumed = {**params, "NextToken": cursor} if cursor else dict(params)
-    poll(resumed, None)
+    return poll(resumed, None)

@@ -1,7 +1,7 @@
 """``livelens watch``: a live terminal view of one contact, drawn with rich.
 
 The view is built from the contact's segments only (V2 for chat, V1 for voice),
-read with the same live pagination as ``--follow``: the transcript with each
+pushed over the segment stream as ``--follow`` reads it (polling where the server has no stream): the transcript with each
 speaker and a per-turn sentiment colour, redacted spans marked, issues
 underlined, categories as they fire, the sentiment trend and, at the end, the
 post-contact summary. Segments without a Sentiment show no colour (the
@@ -19,6 +19,7 @@ import click
 
 from livelens.cli.clientconfig import client_options, connect_clients
 from livelens.cli.errors import one_line_errors
+from livelens.cli.push import V1_OPERATION, V2_OPERATION, follow_stream
 
 SENTIMENT_STYLE = {"POSITIVE": "green", "NEGATIVE": "red", "NEUTRAL": "grey70", "MIXED": "yellow"}
 SENTIMENT_SCORE = {"POSITIVE": 1, "NEUTRAL": 0, "MIXED": 0, "NEGATIVE": -1}
@@ -241,8 +242,10 @@ def watch(instance_id: str, contact_id: str, output_type: str | None, once: bool
         connect = session.create_client("connect", endpoint_url=url, verify=verify)
         channel = _channel(connect, instance_id, contact_id)
         view = ContactView(contact_id, channel=channel)
+        client, operation = connect, V2_OPERATION
         if channel == "VOICE":
-            lens = session.create_client("connect-contact-lens", endpoint_url=url, verify=verify)
+            client = lens = session.create_client("connect-contact-lens", endpoint_url=url, verify=verify)
+            operation = V1_OPERATION
             call = lens.list_realtime_contact_analysis_segments
             params: dict[str, Any] = {"InstanceId": instance_id, "ContactId": contact_id}
         else:
@@ -272,15 +275,14 @@ def watch(instance_id: str, contact_id: str, output_type: str | None, once: bool
                 view.add(segment, page)
                 live.update(render(view, max_turns()), refresh=True)
 
-            def sleep(seconds: float) -> None:
-                import time
+            def poll(params: dict[str, Any], starting_token: str | None) -> Any:
+                return segments.follow(call, params, emit, starting_token=starting_token)
 
-                time.sleep(seconds)
-
-            try:
-                last = segments.follow(call, params, emit, sleep=sleep)
+            try:  # pushed over the segment stream; polling where the server has none (cli/push.py)
+                last = follow_stream(client, operation, params, emit, starting_token=None, verify=verify,
+                                     poll=poll, parser_factory=session.get_component("response_parser_factory"))
             except KeyboardInterrupt:
                 live.stop()
                 sys.exit(0)
-            view.status = str(last.get("Status") or "COMPLETED")
+            view.status = str((last or {}).get("Status") or "COMPLETED")
             live.update(render(view, max_turns()), refresh=True)

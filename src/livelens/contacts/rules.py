@@ -65,6 +65,8 @@ SUPPORTED_ACTIONS = {
 }
 MAX_ACTIONS = 20
 MAX_WEBHOOKS = 10
+#: Instance stream events a webhook can subscribe to (``StreamEvents``); ALERTs go to every webhook.
+STREAM_EVENT_TYPES = ("STARTED", "SEGMENTS", "COMPLETED", "FAILED")
 V1_MAX_POINTS, V2_MAX_POINTS = 20, 5
 DEFAULT_PAGE = 50
 
@@ -270,20 +272,39 @@ class RuleBook:
                 secret = secrets.token_urlsafe(32)
             if not isinstance(secret, str) or not 16 <= len(secret) <= 256:
                 raise InvalidRequestException(f"Webhooks.{i}.Secret must be a string of 16 to 256 characters.")
-            unknown = [k for k in hook if k not in ("Url", "Secret")]
+            unknown = [k for k in hook if k not in ("Url", "Secret", "StreamEvents")]
             if unknown:
                 raise InvalidRequestException(f"Webhooks.{i}.{unknown[0]} is not a webhook field.")
-            clean.append({"Url": url, "Secret": secret})
+            entry: dict[str, Any] = {"Url": url, "Secret": secret}
+            events = hook.get("StreamEvents")
+            if events is not None:
+                if not isinstance(events, list) or not all(e in STREAM_EVENT_TYPES for e in events):
+                    raise InvalidRequestException(
+                        f"Webhooks.{i}.StreamEvents must be a list of {', '.join(STREAM_EVENT_TYPES)} "
+                        "(rule alerts go to every webhook)."
+                    )
+                if events:
+                    entry["StreamEvents"] = list(dict.fromkeys(events))
+            clean.append(entry)
         with self.storage.write() as tx:
             self.center.get_instance(tx, instance_id)
-            tx.put_webhooks(instance_id, {"Webhooks": clean})
+            before = {(h["Url"], tuple(h.get("StreamEvents", ()))): h.get("Position")
+                      for h in (tx.get_webhooks(instance_id) or {}).get("Webhooks", [])}
+            head = tx.last_instance_event()
+            stored = []
+            for entry in clean:
+                if "StreamEvents" in entry:  # from now on; a webhook kept as it was keeps its place
+                    kept = before.get((entry["Url"], tuple(entry["StreamEvents"])))
+                    entry = {**entry, "Position": head if kept is None else kept}
+                stored.append(entry)
+            tx.put_webhooks(instance_id, {"Webhooks": stored})
         return {"Webhooks": clean}
 
     def get_webhooks(self, instance_id: str) -> dict[str, Any]:
         with self.storage.read() as tx:
             self.center.get_instance(tx, instance_id)
             config = tx.get_webhooks(instance_id) or {"Webhooks": []}
-        return {"Webhooks": [{"Url": h["Url"]} for h in config["Webhooks"]]}
+        return {"Webhooks": [{k: h[k] for k in ("Url", "StreamEvents") if k in h} for h in config["Webhooks"]]}
 
     def list_actions(self, instance_id: str, contact_id: str | None = None, limit: int = 1000) -> dict[str, Any]:
         with self.storage.read() as tx:

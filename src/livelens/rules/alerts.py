@@ -41,6 +41,7 @@ DETAIL_TYPES = {
 PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
 SIGNATURE_HEADER = "X-Livelens-Signature"
 EVENT_ID_HEADER = "X-Livelens-Event-Id"
+EVENT_TYPE_HEADER = "X-Livelens-Event-Type"  # ALERT, or an instance stream event (STARTED, SEGMENTS, ...)
 
 
 def _region_of(arn: str) -> str:
@@ -184,11 +185,13 @@ class Deliverer:
         policy: DeliveryPolicy | None = None,
         post: Post = http_post,
         clock: Callable[[], float] = time.time,
+        pump: Callable[[], int] | None = None,
     ) -> None:
         self.storage = storage
         self.policy = policy or DeliveryPolicy()
         self.post = post
         self.clock = clock
+        self.pump = pump  # queues owed instance stream events before each round (contacts/stream_webhooks.py)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="livelens-alerts")
@@ -204,6 +207,8 @@ class Deliverer:
         try:
             while True:
                 try:
+                    if self.pump is not None:
+                        await asyncio.to_thread(self.pump)
                     await asyncio.to_thread(self.deliver_due)
                     wait = await asyncio.to_thread(self._wait)
                 except Exception:  # keep delivering; the outbox keeps every alert
@@ -233,11 +238,27 @@ class Deliverer:
             alerts = tx.due_alerts(self.clock(), self.policy.batch)
         if not alerts:
             return 0
-        results = list(self._pool.map(self._attempt, alerts))
+        # One destination's alerts go one after the other, in outbox order, stopping at the first that
+        # fails (so a healthy receiver gets stream events in order, and a dead one costs one attempt per
+        # round); destinations in parallel.
+        by_url: dict[str, list[Record]] = {}
+        for alert in alerts:
+            by_url.setdefault(alert["url"], []).append(alert)
+
+        def in_order(group: list[Record]) -> list[tuple[Record, tuple[str, int, float, Record]]]:
+            results = []
+            for alert in group:
+                result = self._attempt(alert)
+                results.append((alert, result))
+                if result[0] != DELIVERED:
+                    break
+            return results
+
+        done = [pair for results in self._pool.map(in_order, list(by_url.values())) for pair in results]
         with self.storage.write() as tx:
-            for alert, (status, attempts, next_attempt, data) in zip(alerts, results, strict=True):
+            for alert, (status, attempts, next_attempt, data) in done:
                 tx.update_alert(alert["id"], status=status, attempts=attempts, next_attempt=next_attempt, data=data)
-        return len(alerts)
+        return len(done)
 
     def _attempt(self, alert: Record) -> tuple[str, int, float, Record]:
         body = alert["body"].encode()
@@ -246,6 +267,7 @@ class Deliverer:
             "Content-Type": "application/json",
             "User-Agent": "livelens-alerts/1",
             EVENT_ID_HEADER: alert["event_id"],
+            EVENT_TYPE_HEADER: alert.get("event_type") or "ALERT",
             "X-Livelens-Delivery-Attempt": str(attempts),
             SIGNATURE_HEADER: sign(alert.get("secret") or "", body),
         }

@@ -442,6 +442,26 @@ class SqliteTransaction(SqliteClaims):
         params.append(limit)
         return [(seq, kind, text) for seq, kind, text in self.conn.execute(sql, params)]
 
+    # the instance event log -----------------------------------------------
+    def list_instance_events(self, instance_id: str, *, after: int, limit: int) -> list[Record]:
+        rows = self.conn.execute(
+            "SELECT e.seq, e.contact_id, e.kind, s.kind, s.raw, s.redacted, json_extract(a.data, '$.Event')"
+            " FROM instance_events e"
+            " LEFT JOIN segments s ON e.kind = 'SEGMENT' AND s.contact_id = e.contact_id AND s.seq = e.ref"
+            " LEFT JOIN rule_actions a ON e.kind = 'ALERT' AND a.seq = e.ref"
+            " WHERE e.instance_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
+            (instance_id, after, limit),
+        )
+        return [
+            {"seq": seq, "contact_id": contact_id, "kind": kind, "segment_kind": segment_kind, "raw": raw,
+             "redacted": redacted, "event": event}
+            for seq, contact_id, kind, segment_kind, raw, redacted, event in rows
+        ]
+
+    def last_instance_event(self) -> int:
+        row = self._one("SELECT MAX(seq) FROM instance_events")
+        return int(row[0]) if row and row[0] is not None else 0
+
     # idempotency ----------------------------------------------------------
     def get_idempotent(self, scope: str, token: str) -> tuple[str, Record] | None:
         row = self._one("SELECT request_hash, response FROM idempotency WHERE scope = ? AND token = ?", (scope, token))
@@ -589,7 +609,7 @@ class SqliteTransaction(SqliteClaims):
     def due_alerts(self, now: float, limit: int) -> list[Record]:
         rows = self.conn.execute(
             "SELECT id, instance_id, status, attempts, next_attempt, data FROM alerts"
-            " WHERE status = 'PENDING' AND next_attempt <= ? ORDER BY next_attempt LIMIT ?",
+            " WHERE status = 'PENDING' AND next_attempt <= ? ORDER BY next_attempt, seq LIMIT ?",
             (now, limit),
         )
         return [self._alert(row) for row in rows]

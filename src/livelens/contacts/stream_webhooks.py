@@ -1,0 +1,78 @@
+"""Instance stream events to webhooks, through the alert outbox.
+
+A webhook configured with ``StreamEvents`` (some of STARTED, SEGMENTS,
+COMPLETED, FAILED) keeps a ``Position`` in its instance's event log (set to
+the log's end when the webhook is configured). :func:`pump` reads, for every
+such webhook, the events after its position (:func:`read_events`, the same
+events the instance stream sends, redacted whenever the contact's policy
+redacts, as alerts are), queues each in the alert outbox and advances the
+position, in one write transaction: an event is queued exactly once, and the
+outbox then delivers it as it delivers alerts (signed, retried with back-off,
+kept across restarts). The delivery loop (:class:`livelens.rules.alerts.Deliverer`)
+runs the pump before each round.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from livelens.contacts.instance_events import EventFilter, read_events
+from livelens.storage.base import Record, Storage, Transaction
+
+PUMP_ROWS = 500
+
+
+def _subscribed(hooks: list[Record]) -> list[Record]:
+    return [h for h in hooks if h.get("StreamEvents")]
+
+
+def _behind(tx: Transaction) -> list[str]:
+    """Instances with a stream-event webhook whose position is behind the log's end."""
+    head = tx.last_instance_event()
+    found: list[str] = []
+    after = 0
+    while True:
+        rows = tx.list_instances(after, 500)
+        if not rows:
+            return found
+        for _, record in rows:
+            hooks = _subscribed((tx.get_webhooks(record["id"]) or {}).get("Webhooks", []))
+            if any(int(h.get("Position", 0)) < head for h in hooks):
+                found.append(record["id"])
+        after = rows[-1][0]
+
+
+def pump(storage: Storage, account_id: str, clock: Callable[[], float] = time.time) -> int:
+    """Queue the stream events every subscribed webhook is owed; the number queued."""
+    with storage.read() as tx:
+        instances = _behind(tx)
+    queued = 0
+    for instance_id in instances:
+        with storage.write() as tx:
+            config = tx.get_webhooks(instance_id)
+            if not config:
+                continue
+            changed = False
+            for hook in _subscribed(config.get("Webhooks", [])):
+                position = int(hook.get("Position", 0))
+                batch = read_events(tx, account_id, instance_id, position, PUMP_ROWS,
+                                    EventFilter(output_type="Redacted", event_types=frozenset(hook["StreamEvents"])))
+                for event in batch.events:
+                    tx.insert_alert(str(uuid.uuid4()), instance_id, clock(), {
+                        "event_id": f"{instance_id}/{event.position}",
+                        "event_type": event.event_type,
+                        "url": hook["Url"],
+                        "secret": hook["Secret"],
+                        "body": event.data,
+                        "rule_name": None,
+                        "contact_id": event.contact_id,
+                    })
+                    queued += 1
+                if batch.position != position:
+                    hook["Position"] = batch.position
+                    changed = True
+            if changed:
+                tx.put_webhooks(instance_id, config)
+    return queued
