@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,8 @@ from livelens.ingest.sessions import SocketSessions
 from livelens.ingest.voice import VoiceIngest
 from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
+from livelens.voice.stream import PATH as AUDIO_PATH
+from livelens.voice.stream import AudioStream
 from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, open_storage
 from livelens.worker.loop import Worker
@@ -275,6 +278,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
     sessions = SocketSessions()
     runtime.services.center.on_revoke = sessions.revoke
+    # Speech is decoded in its own threads, not in the event loop nor the analysis workers: audio stays in
+    # memory (never queued through the database) and CTranslate2 releases the GIL while it decodes.
+    decoder = ThreadPoolExecutor(max(1, settings.voice_decode_threads), thread_name_prefix="livelens-voice")
+    audio = AudioStream(runtime.services.voice, verifier, authorizer, decoder=decoder,
+                        decode_threads=max(1, settings.voice_decode_threads), base_url=endpoint.base_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -312,6 +320,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
                 await asyncio.to_thread(runtime.supervisor.stop)
             if thread is not None:
                 await asyncio.to_thread(thread.join, 30)
+            decoder.shutdown(wait=False, cancel_futures=True)
             runtime.storage.close()
 
     app = Starlette(
@@ -320,6 +329,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route(HEALTH_PATH, observatory.health, methods=["GET"]),
             Route(METRICS_PATH, observatory.metrics, methods=["GET"]),
             Route(STREAM_PATH, stream.handle, methods=["GET"]),
+            WebSocketRoute(AUDIO_PATH, audio.handle),
         ],
         lifespan=lifespan,
     )

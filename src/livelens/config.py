@@ -122,6 +122,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(/livelens/v1/.../stream) waiting for new segments.", float),
     Setting("stream_heartbeat_seconds", 15.0, "Seconds of silence after which a segment stream sends a ': ping' "
             "comment, so proxies keep idle streams open.", float),
+    Setting("voice_decode_threads", 2, "Threads that decode speech of audio streams (/livelens/v1/.../audio) side by "
+            "side; each decodes one utterance at a time on one core (needs the voice extra).", int),
 )
 
 
@@ -164,6 +166,7 @@ class Settings:
     public_url: str = ""
     stream_poll_interval: float = 0.1
     stream_heartbeat_seconds: float = 15.0
+    voice_decode_threads: int = 2
 
     @classmethod
     def load(

