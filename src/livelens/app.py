@@ -48,6 +48,7 @@ from livelens.ingest.sessions import SocketSessions
 from livelens.ingest.voice import VoiceIngest
 from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
+from livelens.voice import unavailable_reason
 from livelens.voice.stream import PATH as AUDIO_PATH
 from livelens.voice.stream import AudioStream
 from livelens.rules.alerts import Deliverer
@@ -302,6 +303,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             thread.start()
         if runtime.supervisor is not None:
             runtime.supervisor.start()
+        if unavailable_reason() is None:  # load the speech model before the first call's audio arrives
+            from livelens.voice.recognizer import load_recognizer
+
+            decoder.submit(load_recognizer, max(1, settings.voice_decode_threads))
         alerts = (asyncio.create_task(runtime.deliverer.run(), name="livelens-alert-delivery")
                   if runtime.deliverer is not None else None)
         sweeper = asyncio.create_task(end_inactive_contacts_forever(runtime), name="livelens-contact-timeouts")

@@ -59,6 +59,7 @@ def prepare_server(settings: Settings) -> tuple[Any, socket.socket]:
         refuse_or_warn,
     )
     from livelens.storage import open_storage
+    from livelens.voice import unavailable_reason
 
     log = logging.getLogger("livelens")
     try:
@@ -68,6 +69,9 @@ def prepare_server(settings: Settings) -> tuple[Any, socket.socket]:
         config = analysis_config(settings, settings.redaction_mask)
         report = check_analysers(settings, lambda components: load_pipeline(components, config))
         unavailable = refuse_or_warn(report, settings, log.warning)
+        voice_missing = unavailable_reason()
+        if voice_missing is not None:
+            log.warning("%s", voice_missing)
     except StartupError as exc:
         fail(str(exc))
     return build_runtime(settings, storage, unavailable), sock
@@ -219,6 +223,9 @@ main.add_command(eval_command)
 from livelens.cli.access import access  # noqa: E402
 
 main.add_command(access)
+from livelens.cli.transcribe import transcribe  # noqa: E402
+
+main.add_command(transcribe)
 
 
 if __name__ == "__main__":
