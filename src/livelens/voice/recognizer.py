@@ -23,6 +23,9 @@ INITIAL_PROMPT = ("Customer support call. Sure, my email is jane dot doe at exam
                   "four one one one, two two two two, and my phone number is four one five, five five five, "
                   "zero one nine nine.")
 
+#: A word after a sentence end decoded with a lower probability than this starts a hallucinated tail.
+HALLUCINATION_FLOOR = 0.2
+
 
 @dataclass(frozen=True)
 class Word:
@@ -62,13 +65,20 @@ class WhisperRecognizer:
             condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
             compression_ratio_threshold=2.4, no_speech_threshold=0.6,
         )
-        words: list[Word] = []
-        texts: list[str] = []
-        for segment in segments:
-            texts.append(segment.text.strip())
-            for word in segment.words or ():
-                words.append(Word(word.word.strip(), int(word.start * 1000), int(word.end * 1000)))
-        return Transcription(" ".join(t for t in texts if t), tuple(words))
+        decoded = [word for segment in segments for word in segment.words or ()]
+        kept = without_trailing_hallucination([(w.word, w.probability) for w in decoded])
+        words = tuple(Word(w.word.strip(), int(w.start * 1000), int(w.end * 1000)) for w in decoded[:kept])
+        return Transcription("".join(w.word for w in decoded[:kept]).strip(), words)
+
+
+def without_trailing_hallucination(words: list[tuple[str, float]], floor: float = HALLUCINATION_FLOOR) -> int:
+    """How many words to keep: Whisper tends to go on after the last sentence with words nobody said
+    ("Thank you.", "Okay.", "Thanks for watching."), and the first of them is decoded with a very low
+    probability. The words from such a word after a sentence end are dropped."""
+    for index in range(1, len(words)):
+        if words[index - 1][0].rstrip().endswith((".", "?", "!")) and words[index][1] < floor:
+            return index
+    return len(words)
 
 
 _lock = threading.Lock()
