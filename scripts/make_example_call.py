@@ -1,4 +1,5 @@
-"""Regenerate examples/call.wav: a short synthesised support call, 8 kHz stereo (left agent, right customer)."""
+"""Regenerate the example call (src/livelens/demo/call.wav, linked as examples/call.wav): a short
+synthesised support call, 8 kHz stereo (left agent, right customer), that `livelens demo` replays."""
 
 from __future__ import annotations
 
@@ -18,6 +19,6 @@ LINES = [
 
 if __name__ == "__main__":
     pcm, spans = dialogue(LINES, 8000, gap_s=0.6, lead_s=0.3)
-    write_wav(str(Path(__file__).resolve().parent.parent / "examples" / "call.wav"), pcm, 8000, 2)
+    write_wav(str(Path(__file__).resolve().parent.parent / "src" / "livelens" / "demo" / "call.wav"), pcm, 8000, 2)
     for role, begin, end in spans:
         print(role, begin, end)

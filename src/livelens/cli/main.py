@@ -205,6 +205,32 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
             kwargs={"speed": speed, "on_start": announce}, daemon=True,
         ).start()
         time.sleep(0.5)
+    _play_demo_call(endpoint, instance_id, f"{prefix}{aws} {connection}", speed)
+
+
+def _play_demo_call(endpoint: Any, instance_id: str, aws: str, speed: float) -> None:
+    """With the voice extra, one call replayed from audio (demo/call.wav) through the audio WebSocket."""
+    from livelens.replay import play_audio
+    from livelens.voice import unavailable_reason
+    from livelens.voice.audio import read_wav
+
+    if unavailable_reason() is not None:
+        return
+    fmt, pcm = read_wav(Path(str(resources.files("livelens.demo") / "call.wav")))
+
+    def announce(contact_id: str) -> None:
+        click.echo(f"\nStreaming a call's audio (demo/call.wav, transcribed offline) as contact {contact_id}.")
+        click.echo(f"  {aws} connect-contact-lens list-realtime-contact-analysis-segments "
+                   f"--instance-id {instance_id} --contact-id {contact_id}")
+        sys.stdout.flush()
+
+    def run() -> None:
+        try:
+            play_audio(endpoint, instance_id, fmt, pcm, speed=speed, on_start=announce)
+        except Exception as exc:  # the demo goes on without its audio call
+            click.echo(f"The demo call from audio failed: {exc}", err=True)
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 from livelens.cli import aws_commands, completion, watch  # noqa: E402
