@@ -4,6 +4,8 @@ analysed and redacted like text utterances, read back with boto3 (V1 segments)."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from websockets.sync.client import connect as ws_connect
 
 from livelens.voice.audio import AudioFormat, read_wav
 from livelens.voice.client import presigned_audio_url, stream_pcm
-from tests.e2e.conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, list_v1_all, wait_for
+from tests.e2e.conftest import ACCESS_KEY, LIVELENS, REGION, SECRET_KEY, Server, list_v1_all, wait_for
 from tests.speech import mono
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "call.wav"
@@ -145,3 +147,34 @@ def test_audio_socket_refuses_bad_signatures_and_parameters(server: Server, conn
                                       ParticipantDetails={"DisplayName": "Pat"})["ContactId"]
     status, body = _refused(_url(server, instance_id, chat))
     assert status == 400 and "VOICE" in body["Message"]
+
+
+def test_replay_a_recording_and_read_it_with_the_aws_cli(server: Server, instance_id: str) -> None:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    played = subprocess.run([LIVELENS, "replay", str(EXAMPLE), "--speed", "4", "--instance-id", instance_id,
+                             "--endpoint-url", server.url], capture_output=True, text=True, env=env, timeout=180)
+    assert played.returncode == 0, played.stderr
+    contact_id = played.stdout.split(" as contact ")[1].split()[0]
+    assert "CUSTOMER: My internet keeps dropping" in played.stdout and f"Contact {contact_id} stopped." in played.stdout
+
+    def analysed() -> list[dict[str, Any]] | None:
+        listed = json.loads(server.aws("connect-contact-lens", "list-realtime-contact-analysis-segments",
+                                       "--instance-id", instance_id, "--contact-id", contact_id).stdout)
+        transcripts = [s["Transcript"] for s in listed["Segments"] if "Transcript" in s]
+        return transcripts if len(transcripts) == 4 and all("Sentiment" in t for t in transcripts) else None
+
+    transcripts = wait_for(analysed, timeout=120, interval=0.5)
+    assert [t["ParticipantRole"] for t in transcripts] == ["AGENT", "CUSTOMER", "AGENT", "CUSTOMER"]
+    assert transcripts[0]["BeginOffsetMillis"] < 1000 and transcripts[3]["EndOffsetMillis"] <= 15600
+
+
+def test_transcribe_prints_a_recordings_transcript_offline() -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([LIVELENS, "transcribe", str(EXAMPLE), "--json"], capture_output=True, text=True,
+                            env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["ParticipantRole"] for line in lines] == ["AGENT", "CUSTOMER", "AGENT", "CUSTOMER"]
+    assert "internet" in lines[1]["Content"].lower()
+    assert all(line["BeginOffsetMillis"] < line["EndOffsetMillis"] for line in lines)
