@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -214,7 +215,7 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
 
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
-            threads = [threading.Thread(target=call) for _ in range(count)]
+            threads = [threading.Thread(target=call, daemon=True) for _ in range(count)]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -244,10 +245,12 @@ def main() -> None:
     parser.add_argument("--skip-wer", action="store_true")
     parser.add_argument("--out", default=str(Path(__file__).with_name("voice_results.json")))
     args = parser.parse_args()
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"load_average_at_start": list(os.getloadavg())}
     if not args.skip_wer:
         results["wer"] = wer_table()
+        Path(args.out).write_text(json.dumps(results, indent=2))
     results["concurrent"] = concurrent_calls([int(n) for n in args.calls.split(",") if n])
+    results["load_average_at_end"] = list(os.getloadavg())
     Path(args.out).write_text(json.dumps(results, indent=2))
 
 
