@@ -189,6 +189,8 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
                     if "Transcript" not in event:
                         return
                     result = event["Transcript"]["Results"][0]
+                    if result["IsPartial"]:
+                        return
                     end = started + result["EndTime"]
                     with lock:
                         stored.append(time.time() - end)

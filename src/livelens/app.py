@@ -49,6 +49,7 @@ from livelens.ingest.voice import VoiceIngest
 from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
 from livelens.voice import unavailable_reason
+from livelens.voice.partials import PartialHub
 from livelens.voice.stream import PATH as AUDIO_PATH
 from livelens.voice.stream import AudioStream
 from livelens.rules.alerts import Deliverer
@@ -264,10 +265,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         throttle=Throttle(settings.throttle),
         public_url=settings.public_url,
     )
+    partials = PartialHub()
     stream = SegmentStream(runtime.services.segments, verifier, authorizer,
                            poll_interval=settings.stream_poll_interval,
                            heartbeat_seconds=settings.stream_heartbeat_seconds,
-                           base_url=endpoint.base_url)
+                           base_url=endpoint.base_url, partials=partials)
     supervisor = runtime.supervisor
     observatory = Observatory(
         runtime.storage,
@@ -283,7 +285,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     # memory (never queued through the database) and CTranslate2 releases the GIL while it decodes.
     decoder = ThreadPoolExecutor(max(1, settings.voice_decode_threads), thread_name_prefix="livelens-voice")
     audio = AudioStream(runtime.services.voice, verifier, authorizer, decoder=decoder,
-                        decode_threads=max(1, settings.voice_decode_threads), base_url=endpoint.base_url)
+                        decode_threads=max(1, settings.voice_decode_threads), base_url=endpoint.base_url,
+                        partials=partials, partial_seconds=settings.voice_partial_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -124,6 +124,8 @@ SETTINGS: tuple[Setting, ...] = (
             "comment, so proxies keep idle streams open.", float),
     Setting("voice_decode_threads", 2, "Threads that decode speech of audio streams (/livelens/v1/.../audio) side by "
             "side; each decodes one utterance at a time on one core (needs the voice extra).", int),
+    Setting("voice_partial_seconds", 1.0, "While speech goes on, re-decode the utterance heard so far every this many "
+            "seconds of audio and push it as a partial (audio socket, segment stream); 0 turns partials off.", float),
 )
 
 
@@ -167,6 +169,7 @@ class Settings:
     stream_poll_interval: float = 0.1
     stream_heartbeat_seconds: float = 15.0
     voice_decode_threads: int = 2
+    voice_partial_seconds: float = 1.0
 
     @classmethod
     def load(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,10 +71,9 @@ def test_stereo_call_becomes_an_analysed_transcript(server: Server, connect: Any
     expected = sorted([(b, e, "AGENT") for b, e in _speech_spans(samples[:, 0], 8000)]
                       + [(b, e, "CUSTOMER") for b, e in _speech_spans(samples[:, 1], 8000)])
     assert len(expected) == 4
-    results = [event["Transcript"]["Results"][0] for event in events]
+    results = [r for event in events for r in event["Transcript"]["Results"] if not r["IsPartial"]]
     assert [r["ParticipantRole"] for r in results] == [role for _, _, role in expected]
     assert [r["ChannelId"] for r in results] == ["ch_0", "ch_1", "ch_0", "ch_1"]
-    assert all(r["IsPartial"] is False for r in results)
 
     transcripts = _transcripts(contact_lens, instance_id, contact_id, 4)
     assert [t["Id"] for t in transcripts] == [r["ResultId"] for r in results]
@@ -178,3 +178,34 @@ def test_transcribe_prints_a_recordings_transcript_offline() -> None:
     assert [line["ParticipantRole"] for line in lines] == ["AGENT", "CUSTOMER", "AGENT", "CUSTOMER"]
     assert "internet" in lines[1]["Content"].lower()
     assert all(line["BeginOffsetMillis"] < line["EndOffsetMillis"] for line in lines)
+
+
+def test_partials_reach_the_segment_stream_but_never_the_log(server: Server, connect: Any, contact_lens: Any,
+                                                            instance_id: str) -> None:
+    from tests.e2e.test_stream import Event, read_stream
+
+    contact_id = _voice_contact(connect, instance_id, "None")
+    collected: list[Event] = []
+    reader = threading.Thread(target=read_stream, args=(server, instance_id, contact_id, ""),
+                              kwargs={"collected": collected}, daemon=True)
+    reader.start()
+    time.sleep(1.0)  # the stream is open before the audio starts
+    pcm = mono("My internet connection keeps dropping every single evening, and the router lights are blinking "
+               "orange all the time.", 16000)
+    url = _url(server, instance_id, contact_id, **{"start-offset-millis": "0"})
+    events = stream_pcm(url, AudioFormat(16000, 1), pcm, speed=1.0)
+    partial_results = [r for e in events for r in e["Transcript"]["Results"] if r["IsPartial"]]
+    finals = [r for e in events for r in e["Transcript"]["Results"] if not r["IsPartial"]]
+    assert len(finals) == 1 and partial_results, events
+    assert all(r["StartTime"] == finals[0]["StartTime"] and r["EndTime"] <= finals[0]["EndTime"] + 0.6
+               for r in partial_results)
+    connect.stop_contact(InstanceId=instance_id, ContactId=contact_id)
+    reader.join(timeout=120)
+    partials = [json.loads(e.data)["Utterance"] for e in collected if e.event == "partial"]
+    assert partials and all(e.id is None for e in collected if e.event == "partial")
+    assert all(p["PartialContent"] and p["ParticipantRole"] == "CUSTOMER" for p in partials)
+    assert [p["Id"] for p in partials] == [r["ResultId"] for r in partial_results][:len(partials)]
+    segments, _ = list_v1_all(contact_lens, instance_id, contact_id)
+    transcripts = [s["Transcript"] for s in segments if "Transcript" in s]
+    assert [t["Id"] for t in transcripts] == [finals[0]["ResultId"]]
+    assert not any("Utterance" in s for s in segments)

@@ -155,6 +155,8 @@ def _replay_audio(file: Path | None, agent: Path | None, customer: Path | None, 
                 click.echo(f"  server: {event.get('__type')}: {event.get('Message')}", err=True)
                 return
             for result in event["Transcript"]["Results"]:
+                if result["IsPartial"]:
+                    continue
                 text = result["Alternatives"][0]["Transcript"]
                 click.echo(f"  [{result['StartTime']:7.1f}s] {result['ParticipantRole']}: {text}")
 

@@ -60,6 +60,7 @@ from livelens.errors import ContactNotFoundException, InvalidRequestException, L
 from livelens.ingest.voice import VoiceIngest
 from livelens.voice import unavailable_reason
 from livelens.voice.audio import SAMPLE_RATES, AudioFormat, split_channels
+from livelens.voice.partials import PartialHub
 
 PATH = "/livelens/v1/instances/{InstanceId}/contacts/{ContactId}/audio"
 OPERATION = "PutUtterances"
@@ -132,12 +133,15 @@ class AudioStream:
     """The audio WebSocket endpoint (one instance per server)."""
 
     def __init__(self, voice: VoiceIngest, verifier: SigV4Verifier, authorizer: Authorizer | None, *,
-                 decoder: Executor, decode_threads: int, base_url: Callable[[Request], str]) -> None:
+                 decoder: Executor, decode_threads: int, base_url: Callable[[Request], str],
+                 partials: PartialHub | None = None, partial_seconds: float = 0.0) -> None:
         self.voice = voice
         self.verifier = verifier
         self.authorizer = authorizer
         self.decoder = decoder
         self.decode_threads = decode_threads
+        self.partials = partials
+        self.partial_ms = int(partial_seconds * 1000)
         self.base_url = base_url
 
     def _authenticate(self, websocket: WebSocket) -> Caller:
@@ -179,7 +183,7 @@ class AudioStream:
             return
         await websocket.accept()
         start = request.start_offset_ms if request.start_offset_ms is not None else _offset_since_start(contact)
-        await _Session(self, websocket, request, start).run()
+        await _Session(self, websocket, request, contact, start).run()
 
     @staticmethod
     async def _deny(websocket: WebSocket, code: str, status: int, message: str) -> None:
@@ -195,13 +199,19 @@ class AudioStream:
 class _Session:
     """One open audio socket: receive → VAD (thread) → decode queue → decode (pool) → ingest (thread)."""
 
-    def __init__(self, endpoint: AudioStream, websocket: WebSocket, request: StreamRequest, start_ms: int) -> None:
+    def __init__(self, endpoint: AudioStream, websocket: WebSocket, request: StreamRequest, contact: Contact,
+                 start_ms: int) -> None:
         from livelens.voice.vad import ChannelCutter
 
         self.endpoint = endpoint
         self.websocket = websocket
         self.request = request
+        self.contact = contact
         self.start_ms = start_ms
+        self.id = uuid.uuid4().hex[:12]
+        self.finals = [0] * len(request.roles)  # utterances cut per channel
+        self.partial_marks = [0] * len(request.roles)  # end (ms) of the audio of the last partial per channel
+        self.partial_task: asyncio.Task[None] | None = None
         self.cutters = [ChannelCutter() for _ in request.roles]
         self.remainder = b""
         self.queue: asyncio.Queue[tuple[int, Any] | None] = asyncio.Queue()
@@ -215,6 +225,8 @@ class _Session:
             for item in flushed:
                 self.queue.put_nowait(item)
         finally:
+            if self.partial_task is not None:
+                self.partial_task.cancel()
             self.queue.put_nowait(None)
             await decoding
         if self.connected:
@@ -236,17 +248,66 @@ class _Session:
                 continue
             if not data:
                 return
-            for item in await run_in_threadpool(self._feed, data):
+            finals, partial = await run_in_threadpool(self._feed, data)
+            for item in finals:
                 self.queue.put_nowait(item)
+            if partial is not None and self.queue.empty() and (self.partial_task is None or self.partial_task.done()):
+                self.partial_task = asyncio.create_task(self._partial(*partial))
 
-    def _feed(self, data: bytes) -> list[tuple[int, Any]]:
+    def _feed(self, data: bytes) -> tuple[list[tuple[int, Any]], tuple[int, int, Any] | None]:
+        """The utterances that ended in ``data``, and an utterance in progress due for a partial."""
         pcm = self.remainder + data
         usable = len(pcm) - len(pcm) % self.request.fmt.frame_bytes
         pcm, self.remainder = pcm[:usable], pcm[usable:]
         found = []
+        partial = None
         for channel, samples in enumerate(split_channels(pcm, self.request.fmt)):
-            found.extend((channel, u) for u in self.cutters[channel].feed(samples))
-        return found
+            cutter = self.cutters[channel]
+            ended = cutter.feed(samples)
+            found.extend((channel, u) for u in ended)
+            if ended:
+                self.finals[channel] += len(ended)
+                self.partial_marks[channel] = 0
+            if self.endpoint.partial_ms <= 0 or partial is not None:
+                continue
+            ongoing = cutter.in_progress()
+            if ongoing is not None and ongoing.end_ms - max(self.partial_marks[channel], ongoing.begin_ms) \
+                    >= self.endpoint.partial_ms:
+                self.partial_marks[channel] = ongoing.end_ms
+                partial = (channel, self.finals[channel], ongoing)
+        return found, partial
+
+    async def _partial(self, channel: int, number: int, utterance: Any) -> None:
+        """Decode the utterance heard so far; push it to the contact's segment streams and this socket."""
+        from livelens.voice.recognizer import load_recognizer
+
+        if self.contact.redacts:
+            # A half-spoken card or phone number is not yet recognisable as PII: under a redacting policy
+            # only finals (redacted whole) leave the server.
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            recognizer = await loop.run_in_executor(self.endpoint.decoder, load_recognizer,
+                                                    self.endpoint.decode_threads)
+            text = (await loop.run_in_executor(self.endpoint.decoder, recognizer.transcribe,
+                                               np.asarray(utterance.samples))).text
+            if not text or self.finals[channel] != number:  # nothing heard, or the final is out already
+                return
+            role = self.request.roles[channel]
+            shown = text
+        except Exception:  # a partial is best effort: the final follows
+            log.debug("a partial transcript failed", exc_info=True)
+            return
+        utterance_id = f"{self.id}-{channel}-{number}"
+        begin, end = self.start_ms + utterance.begin_ms, self.start_ms + utterance.end_ms
+        if self.endpoint.partials is not None:
+            self.endpoint.partials.publish(self.request.contact_id, {"Utterance": {
+                "Id": utterance_id, "ParticipantId": role, "ParticipantRole": role, "PartialContent": shown,
+                "BeginOffsetMillis": begin, "EndOffsetMillis": end}})
+        await self._send({"Transcript": {"Results": [{
+            "ResultId": utterance_id, "StartTime": begin / 1000, "EndTime": end / 1000, "IsPartial": True,
+            "ChannelId": f"ch_{channel}", "ParticipantRole": role, "Alternatives": [{"Transcript": shown}],
+        }]}})
 
     def _flush(self) -> list[tuple[int, Any]]:
         return [(channel, u) for channel, cutter in enumerate(self.cutters) for u in cutter.flush()]

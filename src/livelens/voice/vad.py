@@ -105,6 +105,15 @@ class ChannelCutter:
             self._position += 1
         return done
 
+    def in_progress(self) -> Utterance | None:
+        """The utterance being spoken, so far (for a partial transcript), or ``None`` in silence."""
+        if self._speech_start is None or not self._audio:
+            return None
+        first = self._position - len(self._audio)  # window index of self._audio[0]
+        start = max(first, self._speech_start - self._keep_windows)
+        samples = np.concatenate(self._audio[start - first:])
+        return Utterance(self._speech_start * WINDOW_MS, self._position * WINDOW_MS, samples, start * WINDOW_MS)
+
     def flush(self) -> list[Utterance]:
         """The end of the audio: the utterance in progress, if any."""
         if self._speech_start is None:
