@@ -175,6 +175,7 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
             stored: list[float] = []
             analysed: list[float] = []
             pending: dict[str, tuple[str, float]] = {}  # segment id -> (contact, end-of-utterance wall time)
+            first_partials: dict[str, float] = {}  # utterance -> speech start → first partial, s
             lock = threading.Lock()
             done = threading.Event()
 
@@ -190,6 +191,9 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
                         return
                     result = event["Transcript"]["Results"][0]
                     if result["IsPartial"]:
+                        with lock:
+                            if result["ResultId"] not in first_partials:
+                                first_partials[result["ResultId"]] = time.time() - (started + result["StartTime"])
                         return
                     end = started + result["EndTime"]
                     with lock:
@@ -230,11 +234,16 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
                 "stored_p99_s": round(float(np.percentile(stored, 99)), 2) if stored else None,
                 "analysed_p50_s": round(float(np.percentile(analysed, 50)), 2) if analysed else None,
                 "analysed_p99_s": round(float(np.percentile(analysed, 99)), 2) if analysed else None,
+                "first_partial_p50_s": (round(float(np.percentile(list(first_partials.values()), 50)), 2)
+                                        if first_partials else None),
+                "partials": len(first_partials),
             }
             print(f"{count:3d} concurrent calls: end of utterance → stored p50/p99 "
                   f"{results[str(count)]['stored_p50_s']}/{results[str(count)]['stored_p99_s']} s, → analysed "
                   f"p50/p99 {results[str(count)]['analysed_p50_s']}/{results[str(count)]['analysed_p99_s']} s "
-                  f"({len(stored)} utterances)", flush=True)
+                  f"({len(stored)} utterances); speech start → first partial p50 "
+                  f"{results[str(count)]['first_partial_p50_s']} s ({len(first_partials)} utterances with one)",
+                  flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)

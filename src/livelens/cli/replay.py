@@ -38,9 +38,9 @@ def follow_command(instance_id: str, contact_id: str, channel: str) -> str:
               help="Alias of the instance to use (or create) when --instance-id is not given.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the contact id.")
 @client_options
-def replay(file: Path | None, agent: Path | None, customer: Path | None, speed: float, channel: str | None, instance_id: str | None, instance_alias: str,
-           quiet: bool, endpoint_url: str | None, profile: str | None, region: str | None, no_verify_ssl: bool,
-           debug: bool) -> None:
+def replay(file: Path | None, agent: Path | None, customer: Path | None, speed: float, channel: str | None,
+           instance_id: str | None, instance_alias: str, quiet: bool, endpoint_url: str | None, profile: str | None,
+           region: str | None, no_verify_ssl: bool, debug: bool) -> None:
     """Play FILE into the server as a live contact, with its original timing scaled by --speed.
 
     FILE is a simple turn list (JSON or JSON Lines) or an Amazon Connect chat transcript (JSON).
@@ -51,7 +51,7 @@ def replay(file: Path | None, agent: Path | None, customer: Path | None, speed: 
     customer), or give --agent A.wav --customer B.wav: the audio is streamed at real speed to the
     contact's audio WebSocket and transcribed by the server.
     """
-    from livelens.replay import ConversationError, Endpoint, ensure_instance, load_conversation, play
+    from livelens.replay import ConversationError, ensure_instance, load_conversation, play
 
     audio = agent is not None or customer is not None or (file is not None and file.suffix.lower() == ".wav")
     if audio and file is not None and (agent is not None or customer is not None):
@@ -68,17 +68,7 @@ def replay(file: Path | None, agent: Path | None, customer: Path | None, speed: 
     except ConversationError as exc:
         raise click.UsageError(str(exc)) from None
     with one_line_errors(debug):
-        session, url = connect_clients(profile, region, endpoint_url, no_verify_ssl, debug)
-        credentials = session.get_credentials()
-        if credentials is None:
-            from botocore.exceptions import NoCredentialsError
-
-            raise NoCredentialsError()
-        frozen = credentials.get_frozen_credentials()
-        if url is None:  # the aws configuration names the endpoint
-            url = session.create_client("connect").meta.endpoint_url
-        endpoint = Endpoint(url, frozen.access_key, frozen.secret_key, session.get_config_variable("region"),
-                            frozen.token)
+        endpoint = _endpoint(profile, region, endpoint_url, no_verify_ssl, debug)
         instance = instance_id or ensure_instance(endpoint, instance_alias)
         start = len(conversation["turns"])
 
