@@ -23,7 +23,8 @@ import zipfile
 
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
 wanted = {"livelens/analysis/data/minilm/tokenizer.json": "the MiniLM tokenizer",
-          "livelens/analysis/data/minilm/LICENSE": "the tokenizer's licence"}
+          "livelens/analysis/data/minilm/LICENSE": "the tokenizer's licence",
+          "livelens/demo/call.wav": "the demo call's audio"}
 missing = [what for name, what in wanted.items() if name not in names]
 if missing:
     sys.exit("wheel smoke: FAILED: the wheel lacks " + " and ".join(missing))
