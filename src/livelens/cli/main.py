@@ -187,7 +187,10 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
     for file in conversations:
         conversation = load_conversation(Path(str(file)))
 
-        def announce(contact_id: str, conversation: dict[str, Any] = conversation) -> None:
+        announced = threading.Event()
+
+        def announce(contact_id: str, conversation: dict[str, Any] = conversation,
+                     announced: threading.Event = announced) -> None:
             ids = f"--instance-id {instance_id} --contact-id {contact_id}"
             if conversation["channel"] == "voice":
                 command = f"{aws} {connection} connect-contact-lens list-realtime-contact-analysis-segments {ids}"
@@ -199,12 +202,13 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
             click.echo(f"  {prefix}{command}")
             click.echo(f"  {prefix}{livelens} watch {connection} {ids}")
             sys.stdout.flush()
+            announced.set()
 
         threading.Thread(
             target=play, args=(endpoint, instance_id, conversation),
             kwargs={"speed": speed, "on_start": announce}, daemon=True,
         ).start()
-        time.sleep(0.5)
+        announced.wait(timeout=10)  # contacts are announced in the files' order, also on a busy machine
     _play_demo_call(endpoint, instance_id, f"{prefix}{aws} {connection}", speed)
 
 

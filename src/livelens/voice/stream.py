@@ -212,6 +212,7 @@ class _Session:
         self.finals = [0] * len(request.roles)  # utterances cut per channel
         self.partial_marks = [0] * len(request.roles)  # end (ms) of the audio of the last partial per channel
         self.partial_task: asyncio.Task[None] | None = None
+        self.decoding_final = False  # partials wait while a final decodes: finals come first
         self.cutters = [ChannelCutter() for _ in request.roles]
         self.remainder = b""
         self.queue: asyncio.Queue[tuple[int, Any] | None] = asyncio.Queue()
@@ -251,7 +252,8 @@ class _Session:
             finals, partial = await run_in_threadpool(self._feed, data)
             for item in finals:
                 self.queue.put_nowait(item)
-            if partial is not None and self.queue.empty() and (self.partial_task is None or self.partial_task.done()):
+            idle = self.queue.empty() and not self.decoding_final
+            if partial is not None and idle and (self.partial_task is None or self.partial_task.done()):
                 self.partial_task = asyncio.create_task(self._partial(*partial))
 
     def _feed(self, data: bytes) -> tuple[list[tuple[int, Any]], tuple[int, int, Any] | None]:
@@ -291,13 +293,13 @@ class _Session:
                                                     self.endpoint.decode_threads)
             text = (await loop.run_in_executor(self.endpoint.decoder, recognizer.transcribe,
                                                np.asarray(utterance.samples))).text
-            if not text or self.finals[channel] != number:  # nothing heard, or the final is out already
-                return
-            role = self.request.roles[channel]
-            shown = text
         except Exception:  # a partial is best effort: the final follows
             log.debug("a partial transcript failed", exc_info=True)
             return
+        if not text or self.finals[channel] != number:  # nothing heard, or the final is out already
+            return
+        role = self.request.roles[channel]
+        shown = text
         utterance_id = f"{self.id}-{channel}-{number}"
         begin, end = self.start_ms + utterance.begin_ms, self.start_ms + utterance.end_ms
         if self.endpoint.partials is not None:
@@ -321,6 +323,7 @@ class _Session:
             if failed:
                 continue
             channel, utterance = item
+            self.decoding_final = True
             try:
                 recognizer = await loop.run_in_executor(self.endpoint.decoder, load_recognizer,
                                                         self.endpoint.decode_threads)
@@ -339,6 +342,8 @@ class _Session:
                 await self._send({"__type": "InternalServiceException",
                                   "Message": "Transcribing the audio failed; see the server log."}, close=True)
                 continue
+            finally:
+                self.decoding_final = False
             await self._send(event)
 
     def _store(self, channel: int, utterance: Any, text: str) -> dict[str, Any]:
