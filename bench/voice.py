@@ -79,7 +79,7 @@ def moonshine_assets() -> Path:
 def load(path: Path, rate: int) -> np.ndarray:
     """A recording as int16 mono at ``rate`` (sox resamples)."""
     raw = subprocess.run(["sox", str(path), "-r", str(rate), "-b", "16", "-c", "1", "-t", "raw", "-e", "signed",
-                          "-L", "-", "vol", "0.9"], capture_output=True, check=True).stdout
+                          "-L", "-D", "-", "vol", "0.9"], capture_output=True, check=True).stdout
     return np.frombuffer(raw, dtype="<i2")
 
 
