@@ -104,3 +104,15 @@ def test_wav_that_is_not_16_bit_pcm_is_refused(tmp_path: Path) -> None:
     (tmp_path / "b.wav").write_bytes(b"not a wav")
     with pytest.raises(WavError, match="not a PCM WAV"):
         read_wav(tmp_path / "b.wav")
+
+
+def test_repetition_loops_are_told_from_spoken_digits() -> None:
+    from livelens.voice.recognizer import has_repetition_loop, without_trailing_hallucination
+
+    loop = "I'm going to show you a little bit of a little bit of a little bit of a little bit.".split()
+    assert has_repetition_loop(loop)
+    assert not has_repetition_loop("my card is four one one one one one one one one one one one".split())
+    assert not has_repetition_loop("It was the best of times, it was the worst of times, it was the age".split())
+    words = [(" Try", 0.9), (" again.", 0.98), (" Thank", 0.02), (" you.", 0.98)]
+    assert without_trailing_hallucination(words) == 2
+    assert without_trailing_hallucination([(" Thank", 0.9), (" you.", 0.9), (" Bye.", 0.5)]) == 3

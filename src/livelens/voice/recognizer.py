@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from livelens.voice.audio import MODEL_RATE, Samples
 
@@ -60,15 +60,36 @@ class WhisperRecognizer:
     def transcribe(self, samples: Samples) -> Transcription:
         if len(samples) < MODEL_RATE // 10:
             return Transcription("", ())
-        segments, _ = self.model.transcribe(
-            samples, language="en", beam_size=1, initial_prompt=INITIAL_PROMPT,
-            condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
-            compression_ratio_threshold=2.4, no_speech_threshold=0.6,
-        )
-        decoded = [word for segment in segments for word in segment.words or ()]
+        decoded = self._decode(samples, INITIAL_PROMPT)
+        if has_repetition_loop([w.word for w in decoded]):
+            # The prompt sometimes sends tiny.en into a loop ("a little bit of a little bit of …"):
+            # decode once more without it.
+            decoded = self._decode(samples, None)
         kept = without_trailing_hallucination([(w.word, w.probability) for w in decoded])
         words = tuple(Word(w.word.strip(), int(w.start * 1000), int(w.end * 1000)) for w in decoded[:kept])
         return Transcription("".join(w.word for w in decoded[:kept]).strip(), words)
+
+    def _decode(self, samples: Samples, prompt: str | None) -> list[Any]:
+        segments, _ = self.model.transcribe(
+            samples, language="en", beam_size=1, initial_prompt=prompt,
+            condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
+            compression_ratio_threshold=2.4, no_speech_threshold=0.6,
+        )
+        return [word for segment in segments for word in segment.words or ()]
+
+
+def has_repetition_loop(words: list[str], repeats: int = 3) -> bool:
+    """Whether a run of 2 to 8 words comes ``repeats`` times in a row (a decoding loop). Single words
+    repeating are left alone: spoken digits do that ("one one one one")."""
+    tokens = [w.strip(" .,?!").lower() for w in words]
+    for period in range(2, 9):
+        for start in range(len(tokens) - period * repeats + 1):
+            chunk = tokens[start:start + period]
+            if len(set(chunk)) < 2:
+                continue
+            if all(tokens[start + k * period:start + (k + 1) * period] == chunk for k in range(1, repeats)):
+                return True
+    return False
 
 
 def without_trailing_hallucination(words: list[tuple[str, float]], floor: float = HALLUCINATION_FLOOR) -> int:
