@@ -12,11 +12,11 @@ $(BIN)/python:
 
 # `make run` needs only what running needs; the test extras belong to `make test`.
 $(RUN_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[voice]'
 	touch $(RUN_STAMP)
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,voice]'
 	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)

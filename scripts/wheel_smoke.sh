@@ -24,6 +24,7 @@ import zipfile
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
 wanted = {"livelens/analysis/data/minilm/tokenizer.json": "the MiniLM tokenizer",
           "livelens/analysis/data/minilm/LICENSE": "the tokenizer's licence",
+          "livelens/demo/call.wav": "the demo call's audio",
           **{f"livelens/dashboard/static/{name}": f"the dashboard's {name}"
              for name in ("index.html", "signin.html", "app.js", "app.css")}}
 missing = [what for name, what in wanted.items() if name not in names]

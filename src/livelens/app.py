@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,10 @@ from livelens.ingest.voice import VoiceIngest
 from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.wakeups import ItemWakeups
 from livelens.ingest.websocket import ParticipantWebsocket
+from livelens.voice import unavailable_reason
+from livelens.voice.partials import PartialHub
+from livelens.voice.stream import PATH as AUDIO_PATH
+from livelens.voice.stream import AudioStream
 from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, is_postgres_url, open_storage
 from livelens.worker.loop import Worker
@@ -298,10 +303,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         throttle=Throttle(settings.throttle),
         public_url=settings.public_url,
     )
+    partials = PartialHub()
     stream = SegmentStream(runtime.services.segments, verifier, authorizer,
                            poll_interval=settings.stream_poll_interval,
                            heartbeat_seconds=settings.stream_heartbeat_seconds,
-                           base_url=endpoint.base_url)
+                           base_url=endpoint.base_url, partials=partials)
     instance_stream = InstanceStream(stream)
     supervisor = runtime.supervisor
     observatory = Observatory(
@@ -325,6 +331,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
     sessions = SocketSessions()
     runtime.services.center.on_revoke = sessions.revoke
+    # Speech is decoded in its own threads, not in the event loop nor the analysis workers: audio stays in
+    # memory (never queued through the database) and CTranslate2 releases the GIL while it decodes.
+    decoder = ThreadPoolExecutor(max(1, settings.voice_decode_threads), thread_name_prefix="livelens-voice")
+    audio = AudioStream(runtime.services.voice, verifier, authorizer, decoder=decoder,
+                        decode_threads=max(1, settings.voice_decode_threads), base_url=endpoint.base_url,
+                        partials=partials, partial_seconds=settings.voice_partial_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -344,6 +356,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             thread.start()
         if runtime.supervisor is not None:
             runtime.supervisor.start()
+        if unavailable_reason() is None:  # load the speech model before the first call's audio arrives
+            from livelens.voice.recognizer import load_recognizer
+
+            decoder.submit(load_recognizer, max(1, settings.voice_decode_threads))
         alerts = (asyncio.create_task(runtime.deliverer.run(), name="livelens-alert-delivery")
                   if runtime.deliverer is not None else None)
         sweeper = asyncio.create_task(end_inactive_contacts_forever(runtime), name="livelens-contact-timeouts")
@@ -370,6 +386,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
                 await asyncio.to_thread(runtime.supervisor.stop)
             if thread is not None:
                 await asyncio.to_thread(thread.join, 30)
+            decoder.shutdown(wait=False, cancel_futures=True)
             runtime.storage.close()
 
     app = Starlette(
@@ -379,6 +396,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route(METRICS_PATH, observatory.metrics, methods=["GET"]),
             Route(STREAM_PATH, stream.handle, methods=["GET"]),
             Route(INSTANCE_STREAM_PATH, instance_stream.handle, methods=["GET"]),
+            WebSocketRoute(AUDIO_PATH, audio.handle),
         ],
         lifespan=lifespan,
     )

@@ -129,6 +129,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dashboard_wall_interval", 0.5, "Seconds between the live wall's reads of the database (live "
             "contacts, their segment marks) while a dashboard watches an instance.", float),
     Setting("dashboard_recent_minutes", 30.0, "Minutes an ended contact stays on the live wall.", float),
+    Setting("voice_decode_threads", 2, "Threads that decode speech of audio streams (/livelens/v1/.../audio) side by "
+            "side; each decodes one utterance at a time on one core (needs the voice extra).", int),
+    Setting("voice_partial_seconds", 1.0, "While speech goes on, re-decode the utterance heard so far every this many "
+            "seconds of audio and push it as a partial (audio socket, segment stream); 0 turns partials off.", float),
 )
 
 
@@ -174,6 +178,8 @@ class Settings:
     dashboard_session_hours: float = 8.0
     dashboard_wall_interval: float = 0.5
     dashboard_recent_minutes: float = 30.0
+    voice_decode_threads: int = 2
+    voice_partial_seconds: float = 1.0
 
     @classmethod
     def load(

@@ -289,6 +289,53 @@ def play_voice(endpoint: Endpoint, instance_id: str, conversation: dict[str, Any
     return str(contact_id)
 
 
+def load_call_audio(call: Path | None, agent: Path | None, customer: Path | None) -> tuple[Any, bytes]:
+    """A call's audio as (format, interleaved PCM): one WAV (stereo: left agent, right customer), or an agent
+    and a customer mono WAV joined into two channels (the shorter padded with silence)."""
+    import numpy as np
+
+    from livelens.voice.audio import AudioFormat, WavError, read_wav
+
+    if call is not None:
+        try:
+            return read_wav(call)
+        except WavError as exc:
+            raise ConversationError(str(exc)) from None
+    if agent is None or customer is None:
+        raise ConversationError("give a call recording, or both --agent and --customer")
+    try:
+        (agent_fmt, agent_pcm), (customer_fmt, customer_pcm) = read_wav(agent), read_wav(customer)
+    except WavError as exc:
+        raise ConversationError(str(exc)) from None
+    if agent_fmt != customer_fmt or agent_fmt.channels != 1:
+        raise ConversationError("--agent and --customer must both be mono WAV files at the same sample rate")
+    left, right = np.frombuffer(agent_pcm, "<i2"), np.frombuffer(customer_pcm, "<i2")
+    both = np.zeros((max(len(left), len(right)), 2), dtype="<i2")
+    both[:len(left), 0], both[:len(right), 1] = left, right
+    return AudioFormat(agent_fmt.sample_rate, 2), both.tobytes()
+
+
+def play_audio(endpoint: Endpoint, instance_id: str, fmt: Any, pcm: bytes, speed: float = 1.0,
+               on_start: Callable[[str], None] = lambda contact_id: None,
+               on_event: Callable[[dict[str, Any]], None] = lambda event: None) -> str:
+    """CreateContact (VOICE), the audio streamed at ``speed`` × real time to its audio WebSocket
+    (stereo: channel 0 agent, 1 customer; mono: the customer), StopContact."""
+    from livelens.voice.client import presigned_audio_url, stream_pcm
+
+    connect = endpoint.client("connect")
+    contact_id = str(connect.create_contact(InstanceId=instance_id, Channel="VOICE",
+                                            InitiationMethod="INBOUND")["ContactId"])
+    on_start(contact_id)
+    params = {"sample-rate": str(fmt.sample_rate), "number-of-channels": str(fmt.channels),
+              "start-offset-millis": "0"}
+    params.update({"channel-roles": "AGENT,CUSTOMER"} if fmt.channels == 2 else {"participant-role": "CUSTOMER"})
+    with stopped_at_end(connect, instance_id, contact_id):
+        url = presigned_audio_url(endpoint.url, instance_id, contact_id, params, endpoint.access_key,
+                                  endpoint.secret_key, endpoint.region, endpoint.session_token)
+        stream_pcm(url, fmt, pcm, speed=speed, on_event=on_event)
+    return contact_id
+
+
 @contextlib.contextmanager
 def stopped_at_end(connect: Any, instance_id: str, contact_id: str) -> Iterator[None]:
     """StopContact when the block ends, also when it is interrupted (Ctrl-C) or fails.

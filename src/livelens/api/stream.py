@@ -24,7 +24,12 @@ database: one :class:`LogWatcher` per server process reads, every
 ``stream_poll_interval`` seconds, the last segment seq and analysis status of
 every contact some stream waits on (one query for all of them), and wakes the
 streams whose contact changed; only those read their log. ``: ping`` comments
-go out after ``stream_heartbeat_seconds`` of silence. When the server shuts
+go out after ``stream_heartbeat_seconds`` of silence. For a VOICE contact whose audio
+streams into this server (``/audio``), ``event: partial`` events carry the
+utterance being spoken, re-decoded as it goes on (``{"Utterance": {"Id",
+"ParticipantId", "ParticipantRole", "PartialContent", "BeginOffsetMillis",
+"EndOffsetMillis"}}``, redacted under a redacting policy); they have no ``id``
+and are not in the log. When the server shuts
 down it closes open streams (without an ``end`` event), so clients reconnect
 with ``Last-Event-ID`` to another node or after the restart.
 
@@ -47,6 +52,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -58,6 +64,7 @@ from livelens.api.serialize import error_body, error_status
 from livelens.contacts.segment_log import V2_KINDS, Page, SegmentLog
 from livelens.errors import InvalidRequestException, LivelensError
 from livelens.storage.base import Storage
+from livelens.voice.partials import PartialHub
 
 PATH = "/livelens/v1/instances/{InstanceId}/contacts/{ContactId}/stream"
 OPERATION = "ListRealtimeContactAnalysisSegmentsV2"
@@ -141,6 +148,7 @@ class SegmentStream:
         poll_interval: float,
         heartbeat_seconds: float,
         base_url: Callable[[Request], str],
+        partials: PartialHub | None = None,
     ) -> None:
         self.segments = segments
         self.verifier = verifier
@@ -148,6 +156,7 @@ class SegmentStream:
         self.poll_interval = poll_interval
         self.heartbeat_seconds = heartbeat_seconds
         self.base_url = base_url
+        self.partials = partials  # partial transcripts of live audio (voice/partials.py), never in the log
         self.watcher = LogWatcher(segments.center.storage, poll_interval)
         self.closing = False
 
@@ -229,14 +238,19 @@ class SegmentStream:
     async def _events(self, fetch: Callable[[str | None], Page], page: Page, cursor: str | None,
                       contact_id: str) -> AsyncIterator[str]:
         changed = self.watcher.watch(contact_id)
+        partials = (self.partials.subscribe(contact_id)
+                    if self.partials is not None and page.contact.channel == "VOICE" else None)
         try:
-            async for text in self._pages(fetch, page, cursor, changed):
+            async for text in self._pages(fetch, page, cursor, changed, partials):
                 yield text
         finally:
             self.watcher.unwatch(contact_id, changed)
+            if partials is not None and self.partials is not None:
+                self.partials.unsubscribe(contact_id, partials)
 
     async def _pages(self, fetch: Callable[[str | None], Page], page: Page, cursor: str | None,
-                     changed: asyncio.Event) -> AsyncIterator[str]:
+                     changed: asyncio.Event,
+                     partials: asyncio.Queue[dict[str, Any]] | None = None) -> AsyncIterator[str]:
         last_sent = time.monotonic()
         status: dict[str, str] = {}
         while True:
@@ -254,9 +268,14 @@ class SegmentStream:
                 return
             if len(page.segments) < PAGE_SIZE:
                 idle = self.heartbeat_seconds - (time.monotonic() - last_sent)
-                try:
-                    await asyncio.wait_for(changed.wait(), timeout=max(0.0, idle))
-                except TimeoutError:
+                while True:
+                    partial = await self._wait(changed, partials, max(0.0, idle))
+                    if partial is None:
+                        break
+                    yield f"event: partial\ndata: {json.dumps(partial)}\n\n"  # no id: never in the log
+                    last_sent = time.monotonic()
+                    idle = self.heartbeat_seconds
+                if not changed.is_set():
                     yield ": ping\n\n"
                     last_sent = time.monotonic()
             if self.closing:
@@ -267,6 +286,26 @@ class SegmentStream:
             except LivelensError as exc:  # e.g. the contact's instance was deleted mid-stream
                 yield f"event: error\ndata: {json.dumps({'__type': exc.code, 'Message': exc.message})}\n\n"
                 return
+
+    @staticmethod
+    async def _wait(changed: asyncio.Event, partials: asyncio.Queue[dict[str, Any]] | None,
+                    timeout: float) -> dict[str, Any] | None:
+        """Until the log changed (``None``), a partial arrived (it), or ``timeout`` (``None``)."""
+        if partials is not None and not partials.empty():
+            return partials.get_nowait()
+        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(changed.wait())}
+        getter = asyncio.ensure_future(partials.get()) if partials is not None else None
+        if getter is not None:
+            waiters.add(getter)
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if getter is not None and getter.done() and not getter.cancelled():
+            result: dict[str, Any] = getter.result()
+            return result
+        return None
 
     @staticmethod
     def _error(request_id: str, code: str, status: int, message: str) -> Response:

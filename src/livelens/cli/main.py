@@ -59,6 +59,7 @@ def prepare_server(settings: Settings) -> tuple[Any, socket.socket]:
         refuse_or_warn,
     )
     from livelens.storage import open_storage
+    from livelens.voice import unavailable_reason
 
     log = logging.getLogger("livelens")
     try:
@@ -68,6 +69,9 @@ def prepare_server(settings: Settings) -> tuple[Any, socket.socket]:
         config = analysis_config(settings, settings.redaction_mask)
         report = check_analysers(settings, lambda components: load_pipeline(components, config))
         unavailable = refuse_or_warn(report, settings, log.warning)
+        voice_missing = unavailable_reason()
+        if voice_missing is not None:
+            log.warning("%s", voice_missing)
     except StartupError as exc:
         fail(str(exc))
     return build_runtime(settings, storage, unavailable), sock
@@ -187,7 +191,10 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
     for file in conversations:
         conversation = load_conversation(Path(str(file)))
 
-        def announce(contact_id: str, conversation: dict[str, Any] = conversation) -> None:
+        announced = threading.Event()
+
+        def announce(contact_id: str, conversation: dict[str, Any] = conversation,
+                     announced: threading.Event = announced) -> None:
             ids = f"--instance-id {instance_id} --contact-id {contact_id}"
             if conversation["channel"] == "voice":
                 command = f"{aws} {connection} connect-contact-lens list-realtime-contact-analysis-segments {ids}"
@@ -199,12 +206,39 @@ def _play_demo(server: Any, url: str, access_key: str, secret_key: str, *, speed
             click.echo(f"  {prefix}{command}")
             click.echo(f"  {prefix}{livelens} watch {connection} {ids}")
             sys.stdout.flush()
+            announced.set()
 
         threading.Thread(
             target=play, args=(endpoint, instance_id, conversation),
             kwargs={"speed": speed, "on_start": announce}, daemon=True,
         ).start()
-        time.sleep(0.5)
+        announced.wait(timeout=10)  # contacts are announced in the files' order, also on a busy machine
+    _play_demo_call(endpoint, instance_id, f"{prefix}{aws} {connection}", speed)
+
+
+def _play_demo_call(endpoint: Any, instance_id: str, aws: str, speed: float) -> None:
+    """With the voice extra, one call replayed from audio (demo/call.wav) through the audio WebSocket."""
+    from livelens.replay import play_audio
+    from livelens.voice import unavailable_reason
+    from livelens.voice.audio import read_wav
+
+    if unavailable_reason() is not None:
+        return
+    fmt, pcm = read_wav(Path(str(resources.files("livelens.demo") / "call.wav")))
+
+    def announce(contact_id: str) -> None:
+        click.echo(f"\nStreaming a call's audio (demo/call.wav, transcribed offline) as contact {contact_id}.")
+        click.echo(f"  {aws} connect-contact-lens list-realtime-contact-analysis-segments "
+                   f"--instance-id {instance_id} --contact-id {contact_id}")
+        sys.stdout.flush()
+
+    def run() -> None:
+        try:
+            play_audio(endpoint, instance_id, fmt, pcm, speed=speed, on_start=announce)
+        except Exception as exc:  # the demo goes on without its audio call
+            click.echo(f"The demo call from audio failed: {exc}", err=True)
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 #: Rules the demo instance gets, so the dashboard's wall shows alerts (Contact Lens rule functions).
@@ -245,6 +279,9 @@ main.add_command(eval_command)
 from livelens.cli.access import access  # noqa: E402
 
 main.add_command(access)
+from livelens.cli.transcribe import transcribe  # noqa: E402
+
+main.add_command(transcribe)
 
 
 if __name__ == "__main__":

