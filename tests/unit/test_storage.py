@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from livelens.storage import Storage, open_storage
+from livelens.storage.base import Record
 from livelens.storage.sqlite import MIGRATIONS_PACKAGE, SqliteStorage, apply_migrations
 
 
@@ -298,8 +299,9 @@ def test_postgresql_migrations_are_recorded_once_when_nodes_start_together() -> 
     storage.close()
 
 
-def test_the_instance_event_log_follows_contacts_segments_endings_and_alerts(tmp_path: Path) -> None:
-    storage = SqliteStorage(tmp_path / "db.sqlite")
+def test_the_instance_event_log_follows_contacts_segments_endings_and_alerts(
+        open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
     with storage.read() as tx:
         assert tx.last_instance_event() == 0
     _contact(storage, "a")
@@ -321,3 +323,39 @@ def test_the_instance_event_log_follows_contacts_segments_endings_and_alerts(tmp
         "Transcript", {"Content": "raw"}, {"Content": "[PII]"})
     assert rows[2]["redacted"] is None and json.loads(rows[3]["event"]) == {"id": "e1"}
     storage.close()
+
+
+def test_instance_event_positions_become_visible_in_commit_order(open_test_storage: Callable[[], Storage]) -> None:
+    """A reader moves its cursor past what it saw: it must never see a position while a lower one can
+    still commit (on PostgreSQL a sequence alone would allow that; see migration 0002)."""
+    import threading
+    import time
+
+    first_inserted = threading.Event()
+    seen_meanwhile: list[list[Record]] = []
+
+    def slow_writer() -> None:
+        with open_test_storage().write() as tx:
+            tx.insert_contact("slow", "i1", "CHAT", "IN_PROGRESS", {"id": "slow"})
+            first_inserted.set()
+            time.sleep(0.6)
+
+    def fast_writer() -> None:
+        first_inserted.wait(10)
+        with open_test_storage().write() as tx:
+            tx.insert_contact("fast", "i1", "CHAT", "IN_PROGRESS", {"id": "fast"})
+
+    reader = open_test_storage()
+    threads = [threading.Thread(target=slow_writer), threading.Thread(target=fast_writer)]
+    for thread in threads:
+        thread.start()
+    first_inserted.wait(10)
+    time.sleep(0.3)  # the fast writer has tried to commit by now
+    with reader.read() as tx:
+        seen_meanwhile.append(tx.list_instance_events("i1", after=0, limit=10))
+    for thread in threads:
+        thread.join(30)
+    with reader.read() as tx:
+        rows = tx.list_instance_events("i1", after=0, limit=10)
+    assert seen_meanwhile == [[]]  # neither event is visible while the first transaction is open
+    assert [row["contact_id"] for row in rows] == ["slow", "fast"]  # positions in commit order

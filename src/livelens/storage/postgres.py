@@ -375,6 +375,26 @@ class PostgresTransaction(PostgresClaims):
         params.append(limit)
         return [(int(seq), kind, text) for seq, kind, text in self._rows(sql, params)]
 
+    # the instance event log (migrations/postgres/0002_instance_events.sql) ---------------
+    def list_instance_events(self, instance_id: str, *, after: int, limit: int) -> list[Record]:
+        rows = self._rows(
+            "SELECT e.seq, e.contact_id, e.kind, s.kind, s.raw, s.redacted, (a.data::json -> 'Event')::text"
+            " FROM instance_events e"
+            " LEFT JOIN segments s ON e.kind = 'SEGMENT' AND s.contact_id = e.contact_id AND s.seq = e.ref"
+            " LEFT JOIN rule_actions a ON e.kind = 'ALERT' AND a.seq = e.ref"
+            " WHERE e.instance_id = %s AND e.seq > %s ORDER BY e.seq LIMIT %s",
+            (instance_id, after, limit),
+        )
+        return [
+            {"seq": seq, "contact_id": contact_id, "kind": kind, "segment_kind": segment_kind, "raw": raw,
+             "redacted": redacted, "event": event}
+            for seq, contact_id, kind, segment_kind, raw, redacted, event in rows
+        ]
+
+    def last_instance_event(self) -> int:
+        row = self._one("SELECT MAX(seq) FROM instance_events")
+        return int(row[0]) if row and row[0] is not None else 0
+
     # idempotency ----------------------------------------------------------
     def get_idempotent(self, scope: str, token: str) -> tuple[str, Record] | None:
         self._lock_key("idempotency", scope, token)

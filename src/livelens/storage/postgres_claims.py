@@ -163,19 +163,19 @@ class PostgresClaims:
         ``update_alert`` then records the outcome; a node that dies mid-delivery leaves them to be
         retried when the lease is over)."""
         select = (
-            "SELECT id, instance_id, status, attempts, next_attempt, data FROM alerts"
-            " WHERE status = 'PENDING' AND next_attempt <= %s ORDER BY next_attempt LIMIT %s"
+            "SELECT id, instance_id, status, attempts, next_attempt, data, seq FROM alerts"
+            " WHERE status = 'PENDING' AND next_attempt <= %s ORDER BY next_attempt, seq LIMIT %s"
         )
         if not self.writing:
-            return [self._alert(row) for row in self._rows(select, (now, limit))]
+            return [self._alert(row[:6]) for row in self._rows(select, (now, limit))]
         rows = self._rows(
             f"WITH due AS ({select} FOR UPDATE SKIP LOCKED)"
             " UPDATE alerts SET next_attempt = %s FROM due WHERE alerts.id = due.id"
-            " RETURNING due.id, due.instance_id, due.status, due.attempts, due.next_attempt, due.data",
+            " RETURNING due.id, due.instance_id, due.status, due.attempts, due.next_attempt, due.data, due.seq",
             (now, limit, now + ALERT_LEASE_SECONDS),
         )
-        rows.sort(key=lambda row: row[4])
-        return [self._alert(row) for row in rows]
+        rows.sort(key=lambda row: (row[4], row[6]))  # oldest due first, then in insertion order
+        return [self._alert(row[:6]) for row in rows]
 
     def next_alert_due(self) -> float | None:
         row = self._one("SELECT MIN(next_attempt) FROM alerts WHERE status = 'PENDING'")
