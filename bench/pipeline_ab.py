@@ -86,7 +86,7 @@ def main() -> None:
     result = run(args.baseline, args.rounds, args.quick)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    print(f"| batch | side | CPU ms/turn (pipeline / rules) | turns/s/core | per stage, CPU ms/turn |")
+    print("| batch | side | CPU ms/turn (pipeline / rules) | turns/s/core | per stage, CPU ms/turn |")
     print("| --- | --- | --- | --- | --- |")
     for size in result["before"]:
         for side in ("before", "after"):

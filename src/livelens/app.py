@@ -10,8 +10,8 @@ import os
 import secrets
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,15 +52,15 @@ from livelens.health import HEALTH_PATH, METRICS_PATH, Observatory
 from livelens.ingest.chat import ChatIngest, Uploads
 from livelens.ingest.sessions import SocketSessions
 from livelens.ingest.voice import VoiceIngest
-from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.wakeups import ItemWakeups
+from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
+from livelens.rules.alerts import Deliverer
+from livelens.storage import Storage, is_postgres_url, open_storage
 from livelens.voice import unavailable_reason
 from livelens.voice.partials import PartialHub
 from livelens.voice.stream import PATH as AUDIO_PATH
 from livelens.voice.stream import AudioStream
-from livelens.rules.alerts import Deliverer
-from livelens.storage import Storage, is_postgres_url, open_storage
 from livelens.worker.loop import Worker
 from livelens.worker.notify import DatagramNotifier, EventWaker, Notifier, Notifiers, wake_directory
 from livelens.worker.supervisor import Supervisor

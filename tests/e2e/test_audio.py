@@ -8,8 +8,8 @@ import os
 import subprocess
 import threading
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,9 +19,12 @@ from websockets.sync.client import connect as ws_connect
 
 from livelens.voice.audio import AudioFormat, read_wav
 from livelens.voice.client import presigned_audio_url, stream_pcm
-from tests.e2e.conftest import (ACCESS_KEY, LIVELENS, REGION, SECRET_KEY, Server, list_v1_all, start_server,
-                               wait_for)
+from tests.e2e.conftest import ACCESS_KEY, LIVELENS, REGION, SECRET_KEY, Server, list_v1_all, start_server, wait_for
 from tests.speech import mono
+
+# Left out of make test's PostgreSQL pass: speech decoding; its utterances take the ingestion path test_voice.py
+# checks on both backends.
+pytestmark = pytest.mark.storage_independent
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "call.wav"
 

@@ -18,11 +18,11 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.e2e.conftest import (
     ACCESS_KEY,
-    sqlite_only,
     SECRET_KEY,
     Server,
     assert_client_error,
     signed_request,
+    sqlite_only,
     start_chat,
     utterances_path,
 )

@@ -11,6 +11,9 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server, assert_client_error, start_server
 
+# Left out of make test's PostgreSQL pass: request-rate quotas enforced before a request reaches storage.
+pytestmark = pytest.mark.storage_independent
+
 
 @pytest.fixture(scope="module")
 def aws_throttled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

@@ -1,8 +1,7 @@
 import json
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-
-from collections.abc import Callable
 from typing import Any
 
 from livelens.storage import Storage, open_storage

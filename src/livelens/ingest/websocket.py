@@ -29,8 +29,8 @@ from livelens.contacts.service import ATTACHMENT, EVENT, MESSAGE, RECEIPT, SIGNA
 from livelens.contacts.tokens import CONNECTION
 from livelens.errors import LivelensError
 from livelens.ingest.sessions import Session, SocketSessions
-from livelens.ingest.wakeups import ItemWakeups
 from livelens.ingest.transcript import transcript_item
+from livelens.ingest.wakeups import ItemWakeups
 
 PATH = "/livelens/v1/participant/websocket"
 POLL_SECONDS = 0.1
