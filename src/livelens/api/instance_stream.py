@@ -44,6 +44,7 @@ import json
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -213,6 +214,8 @@ class InstanceStream:
         self.center: ContactCenter = contacts.segments.center
         self.tails = Tails(self.center, contacts.poll_interval)
         self.closing = False
+        # one object per distinct filter: streams looking up a tick's shared bytes compare by identity
+        self.filters: weakref.WeakValueDictionary[EventFilter, EventFilter] = weakref.WeakValueDictionary()
 
     def close(self) -> None:
         self.closing = True
@@ -248,7 +251,7 @@ class InstanceStream:
                 position = 0
             else:
                 position = head
-        return position, head, wanted
+        return position, head, self.filters.setdefault(wanted, wanted)
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
