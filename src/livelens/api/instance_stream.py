@@ -24,7 +24,9 @@ Waking comes through the database: one :class:`Tails` per process reads the
 log's newest position every ``stream_poll_interval`` seconds (one query for
 all instance streams); when it moved, it reads each followed instance's new
 rows once and wakes that instance's streams, which render them from memory
-(streams at the same place with the same filters share the rendered text).
+(streams at the same place with the same filters share the encoded bytes) and
+send what one wake-up found as one chunk. The same tick wakes the streams whose
+heartbeat is due: a waiting stream holds no timer.
 A stream further behind than memory reaches reads storage until it catches up.
 When filters drop events, the cursor still moves: a heartbeat then carries it
 as ``event: position`` (data ``{}``) instead of a ``: ping``.
