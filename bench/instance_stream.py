@@ -4,12 +4,14 @@
    (``GET /livelens/v1/instances/{I}/stream``), vs polling ``ListRealtimeContactAnalysisSegmentsV2``
    (NextToken per contact, a budget of POLL_RATE calls/s) under the same load, p50/p99/max;
 2. fan-out: server CPU (process time, /proc) under the same load with 50 instance-stream clients
-   connected vs none, in alternating windows.
+   connected vs none, in alternating windows; also the CPU of the server's event-loop thread alone
+   (where the streams run), whose extra is the clients' cost without the analysis threads' noise.
 
 N live chats send one customer turn every PERIOD s each (contact i offset by i*PERIOD/N), so the
 offered rate is N/PERIOD turns/s. Latency is measured from the turn's scheduled send time.
 
-    .venv/bin/python bench/instance_stream.py [N] [PERIOD] [SECONDS]      # defaults 200 10 30
+    .venv/bin/python bench/instance_stream.py [N] [PERIOD] [SECONDS] [PHASES] [WINDOWS]
+    # defaults 200 10 30 push,poll,fanout 6
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ SECONDS = float(sys.argv[3]) if len(sys.argv) > 3 else 30.0
 CLIENTS = 50
 POLL_RATE = 200.0
 DRAIN = 15.0
+PHASES = sys.argv[4].split(",") if len(sys.argv) > 4 else ["push", "poll", "fanout"]
+WINDOWS = int(sys.argv[5]) if len(sys.argv) > 5 else 6
 SENDERS = 16
 
 
@@ -124,8 +128,10 @@ class Load:
             thread.join()
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """utime+stime of process ``pid`` (all threads), or of one of its threads."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    fields = open(path).read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -219,6 +225,8 @@ def fanout_phase(server: Server, instance: str, chats: list[Any], windows: int =
     """Alternate windows of SECONDS/2 under load: without clients, then with CLIENTS stream clients."""
     url = f"{server.url}/livelens/v1/instances/{instance}/stream"
     result: dict[str, list[float]] = {"without": [], "with": []}
+    loop_thread: dict[str, list[float]] = {"without": [], "with": []}  # the main thread runs the event loop
+    pid = server.process.pid
     received = 0
     for window in range(windows):
         with_clients = window % 2 == 1
@@ -230,21 +238,28 @@ def fanout_phase(server: Server, instance: str, chats: list[Any], windows: int =
         time.sleep(1)
         load = Load(server, chats)
         worker = threading.Thread(target=load.run, args=(SECONDS / 2,), daemon=True)
-        start_cpu, start = cpu_seconds(server.process.pid), time.perf_counter()
+        start_cpu, start_loop, start = cpu_seconds(pid), cpu_seconds(pid, pid), time.perf_counter()
         worker.start()
         worker.join()
         time.sleep(PERIOD / 2)  # the last turns' analysis
-        used = (cpu_seconds(server.process.pid) - start_cpu) / (time.perf_counter() - start)
-        result["with" if with_clients else "without"].append(used)
+        elapsed = time.perf_counter() - start
+        result["with" if with_clients else "without"].append((cpu_seconds(pid) - start_cpu) / elapsed)
+        loop_thread["with" if with_clients else "without"].append((cpu_seconds(pid, pid) - start_loop) / elapsed)
         received += sum(c.bytes for c in clients)
         for client in clients:
             client.stop.set()
         time.sleep(2)
     without = sum(result["without"]) / len(result["without"])
     with_ = sum(result["with"]) / len(result["with"])
+    loop_without = sum(loop_thread["without"]) / len(loop_thread["without"])
+    loop_with = sum(loop_thread["with"]) / len(loop_thread["with"])
     return {"cpu_without_clients": [round(v * 100, 1) for v in result["without"]],
             "cpu_with_clients": [round(v * 100, 1) for v in result["with"]],
             "extra_pct": round((with_ - without) / without * 100, 1), "clients": CLIENTS,
+            "loop_thread_cpu_without": [round(v * 100, 1) for v in loop_thread["without"]],
+            "loop_thread_cpu_with": [round(v * 100, 1) for v in loop_thread["with"]],
+            "loop_thread_extra_of_a_core_pct": round((loop_with - loop_without) * 100, 2),
+            "loop_thread_extra_pct_of_process_cpu": round((loop_with - loop_without) / without * 100, 1),
             "stream_bytes_received": received}
 
 
@@ -262,9 +277,12 @@ def main() -> None:
         time.sleep(8)
         report = {"N": N, "period_s": PERIOD, "turns_per_s": round(N / PERIOD, 1), "seconds": SECONDS,
                   "analysis": "sentiment", "commit": os.popen("git rev-parse --short HEAD").read().strip()}
-        report["push"] = push_phase(server, instance, chats)
-        report["poll"] = poll_phase(server, instance, chats)
-        report["fanout"] = fanout_phase(server, instance, chats)
+        if "push" in PHASES:
+            report["push"] = push_phase(server, instance, chats)
+        if "poll" in PHASES:
+            report["poll"] = poll_phase(server, instance, chats)
+        if "fanout" in PHASES:
+            report["fanout"] = fanout_phase(server, instance, chats, WINDOWS)
         print(json.dumps(report, indent=2))
     finally:
         server.stop()

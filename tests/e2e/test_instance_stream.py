@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     Server,
     list_v1_all,
     signed_request,
+    start_server,
     start_chat,
     unique,
     utterances_path,
@@ -304,3 +305,38 @@ def test_stream_events_and_alerts_reach_a_subscribed_webhook_signed_and_redacted
         alerts_only.close()
     finally:
         receiver.close()
+
+
+@pytest.fixture(scope="module")
+def quick_heartbeat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose streams send a heartbeat after a second of silence."""
+    running = start_server(tmp_path_factory.mktemp("heartbeat"), env={"LIVELENS_STREAM_HEARTBEAT_SECONDS": "1"})
+    yield running
+    running.stop()
+
+
+def test_a_quiet_stream_pings_and_a_filtered_one_moves_its_cursor_with_a_position_event(
+        quick_heartbeat: Server) -> None:
+    """Heartbeats come from the tails' tick (no timer per stream): ``: ping`` while nothing happens;
+    ``event: position`` when filters dropped what was read, and resuming from it skips what it covered."""
+    connect, participant = quick_heartbeat.client("connect"), quick_heartbeat.client("connectparticipant")
+    instance = new_instance(connect)
+    reader = Reader(instance_stream_url(quick_heartbeat, instance, "EventTypes=ALERT"),
+                    lambda events: any(e.event == "position" for e in events))
+    reader.start()
+    reader.opened()
+    wait_for(lambda: reader.raw.count(b": ping\n") >= 2, timeout=30, interval=0.05)
+    chat = start_chat(connect, participant, instance)  # its STARTED is filtered out: the cursor moves anyway
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "no position event after the filtered STARTED"
+    moved = next(e for e in reader.events if e.event == "position")
+    assert moved.data == "{}" and moved.id and moved.id != reader.events[0].id
+    resumed = Reader(instance_stream_url(quick_heartbeat, instance), lambda events: any(
+        e.event == "SEGMENTS" for e in events), last_event_id=moved.id)
+    resumed.start()
+    resumed.opened()
+    participant.send_message(ContentType="text/plain", Content="Hello, my bill is wrong.",
+                             ConnectionToken=chat.customer)
+    resumed.join(timeout=60)
+    assert not resumed.is_alive(), "the chat's segments did not arrive"
+    assert [kind for kind, _ in of_contact(resumed.events, chat.contact_id)][:1] == ["SEGMENTS"]

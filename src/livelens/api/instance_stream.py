@@ -24,7 +24,9 @@ Waking comes through the database: one :class:`Tails` per process reads the
 log's newest position every ``stream_poll_interval`` seconds (one query for
 all instance streams); when it moved, it reads each followed instance's new
 rows once and wakes that instance's streams, which render them from memory
-(streams at the same place with the same filters share the rendered text).
+(streams at the same place with the same filters share the encoded bytes) and
+send what one wake-up found as one chunk. The same tick wakes the streams whose
+heartbeat is due: a waiting stream holds no timer.
 A stream further behind than memory reaches reads storage until it catches up.
 When filters drop events, the cursor still moves: a heartbeat then carries it
 as ``event: position`` (data ``{}``) instead of a ``: ping``.
@@ -44,6 +46,7 @@ import json
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -91,7 +94,19 @@ class Chunk:
     after: int
     last: int
     rows: list[Record]
-    texts: dict[EventFilter, tuple[str, int]] = field(default_factory=dict)  # SSE text, last event position
+    texts: dict[EventFilter, tuple[bytes, int]] = field(default_factory=dict)  # SSE bytes, last event position
+
+
+class Listener:
+    """One stream waiting on a :class:`Tail`: woken when the instance's log grew, or when its
+    heartbeat is ``due`` (a monotonic time). The tick that reads the log checks every listener's
+    deadline, so a waiting stream holds no timer of its own."""
+
+    __slots__ = ("event", "due")
+
+    def __init__(self, due: float) -> None:
+        self.event = asyncio.Event()
+        self.due = due
 
 
 class Tail:
@@ -101,7 +116,7 @@ class Tail:
         self.position = position
         self.chunks: collections.deque[Chunk] = collections.deque(maxlen=TAIL_CHUNKS)
         self.contacts: dict[str, ContactInfo | None] = {}
-        self.waiting: set[asyncio.Event] = set()
+        self.waiting: set[Listener] = set()
 
     def covers(self, position: int) -> bool:
         oldest = self.chunks[0].after if self.chunks else self.position
@@ -125,29 +140,30 @@ class Tails:
     def wake_all(self) -> None:
         def wake() -> None:
             for tail in self.tails.values():
-                for event in tail.waiting:
-                    event.set()
+                for listener in tail.waiting:
+                    listener.event.set()
 
         if self._loop is not None:
             self._loop.call_soon_threadsafe(wake)
 
-    def follow(self, instance_id: str, head: int) -> tuple[Tail, asyncio.Event]:
-        """Wake the caller when ``instance_id`` has new rows; ``head``: the log's end, read just before."""
+    def follow(self, instance_id: str, head: int, due: float) -> tuple[Tail, Listener]:
+        """Wake the caller when ``instance_id`` has new rows or at ``due``; ``head``: the log's end, read
+        just before."""
         self._loop = asyncio.get_running_loop()
         tail = self.tails.get(instance_id)
         if tail is None:
             tail = self.tails[instance_id] = Tail(head)
             self.head = -1  # read it at the next tick even if the log's end does not move again
-        event = asyncio.Event()
-        tail.waiting.add(event)
+        listener = Listener(due)
+        tail.waiting.add(listener)
         if self._task is None or self._task.done():
             self._task = self._loop.create_task(self._run(), name="livelens-instance-stream-tails")
-        return tail, event
+        return tail, listener
 
-    def leave(self, instance_id: str, event: asyncio.Event) -> None:
+    def leave(self, instance_id: str, listener: Listener) -> None:
         tail = self.tails.get(instance_id)
         if tail is not None:
-            tail.waiting.discard(event)
+            tail.waiting.discard(listener)
             if not tail.waiting:
                 del self.tails[instance_id]
 
@@ -181,10 +197,15 @@ class Tails:
                     tail.position = int(rows[-1]["seq"])
             if len(max(found.values(), key=len, default=[])) < TAIL_ROWS:
                 self.head = head  # else: read the rest at the next tick
-            if found or head < 0:
-                for tail in tails.values():
-                    for event in tail.waiting:
-                        event.set()
+            now = time.monotonic()
+            for instance_id, tail in tails.items():
+                if found.get(instance_id) or head < 0:  # new rows (or a failed read)
+                    for listener in tail.waiting:
+                        listener.event.set()
+                else:  # only the streams whose heartbeat is due
+                    for listener in tail.waiting:
+                        if listener.due <= now:
+                            listener.event.set()
 
 
 class InstanceStream:
@@ -195,6 +216,8 @@ class InstanceStream:
         self.center: ContactCenter = contacts.segments.center
         self.tails = Tails(self.center, contacts.poll_interval)
         self.closing = False
+        # one object per distinct filter: streams looking up a tick's shared bytes compare by identity
+        self.filters: weakref.WeakValueDictionary[EventFilter, EventFilter] = weakref.WeakValueDictionary()
 
     def close(self) -> None:
         self.closing = True
@@ -230,7 +253,7 @@ class InstanceStream:
                 position = 0
             else:
                 position = head
-        return position, head, wanted
+        return position, head, self.filters.setdefault(wanted, wanted)
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -266,9 +289,10 @@ class InstanceStream:
                        for e in events)
 
     def _from_memory(self, instance_id: str, tail: Tail, position: int,
-                     wanted: EventFilter) -> tuple[str, int, int] | None:
-        """SSE text of the events after ``position`` held in memory, the position of its last event and
-        the position read up to; None when memory does not reach back to ``position``."""
+                     wanted: EventFilter) -> tuple[bytes, int, int] | None:
+        """SSE bytes of the events after ``position`` held in memory, the position of its last event and
+        the position read up to; None when memory does not reach back to ``position``. Streams at the
+        same place with the same filters share the encoded bytes (rendered and encoded once a tick)."""
         if not tail.covers(position):
             return None
         newer: list[Chunk] = []
@@ -276,64 +300,69 @@ class InstanceStream:
             if chunk.last <= position:
                 break
             newer.append(chunk)
-        parts: list[str] = []
+        parts: list[bytes] = []
         last_event = position
         for chunk in reversed(newer):
             if chunk.after == position and wanted in chunk.texts:
-                text, event_position = chunk.texts[wanted]
+                data, event_position = chunk.texts[wanted]
             else:
                 rows = [r for r in chunk.rows if int(r["seq"]) > position]
                 events = render(rows, None, self.center.account_id, instance_id, wanted, tail.contacts)
-                text = self._text(instance_id, events)
+                data = self._text(instance_id, events).encode()
                 event_position = events[-1].position if events else position
                 if chunk.after == position:
-                    chunk.texts[wanted] = (text, event_position)  # the next stream at this place reuses it
-            parts.append(text)
-            if text:
+                    chunk.texts[wanted] = (data, event_position)  # the next stream at this place reuses it
+            if data:
+                parts.append(data)
                 last_event = event_position
             position = chunk.last
-        return "".join(parts), last_event, position
+        return parts[0] if len(parts) == 1 else b"".join(parts), last_event, position
 
     async def _events(self, instance_id: str, position: int, head: int,
-                      wanted: EventFilter) -> AsyncIterator[str]:
-        tail, changed = self.tails.follow(instance_id, head)
+                      wanted: EventFilter) -> AsyncIterator[bytes]:
+        """The stream's body: everything ready at one wake-up goes out as ONE chunk (one ``send``).
+
+        Memory per stream is bounded: a stream waits in ``send`` while its connection's write buffer
+        is full (uvicorn's flow control), so a slow client holds at most that buffer plus one chunk;
+        what it has not read yet stays in the shared tail (``TAIL_CHUNKS`` ticks per instance), and
+        once it falls behind that it reads storage, ``PAGE_ROWS`` rows at a time."""
+        heartbeat = self.contacts.heartbeat_seconds
+        tail, listener = self.tails.follow(instance_id, head, time.monotonic() + heartbeat)
+        changed = listener.event
         cache: dict[str, object] = {}
         try:
             opened = json.dumps({"InstanceId": instance_id})
-            yield f"id: {self._id(instance_id, position)}\nevent: open\ndata: {opened}\n\n"
+            yield f"id: {self._id(instance_id, position)}\nevent: open\ndata: {opened}\n\n".encode()
             sent_position = position
-            last_sent = time.monotonic()
             while not self.closing:
                 changed.clear()  # before the read: a commit after it sets the event again
                 held = self._from_memory(instance_id, tail, position, wanted)
                 if held is not None:
-                    text, event_position, position = held
+                    data, event_position, position = held
                     more = False
                 else:  # behind what memory holds: catch up from storage
                     try:
                         batch = await run_in_threadpool(self._read, instance_id, position, wanted, cache)
                     except LivelensError as exc:  # e.g. the instance was deleted mid-stream
-                        yield f"event: error\ndata: {json.dumps({'__type': exc.code, 'Message': exc.message})}\n\n"
+                        error = json.dumps({"__type": exc.code, "Message": exc.message})
+                        yield f"event: error\ndata: {error}\n\n".encode()
                         return
-                    text = self._text(instance_id, batch.events)
+                    data = self._text(instance_id, batch.events).encode()
                     event_position = batch.events[-1].position if batch.events else position
                     position, more = batch.position, batch.more
-                if text:
-                    yield text
+                if data:
+                    yield data
                     sent_position = event_position
-                    last_sent = time.monotonic()
-                if more:
-                    continue
-                idle = self.contacts.heartbeat_seconds - (time.monotonic() - last_sent)
-                try:
-                    async with asyncio.timeout(max(0.0, idle)):  # no task per wait, unlike wait_for
-                        await changed.wait()
-                except TimeoutError:
+                    listener.due = time.monotonic() + heartbeat
+                elif time.monotonic() >= listener.due:
                     if position != sent_position:  # filters dropped what was read: move the client's cursor
-                        yield f"id: {self._id(instance_id, position)}\nevent: position\ndata: {{}}\n\n"
+                        yield f"id: {self._id(instance_id, position)}\nevent: position\ndata: {{}}\n\n".encode()
                         sent_position = position
                     else:
-                        yield ": ping\n\n"
-                    last_sent = time.monotonic()
+                        yield b": ping\n\n"
+                    listener.due = time.monotonic() + heartbeat
+                if more:
+                    continue
+                await changed.wait()  # the tails' tick sets it: new rows, the heartbeat due, or closing
         finally:
-            self.tails.leave(instance_id, changed)
+            self.tails.leave(instance_id, listener)

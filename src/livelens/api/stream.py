@@ -254,18 +254,23 @@ class SegmentStream:
         last_sent = time.monotonic()
         status: dict[str, str] = {}
         while True:
+            parts: list[str] = []  # what one read found goes out as ONE chunk (one send), not one per event
             snapshot = {"Channel": page.contact.channel, "Status": page.contact.analysis_status}
             if snapshot != status and page.segments:
                 status = snapshot
-                yield f"event: status\ndata: {json.dumps(status)}\n\n"
+                parts.append(f"event: status\ndata: {json.dumps(status)}\n\n")
             for segment, segment_cursor in zip(page.segments, page.cursors, strict=True):
-                yield f"id: {segment_cursor}\nevent: segment\ndata: {segment}\n\n"
+                parts.append(f"id: {segment_cursor}\nevent: segment\ndata: {segment}\n\n")
                 cursor = segment_cursor
-                last_sent = time.monotonic()
             if page.next_token is None:
                 end = {"Channel": page.contact.channel, "Status": page.contact.analysis_status}
-                yield f"event: end\ndata: {json.dumps(end)}\n\n"
+                parts.append(f"event: end\ndata: {json.dumps(end)}\n\n")
+                yield "".join(parts)
                 return
+            if parts:
+                yield "".join(parts)
+                if page.segments:
+                    last_sent = time.monotonic()
             if len(page.segments) < PAGE_SIZE:
                 idle = self.heartbeat_seconds - (time.monotonic() - last_sent)
                 while True:

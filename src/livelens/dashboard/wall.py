@@ -10,7 +10,11 @@ transaction; only contacts whose mark changed have their new segments read
 contact's NextToken, so the wall shows exactly what the list operations
 would: the Redacted output whenever the contact redacts) and folded into
 their :class:`~livelens.dashboard.cards.Card`. Subscribers get the whole
-wall once, then only the cards that changed and the ids that left.
+wall once, then only the cards that changed and the ids that left (one
+text per refresh, shared by every subscriber; what is queued for a subscriber
+goes out as one chunk). A subscriber that reads slower than the wall changes
+holds at most ``BACKLOG`` updates: beyond, they are dropped and it gets the
+whole wall again at the next refresh (the page replaces its cards with it).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from livelens.dashboard.cards import Card
 PAGE_SIZE = 100
 #: How often a feed looks for contacts of its instance that ended without it seeing them live.
 RESCAN_SECONDS = 30.0
+BACKLOG = 20  # updates a slow subscriber may hold unread; beyond, it is sent the whole wall instead
 log = logging.getLogger("livelens.dashboard")
 
 
@@ -152,15 +157,20 @@ class InstanceFeed:
             except Exception as exc:  # a busy database: try again at the next look
                 log.warning("refreshing the wall of %s failed (%s)", self.instance_id, exc)
                 changed, gone = [], []
-            whole = None
+            whole = update = None
             for subscriber in self.subscribers:
+                if not subscriber.fresh and subscriber.queue.qsize() >= BACKLOG:
+                    # a reader this far behind gets the whole wall instead of what it has not read
+                    while not subscriber.queue.empty():
+                        subscriber.queue.get_nowait()
+                    subscriber.fresh = True
                 if subscriber.fresh:
                     whole = whole or json.dumps({"Cards": [t.card.to_json() for t in self.tracked.values()]})
                     subscriber.queue.put_nowait(f"event: snapshot\ndata: {whole}\n\n")
                     subscriber.fresh = False
                 elif changed or gone:
-                    subscriber.queue.put_nowait(
-                        f"event: update\ndata: {json.dumps({'Cards': changed, 'Removed': gone})}\n\n")
+                    update = update or f"event: update\ndata: {json.dumps({'Cards': changed, 'Removed': gone})}\n\n"
+                    subscriber.queue.put_nowait(update)  # one text for every subscriber
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=self.interval)
@@ -195,7 +205,10 @@ class Wall:
             yield "retry: 1000\n\n"
             while not self.closing:
                 try:
-                    yield await asyncio.wait_for(subscriber.queue.get(), timeout=self.heartbeat)
+                    text = await asyncio.wait_for(subscriber.queue.get(), timeout=self.heartbeat)
+                    while not subscriber.queue.empty():  # all that is ready goes out as one chunk
+                        text += subscriber.queue.get_nowait()
+                    yield text
                 except TimeoutError:
                     yield ": ping\n\n"
         finally:
