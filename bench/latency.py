@@ -76,9 +76,13 @@ class Client:
     """A pool of keep-alive connections to one server, or spread round-robin over several nodes
     (what a load balancer in front of them does)."""
 
-    def __init__(self, server: ServerProcess | Sequence[ServerProcess], size: int) -> None:
+    def __init__(self, server: ServerProcess | Sequence[ServerProcess], size: int, *, retry_for: float = 0.0) -> None:
         servers = [server] if isinstance(server, ServerProcess) else list(server)
         self.server = servers[0]
+        #: Retry a request that failed with a retryable error for up to this long (same body, same
+        #: ClientToken), as AWS SDKs do; 0: raise at once.
+        self.retry_for = retry_for
+        self.retries = 0
         self.pool: asyncio.Queue[tuple[Connection, str]] = asyncio.Queue()
         for index in range(size):
             node = servers[index % len(servers)]
@@ -86,6 +90,20 @@ class Client:
 
     async def send(self, method: str, path: str, payload: Any, *, bearer: str | None = None,
                    expect: int = 200) -> Any:
+        give_up = time.perf_counter() + self.retry_for
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._send_once(method, path, payload, bearer=bearer, expect=expect)
+            except (ServerError, OSError, asyncio.IncompleteReadError, ValueError):
+                if time.perf_counter() >= give_up:
+                    raise
+                self.retries += 1
+                await asyncio.sleep(min(0.05 * 2 ** min(attempt, 5), 1.0))
+
+    async def _send_once(self, method: str, path: str, payload: Any, *, bearer: str | None = None,
+                         expect: int = 200) -> Any:
         body = json.dumps(payload).encode()
         headers = {"X-Amz-Bearer": bearer} if bearer else None
         conn, host = await self.pool.get()
@@ -290,7 +308,7 @@ async def _measure(server: ServerProcess | Sequence[ServerProcess], n: int, dura
     (memory and CPU figures are the first node's). ``retry_for``: see :attr:`Run.retry_for`.
     """
     nodes = [server] if isinstance(server, ServerProcess) else list(server)
-    setup = Client(server, SETUP_CONNECTIONS)
+    setup = Client(server, SETUP_CONNECTIONS, retry_for=retry_for)
     instance = await setup.send("PUT", "/instance", {
         "IdentityManagementType": "CONNECT_MANAGED", "InstanceAlias": f"bench-{uuid.uuid4().hex[:8]}",
         "InboundCallsEnabled": True, "OutboundCallsEnabled": True,
@@ -300,6 +318,7 @@ async def _measure(server: ServerProcess | Sequence[ServerProcess], n: int, dura
     chats = await create_chats(setup, instance_id, n + 1)
     setup_seconds = time.perf_counter() - began
     setup.close()
+    setup_retries = setup.retries
     warm, chats = chats[0], chats[1:]
     for index, chat in enumerate(chats):
         chat.index = index
@@ -353,6 +372,7 @@ async def _measure(server: ServerProcess | Sequence[ServerProcess], n: int, dura
         "accepted": len(accepted),
         "send_errors": run.send_errors,
         "send_retries": run.retries,
+        "setup_retries": setup_retries,
         "visible": len(visible),
         "not_visible": len(accepted) - len(visible),
         "sending_seconds": round(sending_ended - started, 2),
