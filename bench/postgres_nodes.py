@@ -138,27 +138,34 @@ def _postgres(n: int, duration: float, drain: float, node_cores: list[str], work
             cluster.stop()
 
 
-def scale(quick: bool) -> dict[str, Any]:
-    n, duration, drain = (6, 3.0, 8.0) if quick else (
-        int(os.environ.get("LIVELENS_BENCH_NODES_N", "100")), 40.0, 20.0)
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b and math.isfinite(a) and math.isfinite(b) else None
+
+
+def scale_at(n: int, duration: float, drain: float) -> dict[str, Any]:
     runs = {
         "sqlite, 1 node (its worker processes)": _sqlite(n, duration, drain),
         "postgres, 1 node + 1 worker": _postgres(n, duration, drain, ["0"], ["0"]),
         "postgres, 2 nodes + 2 workers": _postgres(n, duration, drain, ["0", "1"], ["0", "1"]),
     }
     base, one, two = runs.values()
-
-    def ratio(a: float, b: float) -> float | None:
-        return round(a / b, 2) if b and math.isfinite(a) and math.isfinite(b) else None
-
     return {
         "contacts": n, "duration_s": duration, "drain_s": drain, "runs": runs,
-        "ratio_turns_1x1_to_sqlite": ratio(one["analysed_turns_per_s"], base["analysed_turns_per_s"]),
-        "ratio_turns_2x2_to_sqlite": ratio(two["analysed_turns_per_s"], base["analysed_turns_per_s"]),
-        "ratio_turns_2x2_to_1x1": ratio(two["analysed_turns_per_s"], one["analysed_turns_per_s"]),
-        "ratio_p99_1x1_to_sqlite": ratio(one["p99_ms"], base["p99_ms"]),
-        "ratio_p99_2x2_to_1x1": ratio(two["p99_ms"], one["p99_ms"]),
+        "ratio_turns_1x1_to_sqlite": _ratio(one["analysed_turns_per_s"], base["analysed_turns_per_s"]),
+        "ratio_turns_2x2_to_sqlite": _ratio(two["analysed_turns_per_s"], base["analysed_turns_per_s"]),
+        "ratio_turns_2x2_to_1x1": _ratio(two["analysed_turns_per_s"], one["analysed_turns_per_s"]),
+        "ratio_p99_1x1_to_sqlite": _ratio(one["p99_ms"], base["p99_ms"]),
+        "ratio_p99_2x2_to_1x1": _ratio(two["p99_ms"], one["p99_ms"]),
     }
+
+
+def scale(quick: bool) -> list[dict[str, Any]]:
+    """At each N (``LIVELENS_BENCH_NODES_N``, default 20 and 100: one that a core keeps up with, for p99;
+    one beyond it, for the analysed turns/s a configuration sustains)."""
+    if quick:
+        return [scale_at(6, 3.0, 8.0)]
+    sizes = [int(n) for n in os.environ.get("LIVELENS_BENCH_NODES_N", "20,100").split(",")]
+    return [scale_at(n, 30.0, 20.0) for n in sizes]
 
 
 # --- the fault run ----------------------------------------------------------------------
@@ -282,7 +289,11 @@ def faults(quick: bool) -> dict[str, Any]:
             result.update(audit(url, run))
         finally:
             cluster.stop()
+        logs = {f"worker{i}": (directory / f"worker{i}.log").read_text(errors="replace").splitlines()[-15:]
+                for i in range(len(cluster.worker_cores))}
+        logs.update({f"node{i}": [line.rstrip() for line in node.output[-15:]] for i, node in enumerate(cluster.nodes)})
         result.update({
+            "log_tails": logs,
             "events": cluster.events, "postgres_restart": restart, "stop_contact_failures": stop_failures,
             "statuses": dict(statuses), "completed": statuses.get("COMPLETED", 0), "contacts": n,
             "completed_after_stop_s": completed_after,

@@ -176,8 +176,7 @@ def rows_for(name: str, result: dict[str, Any], results: dict[str, Any]) -> list
 
 def pgnodes_rows(result: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
-    scale = result.get("scale")
-    if scale:
+    for scale in result.get("scale") or []:
         for case, r in scale["runs"].items():
             label = f"11 {case}, N={scale['contacts']}"
             rows.append((label, "analysed turns/s; p50 / p99",
@@ -187,7 +186,7 @@ def pgnodes_rows(result: dict[str, Any]) -> list[Row]:
         def ratio(value: float | None) -> str:
             return "n/a" if value is None else f"{value:.2f}"
 
-        rows.append(("11 turns/s ratios", "pg 1+1 / sqlite; pg 2+2 / sqlite; 2+2 / 1+1",
+        rows.append((f"11 turns/s ratios, N={scale['contacts']}", "pg 1+1 / sqlite; pg 2+2 / sqlite; 2+2 / 1+1",
                      f"{ratio(scale['ratio_turns_1x1_to_sqlite'])}; {ratio(scale['ratio_turns_2x2_to_sqlite'])}; "
                      f"{ratio(scale['ratio_turns_2x2_to_1x1'])}", "", ""))
     faults = result.get("faults")
