@@ -109,7 +109,19 @@ class Cluster:
             node.stop()
 
 
+def other_clients() -> list[str]:
+    """Databases of the server that sessions other than this benchmark's are connected to."""
+    with psycopg.connect(pg.SERVER, autocommit=True) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT DISTINCT datname FROM pg_stat_activity WHERE datname IS NOT NULL AND pid <> pg_backend_pid() "
+            "AND datname NOT LIKE 'livelens\\_bench\\_%%'").fetchall()]
+
+
 def restart_postgres() -> dict[str, Any]:
+    """Run ``LIVELENS_BENCH_PG_RESTART``, unless other clients use the server (a shared one is not ours)."""
+    others = other_clients()
+    if others:
+        return {"command": None, "reason": f"not restarted: other clients connected to {', '.join(others)}"}
     began = time.perf_counter()
     done = subprocess.run(shlex.split(RESTART_POSTGRES), capture_output=True, text=True, timeout=120)
     return {"command": RESTART_POSTGRES, "returncode": done.returncode, "seconds": round(time.perf_counter() - began, 1),
@@ -276,7 +288,8 @@ def faults(quick: bool) -> dict[str, Any]:
             if RESTART_POSTGRES:
                 await asyncio.sleep(max(0.0, began + at[2] - time.perf_counter()))
                 restart = await asyncio.to_thread(restart_postgres)
-                cluster.events.append(f"PostgreSQL restarted ({restart['seconds']} s, rc {restart['returncode']})")
+                cluster.events.append(f"PostgreSQL restarted ({restart['seconds']} s, rc {restart['returncode']})"
+                                      if restart["command"] else f"PostgreSQL {restart['reason']}")
 
         try:
             cluster.start()
