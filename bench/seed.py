@@ -116,6 +116,9 @@ def seed(db: Path | str, *, segments: int, other_contacts: int = 0, other_segmen
                     tx.append_segments(contact.id, rows[start:start + 10_000])
         if isinstance(storage, SqliteStorage):
             storage._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:  # planner statistics, as autovacuum keeps them on a database in use (not yet after a bulk load)
+            with storage.write() as tx:
+                tx.conn.execute("ANALYZE")
         return Seeded(db if isinstance(db, str) else Path(db), instance_id, measured.id, segments, NextTokenCodec(key))
     finally:
         storage.close()
