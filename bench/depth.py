@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from harness import Connection, median, raw_request, start_livelens, workdir
@@ -54,30 +55,29 @@ async def _time_pages(cases: dict[str, tuple[Any, Seeded, int]], rounds: int, pe
     return times
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    depth, contacts = (2_000, 2_000) if quick else (100_000, 100_000)
-    rounds, per_round = (3, 10) if quick else (10, 40)
-    with workdir("depth") as directory:
-        started = time.perf_counter()
-        one = seed(directory / "one" / "livelens.db", segments=depth)
-        many = seed(directory / "many" / "livelens.db", segments=depth, other_contacts=contacts - 1)
-        seeding = time.perf_counter() - started
-        server_one = start_livelens(directory / "one", db=one.db)
+def measure(directory: Path, one_db: Path | str, many_db: Path | str, *, depth: int, contacts: int,
+            rounds: int, per_round: int) -> dict[str, Any]:
+    """Seed ``one_db`` and ``many_db`` (files or PostgreSQL URLs), serve each, time the three cases."""
+    started = time.perf_counter()
+    one = seed(one_db, segments=depth)
+    many = seed(many_db, segments=depth, other_contacts=contacts - 1)
+    seeding = time.perf_counter() - started
+    server_one = start_livelens(directory / "one", db=one.db)
+    try:
+        server_many = start_livelens(directory / "many", db=many.db)
         try:
-            server_many = start_livelens(directory / "many", db=many.db)
-            try:
-                server_one.wait_idle()
-                server_many.wait_idle()
-                cases = {
-                    "one_at_10": (server_one, one, 10),
-                    "one_at_end": (server_one, one, depth - PAGE),
-                    "many_at_10": (server_many, many, 10),
-                }
-                times = asyncio.run(_time_pages(cases, rounds, per_round))
-            finally:
-                server_many.stop()
+            server_one.wait_idle()
+            server_many.wait_idle()
+            cases = {
+                "one_at_10": (server_one, one, 10),
+                "one_at_end": (server_one, one, depth - PAGE),
+                "many_at_10": (server_many, many, 10),
+            }
+            times = asyncio.run(_time_pages(cases, rounds, per_round))
         finally:
-            server_one.stop()
+            server_many.stop()
+    finally:
+        server_one.stop()
     medians = {name: median(values) * 1000 for name, values in times.items()}
     return {
         "segments": depth,
@@ -88,3 +88,11 @@ def run(quick: bool = False) -> dict[str, Any]:
         "depth_ratio": round(medians["one_at_end"] / medians["one_at_10"], 3),
         "contacts_ratio": round(medians["many_at_10"] / medians["one_at_10"], 3),
     }
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    depth, contacts = (2_000, 2_000) if quick else (100_000, 100_000)
+    rounds, per_round = (3, 10) if quick else (10, 40)
+    with workdir("depth") as directory:
+        return measure(directory, directory / "one" / "livelens.db", directory / "many" / "livelens.db",
+                       depth=depth, contacts=contacts, rounds=rounds, per_round=per_round)

@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -330,14 +331,17 @@ def credentials_file(directory: Path) -> Path:
     return path
 
 
-def start_livelens(directory: Path, db: Path | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+def start_livelens(directory: Path, db: Path | str | None = None, env: dict[str, str] | None = None, *,
+                   port: int = 0, extra: Sequence[str] = (), cores: str | None = None) -> ServerProcess:
+    """``livelens serve`` on ``db`` (a file or a PostgreSQL URL); ``cores``: pinned with ``taskset -c``."""
     directory.mkdir(parents=True, exist_ok=True)
     db = db or directory / "livelens.db"
     started = time.perf_counter()
     environment = {**os.environ, "LIVELENS_LOG_LEVEL": "warning", "LIVELENS_THROTTLE": "off", **(env or {})}
     environment.pop("LIVELENS_VALIDATE_RESPONSES", None)
     process = subprocess.Popen(
-        [LIVELENS, "serve", "--port", "0", "--db", str(db), "--credentials", str(credentials_file(directory))],
+        [*pinned(cores), LIVELENS, "serve", "--port", str(port), "--db", str(db),
+         "--credentials", str(credentials_file(directory)), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
     )
     found, output = _await_line(process, r"listening on (http://\S+)", 180)
@@ -345,6 +349,12 @@ def start_livelens(directory: Path, db: Path | None = None, env: dict[str, str] 
     _pump(process, output)
     wait_accepting(server.url)
     return server
+
+
+def pinned(cores: str | None) -> list[str]:
+    """The ``taskset -c CORES`` prefix of a command (nothing when not asked or taskset is missing)."""
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", cores] if cores and taskset else []
 
 
 def start_baseline(body_file: Path, headers: dict[str, str]) -> ServerProcess:

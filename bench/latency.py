@@ -22,7 +22,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,37 +61,68 @@ class Turn:
     answered: float = math.nan
     item_id: str | None = None
     visible: float = math.nan
+    client_token: str = field(default_factory=lambda: str(uuid.uuid4()))
+    attempts: int = 0
+
+
+class ServerError(HttpError):
+    """An answer with a status a client may retry (AWS SDKs retry 500, 502, 503 and 504)."""
+
+
+RETRYABLE = {500, 502, 503, 504}
 
 
 class Client:
-    """A pool of keep-alive connections to one server."""
+    """A pool of keep-alive connections to one server, or spread round-robin over several nodes
+    (what a load balancer in front of them does)."""
 
-    def __init__(self, server: ServerProcess, size: int) -> None:
-        self.server = server
-        self.pool: asyncio.Queue[Connection] = asyncio.Queue()
-        for _ in range(size):
-            self.pool.put_nowait(Connection("127.0.0.1", server.port))
+    def __init__(self, server: ServerProcess | Sequence[ServerProcess], size: int, *, retry_for: float = 0.0) -> None:
+        servers = [server] if isinstance(server, ServerProcess) else list(server)
+        self.server = servers[0]
+        #: Retry a request that failed with a retryable error for up to this long (same body, same
+        #: ClientToken), as AWS SDKs do; 0: raise at once.
+        self.retry_for = retry_for
+        self.retries = 0
+        self.pool: asyncio.Queue[tuple[Connection, str]] = asyncio.Queue()
+        for index in range(size):
+            node = servers[index % len(servers)]
+            self.pool.put_nowait((Connection("127.0.0.1", node.port), node.host))
 
     async def send(self, method: str, path: str, payload: Any, *, bearer: str | None = None,
                    expect: int = 200) -> Any:
+        give_up = time.perf_counter() + self.retry_for
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._send_once(method, path, payload, bearer=bearer, expect=expect)
+            except (ServerError, OSError, asyncio.IncompleteReadError, ValueError):
+                if time.perf_counter() >= give_up:
+                    raise
+                self.retries += 1
+                await asyncio.sleep(min(0.05 * 2 ** min(attempt, 5), 1.0))
+
+    async def _send_once(self, method: str, path: str, payload: Any, *, bearer: str | None = None,
+                         expect: int = 200) -> Any:
         body = json.dumps(payload).encode()
         headers = {"X-Amz-Bearer": bearer} if bearer else None
-        data = raw_request(method, self.server.host, path, body, headers, sign=bearer is None)
-        conn = await self.pool.get()
+        conn, host = await self.pool.get()
+        data = raw_request(method, host, path, body, headers, sign=bearer is None)
         try:
             answer: Answer = await conn.request(data)
         except Exception:
             conn.close()
             raise
         finally:
-            self.pool.put_nowait(conn)
+            self.pool.put_nowait((conn, host))
         if answer.status != expect:
-            raise HttpError(f"{method} {path}: HTTP {answer.status}: {answer.body[:300]!r}")
+            error = ServerError if answer.status in RETRYABLE else HttpError
+            raise error(f"{method} {path}: HTTP {answer.status}: {answer.body[:300]!r}")
         return answer.json()
 
     def close(self) -> None:
         while not self.pool.empty():
-            self.pool.get_nowait().close()
+            self.pool.get_nowait()[0].close()
 
 
 async def create_chats(client: Client, instance_id: str, count: int) -> list[Chat]:
@@ -123,8 +154,13 @@ async def create_chats(client: Client, instance_id: str, count: int) -> list[Cha
 
 
 class Run:
-    def __init__(self, server: ServerProcess, instance_id: str, chats: list[Chat]) -> None:
+    def __init__(self, server: ServerProcess | Sequence[ServerProcess], instance_id: str, chats: list[Chat],
+                 *, retry_for: float = 0.0) -> None:
         self.server = server
+        #: How long a SendMessage that failed with a retryable error (5xx, a refused or cut connection) is
+        #: retried with the same ClientToken, as AWS SDKs do (0: not retried, counted as a send error).
+        self.retry_for = retry_for
+        self.retries = 0
         self.instance_id = instance_id
         self.chats = chats
         self.turns: list[Turn] = []
@@ -169,14 +205,26 @@ class Run:
 
     async def _send(self, sender: Client, turn: Turn) -> None:
         turn.sent = time.perf_counter()
-        try:
-            answer = await sender.send("POST", "/participant/message", {
-                "ContentType": "text/plain", "Content": turn.text, "ClientToken": str(uuid.uuid4()),
-            }, bearer=turn.chat.connections[turn.role])
-        except Exception:
-            self.send_errors += 1
-            turn.chat.in_flight -= 1
-            return
+        give_up = turn.sent + self.retry_for
+        while True:
+            turn.attempts += 1
+            try:
+                answer = await sender.send("POST", "/participant/message", {
+                    "ContentType": "text/plain", "Content": turn.text, "ClientToken": turn.client_token,
+                }, bearer=turn.chat.connections[turn.role])
+                break
+            except (ServerError, OSError, asyncio.IncompleteReadError, ValueError):
+                if time.perf_counter() < give_up:
+                    self.retries += 1
+                    await asyncio.sleep(min(0.05 * 2 ** min(turn.attempts, 5), 1.0))
+                    continue
+                self.send_errors += 1
+                turn.chat.in_flight -= 1
+                return
+            except Exception:
+                self.send_errors += 1
+                turn.chat.in_flight -= 1
+                return
         turn.answered = time.perf_counter()
         turn.item_id = answer["Id"]
         early = self.seen_early.pop(turn.item_id, None)
@@ -251,11 +299,16 @@ def _ms(value: float) -> float:
     return round(value * 1000, 1) if math.isfinite(value) else math.inf
 
 
-async def _measure(server: ServerProcess, n: int, duration: float, drain: float,
+async def _measure(server: ServerProcess | Sequence[ServerProcess], n: int, duration: float, drain: float,
                    during: Callable[[], Awaitable[Any]] | None = None,
-                   runs: list[Run] | None = None) -> dict[str, Any]:
-    """One run; ``during()`` runs beside the sending (benchmark 8 kills workers there), ``runs`` gets the Run."""
-    setup = Client(server, SETUP_CONNECTIONS)
+                   runs: list[Run] | None = None, retry_for: float = 0.0) -> dict[str, Any]:
+    """One run; ``during()`` runs beside the sending (benchmark 8 kills workers there), ``runs`` gets the Run.
+
+    ``server`` may be several nodes of one database: every client then spreads its connections over them
+    (memory and CPU figures are the first node's). ``retry_for``: see :attr:`Run.retry_for`.
+    """
+    nodes = [server] if isinstance(server, ServerProcess) else list(server)
+    setup = Client(server, SETUP_CONNECTIONS, retry_for=retry_for)
     instance = await setup.send("PUT", "/instance", {
         "IdentityManagementType": "CONNECT_MANAGED", "InstanceAlias": f"bench-{uuid.uuid4().hex[:8]}",
         "InboundCallsEnabled": True, "OutboundCallsEnabled": True,
@@ -265,6 +318,7 @@ async def _measure(server: ServerProcess, n: int, duration: float, drain: float,
     chats = await create_chats(setup, instance_id, n + 1)
     setup_seconds = time.perf_counter() - began
     setup.close()
+    setup_retries = setup.retries
     warm, chats = chats[0], chats[1:]
     for index, chat in enumerate(chats):
         chat.index = index
@@ -281,10 +335,10 @@ async def _measure(server: ServerProcess, n: int, duration: float, drain: float,
         await asyncio.sleep(0.05)
     warm_run.done = True
     await reading
-    before = server.memory_kib()
-    cpu_before = server.cpu_seconds()
+    before = nodes[0].memory_kib()
+    cpu_before = nodes[0].cpu_seconds()
 
-    run = Run(server, instance_id, chats)
+    run = Run(server, instance_id, chats, retry_for=retry_for)
     if runs is not None:
         runs.append(run)
     reading = asyncio.create_task(run.read_all())
@@ -300,8 +354,11 @@ async def _measure(server: ServerProcess, n: int, duration: float, drain: float,
     run.done = True
     await reading
     finished = time.perf_counter()
-    after = server.memory_kib()
-    cpu_used = server.cpu_seconds() - cpu_before
+    after = nodes[0].memory_kib()
+    try:
+        cpu_used = nodes[0].cpu_seconds() - cpu_before
+    except OSError:  # the first node was killed and restarted during the run
+        cpu_used = math.nan
 
     accepted = [t for t in run.turns if t.item_id]
     latencies = sorted((t.visible - t.due) if not math.isnan(t.visible) else math.inf for t in accepted)
@@ -314,6 +371,8 @@ async def _measure(server: ServerProcess, n: int, duration: float, drain: float,
         "sent": len(run.turns),
         "accepted": len(accepted),
         "send_errors": run.send_errors,
+        "send_retries": run.retries,
+        "setup_retries": setup_retries,
         "visible": len(visible),
         "not_visible": len(accepted) - len(visible),
         "sending_seconds": round(sending_ended - started, 2),

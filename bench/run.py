@@ -29,6 +29,7 @@ import depth  # noqa: E402
 import fuzz  # noqa: E402
 import harness  # noqa: E402
 import latency  # noqa: E402
+import postgres_nodes  # noqa: E402
 import startup  # noqa: E402
 import throughput  # noqa: E402
 import transcript_seek  # noqa: E402
@@ -46,6 +47,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "workers": workers.run,
     "seek": transcript_seek.run,
     "fuzz": fuzz.run,
+    "pgnodes": postgres_nodes.run,
 }
 
 Row = tuple[str, str, str, str, str]
@@ -162,11 +164,50 @@ def rows_for(name: str, result: dict[str, Any], results: dict[str, Any]) -> list
             rows.append((label, f"{method}: ms / ms", f"{times[0]:.2f} / {times[1]:.2f}", "", ""))
         rows.append((label, "ratio (binary search)", f"{result['indexed_ratio']:.2f}", "≤ 2",
                      _verdict(result["indexed_ratio"] <= 2)))
+    elif name == "pgnodes":
+        rows += pgnodes_rows(result)
     elif name == "fuzz":
         label = f"10 fuzz, {result['examples_per_operation']} inputs × {result['operations']} operations"
         rows.append((label, "5xx or traceback", "none" if result["clean"] else "FOUND (see results.json)",
                      "none", _verdict(result["clean"])))
         rows.append((label, "time", f"{result['seconds']:.0f} s", "", ""))
+    return rows
+
+
+def pgnodes_rows(result: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for scale in result.get("scale") or []:
+        for case, r in scale["runs"].items():
+            label = f"11 {case}, N={scale['contacts']}"
+            rows.append((label, "analysed turns/s; p50 / p99",
+                         f"{r['analysed_turns_per_s']:.1f} ({r['visible']}/{r['accepted']} visible); "
+                         f"{_ms(r['p50_ms'], r['bound_seconds'])} / {_ms(r['p99_ms'], r['bound_seconds'])}", "", ""))
+
+        def ratio(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.2f}"
+
+        rows.append((f"11 turns/s ratios, N={scale['contacts']}", "pg 1+1 / sqlite; pg 2+2 / sqlite; 2+2 / 1+1",
+                     f"{ratio(scale['ratio_turns_1x1_to_sqlite'])}; {ratio(scale['ratio_turns_2x2_to_sqlite'])}; "
+                     f"{ratio(scale['ratio_turns_2x2_to_1x1'])}", "", ""))
+    faults = result.get("faults")
+    if faults:
+        label = f"11 2+2, N={faults['contacts']}, kill -9 node + worker" + (
+            ", PostgreSQL restart" if faults["postgres_restart"].get("command") else "")
+        ok = faults["lost"] == 0 and faults["duplicated"] == 0
+        rows.append((label, "acknowledged / stored / analysed / lost / duplicated",
+                     f"{faults['acknowledged']} / {faults['stored']} / {faults['analysed']} / {faults['lost']} / "
+                     f"{faults['duplicated']}", "0 lost, 0 dup", _verdict(ok)))
+        in_order = faults["contacts_segments_out_of_item_order"] == 0 and faults["contacts_items_out_of_send_order"] == 0
+        rows.append((label, "contacts COMPLETED; out of order",
+                     f"{faults['completed']}/{faults['contacts']}; {faults['contacts_segments_out_of_item_order']}"
+                     f" + {faults['contacts_items_out_of_send_order']}", "all, 0",
+                     _verdict(in_order and faults["completed"] == faults["contacts"])))
+    depth_pg = result.get("depth")
+    if depth_pg:
+        label = f"11 PostgreSQL: {depth_pg['segments']:,} segments / contacts"
+        rows.append((label, "depth ratio; contacts ratio", f"{depth_pg['depth_ratio']:.2f}; "
+                     f"{depth_pg['contacts_ratio']:.2f}", "≤ 1.2",
+                     _verdict(depth_pg["depth_ratio"] <= 1.2 and depth_pg["contacts_ratio"] <= 1.2)))
     return rows
 
 

@@ -20,7 +20,7 @@ from livelens.app import server_key
 from livelens.contacts import segments as render
 from livelens.contacts.models import IN_PROGRESS, Contact, Instance, now_iso
 from livelens.contacts.next_token import NextTokenCodec
-from livelens.storage.sqlite import SqliteStorage
+from livelens.storage import SqliteStorage, open_storage
 
 ACCOUNT = "123456789012"
 _PII = re.compile(r"[\w.]+@[\w.]+\w|\b\d[\d\s/-]{5,}\d\b|\b(?:Dana|Marcus Okafor|Marcus)\b")
@@ -63,7 +63,7 @@ def _rows(contact: Contact, count: int) -> list[render.SegmentRow]:
 
 @dataclass
 class Seeded:
-    db: Path
+    db: Path | str  # a SQLite file or a PostgreSQL URL
     instance_id: str
     contact_id: str
     segments: int
@@ -86,10 +86,10 @@ def _contact(instance: Instance) -> Contact:
     )
 
 
-def seed(db: Path, *, segments: int, other_contacts: int = 0, other_segments: int = 2) -> Seeded:
+def seed(db: Path | str, *, segments: int, other_contacts: int = 0, other_segments: int = 2) -> Seeded:
     """A database with one measured CHAT contact holding ``segments`` Transcript segments,
     and ``other_contacts`` more contacts with ``other_segments`` segments each."""
-    storage = SqliteStorage(db)
+    storage = open_storage(str(db))
     try:
         key = server_key(storage)
         instance_id = str(uuid.uuid4())
@@ -114,7 +114,11 @@ def seed(db: Path, *, segments: int, other_contacts: int = 0, other_segments: in
                 tx.insert_contact(contact.id, instance_id, "CHAT", IN_PROGRESS, contact.to_record())
                 for start in range(0, len(rows), 10_000):
                     tx.append_segments(contact.id, rows[start:start + 10_000])
-        storage._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return Seeded(Path(db), instance_id, measured.id, segments, NextTokenCodec(key))
+        if isinstance(storage, SqliteStorage):
+            storage._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:  # planner statistics, as autovacuum keeps them on a database in use (not yet after a bulk load)
+            with storage.write() as tx:
+                tx.conn.execute("ANALYZE")
+        return Seeded(db if isinstance(db, str) else Path(db), instance_id, measured.id, segments, NextTokenCodec(key))
     finally:
         storage.close()

@@ -7,6 +7,7 @@ measures that and BENCHMARKS.md records it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -65,3 +66,22 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
         assert written["results"]["peer"]["ratio"] > 0
     rows = {(row["benchmark"], row["measure"]) for row in written["table"]}
     assert len(rows) >= 10
+
+
+def test_the_postgresql_cluster_benchmark_runs_and_audits_in_quick_mode(tmp_path: Path) -> None:
+    """Benchmark 11's fault run, tiny: 2 nodes + 2 workers on PostgreSQL, a node and a worker killed with
+    SIGKILL, then every turn audited in the database (the figures themselves come from `make bench`)."""
+    from tests import postgres
+
+    out = tmp_path / "results.json"
+    server = postgres.with_database(postgres.POSTGRES_URL, "postgres")
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--only", "pgnodes", "--out", str(out)],
+        capture_output=True, text=True, timeout=240, cwd=REPO,
+        env={**os.environ, "LIVELENS_BENCH_PGNODES": "faults", "LIVELENS_BENCH_POSTGRES": server},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    faults = json.loads(out.read_text())["results"]["pgnodes"]["faults"]
+    assert faults["acknowledged"] > 0 and faults["lost"] == 0 and faults["duplicated"] == 0, faults
+    assert faults["completed"] == faults["contacts"], faults
+    assert len(faults["events"]) == 2, faults["events"]

@@ -358,3 +358,24 @@ def test_instance_event_positions_become_visible_in_commit_order(open_test_stora
         rows = tx.list_instance_events("i1", after=0, limit=10)
     assert seen_meanwhile == [[]]  # neither event is visible while the first transaction is open
     assert [row["contact_id"] for row in rows] == ["slow", "fast"]  # positions in commit order
+
+
+def test_writers_of_one_instance_do_not_wait_for_each_other(postgres_database: str) -> None:
+    """Every participant request reads its instance in a write transaction (after its contact): if that read
+    locked the instance exclusively, all writers of an instance would queue on one row and deadlock with
+    those that lock the instance before a contact. Two open writers both read it at once."""
+    from tests import postgres
+
+    postgres.empty_tables(postgres_database)
+    first, second = open_storage(postgres_database), open_storage(postgres_database)
+    try:
+        with first.write() as tx:
+            tx.insert_instance("i1", {"id": "i1"})
+        with first.write() as holder:
+            assert holder.get_instance("i1") == {"id": "i1"}
+            with second.write() as other:
+                other.conn.execute("SET LOCAL lock_timeout = '2s'")  # a wait fails the test, never hangs it
+                assert other.get_instance("i1") == {"id": "i1"}
+    finally:
+        first.close()
+        second.close()

@@ -45,11 +45,19 @@ runs them in READ COMMITTED write transactions and needs, per method:
 Beyond claims, :mod:`livelens.storage.postgres` (as built) gives the rest of
 the interface what SQLite's single writer gave:
 
-* ``get_contact``, ``get_participant``, ``get_attachment``, ``get_instance``,
+* ``get_contact``, ``get_participant``, ``get_attachment``,
   ``get_rule``, ``get_extraction_definition``, ``find_item`` - in a write
   transaction they read ``FOR UPDATE``: the row a writer read is the row it
   updates, so a concurrent change (a read receipt while a worker writes the
   turn's analysis) waits instead of being lost.
+* ``get_instance`` - in a write transaction it reads ``FOR SHARE``: the instance
+  cannot change or disappear under the writer, but writers of one instance do
+  not queue behind each other (every participant request and every worker
+  commit reads its instance; ``FOR UPDATE`` here serialised them and deadlocked
+  those that lock a contact first against those that lock the instance first).
+  The one read-modify-write of an instance (its tags) still cannot lose a
+  change: two at once conflict, PostgreSQL aborts one as a deadlock, and that
+  request gets the retryable error of "When PostgreSQL restarts" (docs/deploy.md).
 * ``get_idempotent``, ``find_rule_by_name``, ``find_extraction_definition_by_name``,
   ``find_item(client_key=...)``, ``get_meta``, ``get_webhooks`` - in a write
   transaction they first take a transaction-scoped advisory lock on the key,

@@ -164,9 +164,11 @@ class PostgresTransaction(PostgresClaims):
         self._exec("INSERT INTO instances (id, data) VALUES (%s, %s)", (instance_id, _dumps(data)))
 
     def get_instance(self, instance_id: str) -> Record | None:
-        return self._data(
-            f"SELECT data FROM instances WHERE id = %s AND NOT deleted{self._for_update()}", (instance_id,)
-        )
+        # FOR SHARE, not FOR UPDATE: every participant request reads its instance (after its contact),
+        # so an exclusive lock would queue all writers of an instance behind one another and deadlock
+        # with those that lock the instance first (StartChatContact, CreateParticipant); see storage/base.py.
+        lock = " FOR SHARE" if self.writing else ""
+        return self._data(f"SELECT data FROM instances WHERE id = %s AND NOT deleted{lock}", (instance_id,))
 
     def list_instances(self, after: int, limit: int) -> list[tuple[int, Record]]:
         rows = self._rows(
