@@ -6,7 +6,6 @@ Prints: the server's CPU with no dashboard open vs one wall open (the wall's dat
 the time from opening the wall to all N rows rendered; the time from a SendMessage to that contact's row
 showing the new turn (with N rows on the page).
 """
-import os
 import pathlib
 import statistics
 import sys
@@ -18,6 +17,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from harness import cpu_share  # noqa: E402
 from tests.e2e.conftest import start_chat, start_server  # noqa: E402
 from tests.e2e.test_dashboard import ARGS, CHROMIUM, sign_in  # noqa: E402
 
@@ -27,15 +27,9 @@ try:
     connect, participant = server.client("connect"), server.client("connectparticipant")
     instance = connect.create_instance(IdentityManagementType="CONNECT_MANAGED", InboundCallsEnabled=True,
                                        OutboundCallsEnabled=True)["Id"]
-    tick = os.sysconf("SC_CLK_TCK")
 
     def cpu(seconds: float) -> float:
-        def times() -> float:
-            fields = open(f"/proc/{server.process.pid}/stat").read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / tick
-        t0 = times()
-        time.sleep(seconds)
-        return (times() - t0) / seconds
+        return cpu_share(server.process.pid, seconds)
 
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:

@@ -282,8 +282,20 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process (all threads) has used."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` (all its threads) has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_share(pid: int, seconds: float) -> float:
+    """The share of one core process ``pid`` uses over the next ``seconds`` (sleeps that long)."""
+    start = process_cpu_seconds(pid)
+    time.sleep(seconds)
+    return (process_cpu_seconds(pid) - start) / seconds
 
 
 def _pump(process: subprocess.Popen[str], output: list[str]) -> None:

@@ -2,7 +2,6 @@
 
     .venv/bin/python bench/stream_idle_cpu.py [N]      # default 50
 """
-import os
 import pathlib
 import sys
 import tempfile
@@ -12,6 +11,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 
+from harness import cpu_share
 from tests.e2e.conftest import start_chat, start_server
 from tests.e2e.test_stream import signed_headers, stream_path
 
@@ -21,15 +21,8 @@ try:
     connect, participant = server.client("connect"), server.client("connectparticipant")
     instance = connect.create_instance(IdentityManagementType="CONNECT_MANAGED", InboundCallsEnabled=True,
                                        OutboundCallsEnabled=True)["Id"]
-    tick = os.sysconf("SC_CLK_TCK")
-    def times():
-        fields = open(f"/proc/{server.process.pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
     def cpu(seconds):
-        t0 = times()
-        time.sleep(seconds)
-        t1 = times()
-        return (t1 - t0) / seconds
+        return cpu_share(server.process.pid, seconds)
     time.sleep(3)
     idle = cpu(10)
     chats = [start_chat(connect, participant, instance) for _ in range(N)]

@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from livelens.storage.base import Record, StorageUnavailable
 from livelens.storage.postgres_claims import PostgresClaims, _dumps, _loads
+from livelens.storage.shared_sql import contact_update
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.postgres"
 #: pg_advisory_lock key held while migrations run (nodes and workers starting together take turns).
@@ -211,19 +212,10 @@ class PostgresTransaction(PostgresClaims):
         analysis_status: str | None = None,
         ended: bool | None = None,
     ) -> None:
-        sets: list[str] = []
-        params: list[Any] = []
-        if data is not None:
-            sets.append("data = %s")
-            params.append(_dumps({k: v for k, v in data.items() if k not in _CONTACT_COLUMNS}))
-        if analysis_status is not None:
-            sets.append("analysis_status = %s")
-            params.append(analysis_status)
-        if ended is not None:
-            sets.append("ended = %s")
-            params.append(bool(ended))
-        if sets:
-            self._exec(f"UPDATE contacts SET {', '.join(sets)} WHERE id = %s", (*params, contact_id))
+        update = contact_update(contact_id, "%s", data=data, analysis_status=analysis_status,
+                                ended=None if ended is None else bool(ended))
+        if update is not None:
+            self._exec(*update)
 
     # participants ---------------------------------------------------------
     def insert_participant(self, participant_id: str, contact_id: str, data: Record) -> None:
@@ -554,6 +546,5 @@ class PostgresTransaction(PostgresClaims):
         return [_loads(data) for (data,) in rows]
 
 
-_CONTACT_COLUMNS = ("analysis_status", "ended", "last_item_seq", "analysed_seq")
 
 __all__ = ["PostgresStorage", "PostgresTransaction", "apply_migrations", "search_words"]

@@ -23,13 +23,13 @@ from typing import Any
 
 from livelens.files import private_database
 from livelens.storage.base import Record
+from livelens.storage.shared_sql import contact_update
+from livelens.storage.shared_sql import dumps as _dumps
 from livelens.storage.sqlite_claims import SqliteClaims
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.sqlite"
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _loads(value: str | None) -> Any:
@@ -219,10 +219,6 @@ class SqliteTransaction(SqliteClaims):
             raise
         self.conn.execute(f"RELEASE {name}")
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
-        return row
-
     # meta -----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -277,19 +273,10 @@ class SqliteTransaction(SqliteClaims):
         analysis_status: str | None = None,
         ended: bool | None = None,
     ) -> None:
-        sets: list[str] = []
-        params: list[Any] = []
-        if data is not None:
-            sets.append("data = ?")
-            params.append(_dumps({k: v for k, v in data.items() if k not in _CONTACT_COLUMNS}))
-        if analysis_status is not None:
-            sets.append("analysis_status = ?")
-            params.append(analysis_status)
-        if ended is not None:
-            sets.append("ended = ?")
-            params.append(int(ended))
-        if sets:
-            self.conn.execute(f"UPDATE contacts SET {', '.join(sets)} WHERE id = ?", (*params, contact_id))
+        update = contact_update(contact_id, "?", data=data, analysis_status=analysis_status,
+                                ended=None if ended is None else int(ended))
+        if update is not None:
+            self.conn.execute(*update)
 
     # participants ---------------------------------------------------------
     def insert_participant(self, participant_id: str, contact_id: str, data: Record) -> None:
@@ -642,4 +629,3 @@ class SqliteTransaction(SqliteClaims):
         )
         return [_loads(data) for (data,) in rows]
 
-_CONTACT_COLUMNS = ("analysis_status", "ended", "last_item_seq", "analysed_seq")

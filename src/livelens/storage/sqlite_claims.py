@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from livelens.storage.base import Backlog, Claim, Record
+from livelens.storage.shared_sql import analysis_backlog
 
 
 class SqliteClaims:
@@ -83,22 +84,7 @@ class SqliteClaims:
         return int(freed)
 
     def analysis_backlog(self) -> Backlog:
-        pending = self._one(
-            "SELECT COUNT(*), COALESCE(SUM(c.last_item_seq - c.analysed_seq), 0),"
-            " COALESCE(SUM(c.lease_owner IS NOT NULL), 0), MIN(i.accepted_at)"
-            " FROM contacts c LEFT JOIN items i ON i.contact_id = c.id AND i.seq = c.analysed_seq + 1"
-            " WHERE c.last_item_seq > c.analysed_seq AND c.analysis_status != 'FAILED'"
-        )
-        totals = self._one("SELECT COALESCE(SUM(last_item_seq), 0), COALESCE(SUM(analysed_seq), 0) FROM contacts")
-        assert pending is not None and totals is not None
-        return Backlog(
-            pending_contacts=int(pending[0]),
-            pending_items=int(pending[1]),
-            claimed_contacts=int(pending[2]),
-            oldest_pending_accepted_at=None if pending[3] is None else float(pending[3]),
-            accepted_items=int(totals[0]),
-            analysed_items=int(totals[1]),
-        )
+        return analysis_backlog(self._one)
 
     def put_worker(
         self, worker_id: str, host: str, pid: int, started_at: float, heartbeat_at: float, stats: Record

@@ -1,0 +1,71 @@
+"""SQL that SQLite and PostgreSQL run alike, written once for both backends.
+
+Only statements whose text is valid in both dialects live here; each backend passes its own
+placeholder (``?`` or ``%s``) where one is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from livelens.storage.base import Backlog, Record
+
+#: Contact fields kept in columns of their own, never in the ``data`` JSON text.
+CONTACT_COLUMNS = ("analysis_status", "ended", "last_item_seq", "analysed_seq")
+
+
+
+def dumps(value: Any) -> str:
+    """A record as the ``data`` JSON text both backends store (compact, non-ASCII kept)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_PENDING = (
+    "SELECT COUNT(*), COALESCE(SUM(c.last_item_seq - c.analysed_seq), 0),"
+    " COUNT(c.lease_owner), MIN(i.accepted_at)"
+    " FROM contacts c LEFT JOIN items i ON i.contact_id = c.id AND i.seq = c.analysed_seq + 1"
+    " WHERE c.last_item_seq > c.analysed_seq AND c.analysis_status <> 'FAILED'"
+)
+_TOTALS = "SELECT COALESCE(SUM(last_item_seq), 0), COALESCE(SUM(analysed_seq), 0) FROM contacts"
+
+
+def analysis_backlog(one: Callable[[str], tuple[Any, ...] | None]) -> Backlog:
+    """:meth:`Transaction.analysis_backlog`, read with the backend's one-row query function."""
+    pending, totals = one(_PENDING), one(_TOTALS)
+    assert pending is not None and totals is not None
+    return Backlog(
+        pending_contacts=int(pending[0]),
+        pending_items=int(pending[1]),
+        claimed_contacts=int(pending[2]),
+        oldest_pending_accepted_at=None if pending[3] is None else float(pending[3]),
+        accepted_items=int(totals[0]),
+        analysed_items=int(totals[1]),
+    )
+
+
+def contact_update(
+    contact_id: str,
+    placeholder: str,
+    *,
+    data: Record | None,
+    analysis_status: str | None,
+    ended: Any,
+) -> tuple[str, Sequence[Any]] | None:
+    """The ``UPDATE contacts`` of :meth:`Transaction.update_contact` and its parameters (None: nothing to set).
+    ``ended`` comes already in the backend's boolean form (an int on SQLite, a bool on PostgreSQL)."""
+    sets: list[str] = []
+    params: list[Any] = []
+    if data is not None:
+        sets.append(f"data = {placeholder}")
+        params.append(dumps({k: v for k, v in data.items() if k not in CONTACT_COLUMNS}))
+    if analysis_status is not None:
+        sets.append(f"analysis_status = {placeholder}")
+        params.append(analysis_status)
+    if ended is not None:
+        sets.append(f"ended = {placeholder}")
+        params.append(ended)
+    if not sets:
+        return None
+    return f"UPDATE contacts SET {', '.join(sets)} WHERE id = {placeholder}", (*params, contact_id)
