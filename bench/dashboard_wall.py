@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
+from harness import cpu_share  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from harness import cpu_share  # noqa: E402
 from tests.e2e.conftest import start_chat, start_server  # noqa: E402
 from tests.e2e.test_dashboard import ARGS, CHROMIUM, sign_in  # noqa: E402
 

@@ -10,8 +10,8 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
-
 from harness import cpu_share
+
 from tests.e2e.conftest import start_chat, start_server
 from tests.e2e.test_stream import signed_headers, stream_path
 
