@@ -100,6 +100,18 @@ def flat(events: list[tuple[str, dict[str, Any]]]) -> list[Any]:
     return [item for kind, data in events for item in (data["Segments"] if kind == "SEGMENTS" else [kind])]
 
 
+def flat_events(events: list[Event]) -> list[Any]:
+    """Every contact's events in stream order, each SEGMENTS event replaced by its segments."""
+    found: list[Any] = []
+    for e in events:
+        if e.event in ("open", "position"):
+            continue
+        data = json.loads(e.data)
+        cid = data.get("ContactId") or data.get("detail", {}).get("livelens", {}).get("contactId")
+        found += [(cid, s) for s in data["Segments"]] if e.event == "SEGMENTS" else [(cid, e.event, data)]
+    return found
+
+
 def ended(contact_ids: list[str]) -> Callable[[list[Event]], bool]:
     def done(events: list[Event]) -> bool:
         finished = {cid for cid in contact_ids
@@ -178,14 +190,15 @@ def test_last_event_id_resumes_with_no_gap_and_no_duplicate(server: Server, inst
                                                             streamed: dict[str, Any]) -> None:
     original = [e for e in streamed["events"] if e.event != "open"]
     middle = len(original) // 2
-    rest = original[middle + 1:]
-    resumed = Reader(instance_stream_url(server, instance_id), lambda events: len(events) > len(rest),
+    rest = flat_events(original[middle + 1:])
+    resumed = Reader(instance_stream_url(server, instance_id), lambda events: len(flat_events(events)) >= len(rest),
                      last_event_id=original[middle].id)
     resumed.start()
     resumed.join(timeout=60)
     assert resumed.events[0].event == "open" and resumed.events[0].id == original[middle].id
-    assert [(e.event, e.data, e.id) for e in resumed.events[1:len(rest) + 1]] == [
-        (e.event, e.data, e.id) for e in rest]
+    # How segments are grouped into SEGMENTS events depends on when they were read (a resumed reader catches up
+    # in larger reads); the sequence of events and segments after the resumed id does not: no gap, no duplicate.
+    assert flat_events(resumed.events)[:len(rest)] == rest
     # TRIM_HORIZON reads the log from its start: the chat's STARTED comes again, then the same events.
     first = Reader(instance_stream_url(server, instance_id, "StartPosition=TRIM_HORIZON&Channels=CHAT"),
                    ended([streamed["chat"]]), presign=True)
