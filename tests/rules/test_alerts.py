@@ -110,3 +110,38 @@ def test_outbox_gives_up_after_max_attempts(tmp_path: Path) -> None:
     assert alert["status"] == alerts.FAILED and alert["attempts"] == 3
     assert "ConnectionRefusedError" in alert["last_error"]
     storage.close()
+
+
+def test_a_round_with_nothing_due_takes_no_write_transaction(tmp_path: Path) -> None:
+    """Delivery rounds run every second on every node; only one with something due may take the writer."""
+    storage = SqliteStorage(tmp_path / "z.db")
+    writes = 0
+    real_write = storage.write
+
+    def counting_write() -> Any:
+        nonlocal writes
+        writes += 1
+        return real_write()
+
+    storage.write = counting_write  # type: ignore[method-assign]
+    clock = Clock()
+    deliverer = alerts.Deliverer(storage, post=lambda *a: 200, clock=clock)
+    assert deliverer.deliver_due() == 0 and writes == 0  # empty outbox
+    with real_write() as tx:
+        tx.insert_alert(
+            "a1",
+            "i1",
+            clock.now + 30,
+            {
+                "event_id": "e1",
+                "url": "http://hook",
+                "secret": "s" * 16,
+                "body": "{}",
+                "rule_name": "r",
+                "contact_id": "c",
+            },
+        )
+    assert deliverer.deliver_due() == 0 and writes == 0  # not due yet
+    clock.now += 30
+    assert deliverer.deliver_due() == 1 and writes == 2  # taken, then its result recorded
+    storage.close()

@@ -41,7 +41,7 @@ from livelens.api.serialize import (
 from livelens.api.throttle import Throttle
 from livelens.api.validate import ShapeValidator, WireValidator, summarize
 from livelens.errors import InvalidRequestException, LivelensError
-from livelens.storage.base import StorageUnavailable
+from livelens.storage.base import StorageConflict, StorageUnavailable
 
 log = logging.getLogger("livelens.api")
 
@@ -170,10 +170,14 @@ class WireEndpoint:
         except LimitExceeded:
             raise
         except StorageUnavailable as exc:  # e.g. PostgreSQL restarting: nothing happened; clients retry a 500
-            self._log.log(logging.WARNING, "storage", "request %s (%s %s) not served: database unavailable (%s)",
-                          request_id, operation.service, operation.name, exc)
+            conflict = isinstance(exc, StorageConflict)
+            self._log.log(logging.WARNING, "storage", "request %s (%s %s) not served: %s (%s)",
+                          request_id, operation.service, operation.name,
+                          "conflicted with a concurrent request" if conflict else "database unavailable", exc)
             code = error_code_for(operation.service, "InternalServiceException")
-            return self._error(request_id, code, 500, f"The database is unavailable; retry (request id {request_id}).")
+            reason = "The request conflicted with a concurrent change" if conflict else "The database is unavailable"
+            message = f"{reason}; nothing was changed, retry (request id {request_id})."
+            return self._error(request_id, code, 500, message)
         except Exception:
             self._log.log(logging.ERROR, f"{operation.service}.{operation.name}", "request %s (%s %s) failed",
                           request_id, operation.service, operation.name, exc_info=True)

@@ -232,6 +232,12 @@ class Deliverer:
 
     def deliver_due(self) -> int:
         """Attempt every due alert once; the number attempted."""
+        # Look first: most rounds find nothing due, and a write transaction would take SQLite's single
+        # writer (or a PostgreSQL connection's row locks) for nothing.
+        with self.storage.read() as tx:
+            due = tx.next_alert_due()
+        if due is None or due > self.clock():
+            return 0
         # A write transaction: on PostgreSQL it takes the due alerts (FOR UPDATE SKIP LOCKED and a lease),
         # so of N nodes draining one outbox only one delivers each alert.
         with self.storage.write() as tx:

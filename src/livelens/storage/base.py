@@ -86,6 +86,12 @@ class StorageUnavailable(Exception):
     happen and may be retried. The wire answers it with a retryable 500 and logs one line (no traceback)."""
 
 
+class StorageConflict(StorageUnavailable):
+    """The database gave up this transaction because it conflicted with another one running at the same time (a
+    PostgreSQL deadlock or serialisation failure): nothing happened and a retry normally succeeds. Answered like
+    :class:`StorageUnavailable`, worded as what it is."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """A worker's lease on one contact's pending analysis."""

@@ -36,7 +36,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from livelens.storage.base import Record, StorageUnavailable
+from livelens.storage.base import Record, StorageConflict, StorageUnavailable
 from livelens.storage.postgres_claims import PostgresClaims, _dumps, _loads
 from livelens.storage.shared_sql import contact_update
 
@@ -85,11 +85,16 @@ def apply_migrations(conn: psycopg.Connection[Any]) -> list[str]:
 
 @contextmanager
 def _unavailable_as_storage_error() -> Iterator[None]:
-    """A lost or refused connection (the pool replaces it) becomes :class:`StorageUnavailable`."""
+    """A lost or refused connection (the pool replaces it) becomes :class:`StorageUnavailable`; a deadlock or a
+    serialisation failure (SQLSTATE class 40, "transaction rollback"; psycopg raises them as ``OperationalError``s)
+    :class:`StorageConflict`."""
     try:
         yield
     except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise StorageUnavailable(" ".join(str(exc).split())[:300] or type(exc).__name__) from exc
+        message = " ".join(str(exc).split())[:300] or type(exc).__name__
+        if (getattr(exc, "sqlstate", None) or "").startswith("40"):
+            raise StorageConflict(message) from exc
+        raise StorageUnavailable(message) from exc
 
 
 class PostgresStorage:
