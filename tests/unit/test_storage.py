@@ -379,3 +379,32 @@ def test_writers_of_one_instance_do_not_wait_for_each_other(postgres_database: s
     finally:
         first.close()
         second.close()
+
+
+def test_live_contacts_of_one_instance_or_of_all(open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
+    with storage.write() as tx:
+        tx.insert_contact("a1", "i1", "CHAT", "IN_PROGRESS", {"id": "a1"})
+        tx.insert_contact("a2", "i1", "CHAT", "IN_PROGRESS", {"id": "a2"})
+        tx.insert_contact("b1", "i2", "VOICE", "IN_PROGRESS", {"id": "b1"})
+        tx.append_item("a1", "item-1", "MESSAGE", "p:t", {"content": "hello", "time": "2026-11-30T10:00:00.000Z"})
+        tx.update_contact("a2", ended=True)
+    with storage.read() as tx:
+        every = {record["id"]: last for record, last in tx.live_contacts()}
+        first = {record["id"]: last for record, last in tx.live_contacts("i1")}
+        second = {record["id"] for record, _ in tx.live_contacts("i2")}
+        none = tx.live_contacts("no-such-instance")
+    assert every == {"a1": "2026-11-30T10:00:00.000Z", "b1": None}
+    assert first == {"a1": "2026-11-30T10:00:00.000Z"} and second == {"b1"} and none == []
+    storage.close()
+
+
+def test_list_webhooks_returns_every_configured_instance(open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
+    with storage.write() as tx:
+        tx.put_webhooks("i2", {"Webhooks": [{"Url": "http://b"}]})
+        tx.put_webhooks("i1", {"Webhooks": []})
+        tx.put_webhooks("i2", {"Webhooks": [{"Url": "http://c"}]})
+    with storage.read() as tx:
+        assert tx.list_webhooks() == [("i1", {"Webhooks": []}), ("i2", {"Webhooks": [{"Url": "http://c"}]})]
+    storage.close()

@@ -29,19 +29,14 @@ def _subscribed(hooks: list[Record]) -> list[Record]:
 
 
 def _behind(tx: Transaction) -> list[str]:
-    """Instances with a stream-event webhook whose position is behind the log's end."""
+    """Instances with a stream-event webhook whose position is behind the log's end (one query over the
+    webhook configurations, however many instances have none)."""
     head = tx.last_instance_event()
-    found: list[str] = []
-    after = 0
-    while True:
-        rows = tx.list_instances(after, 500)
-        if not rows:
-            return found
-        for _, record in rows:
-            hooks = _subscribed((tx.get_webhooks(record["id"]) or {}).get("Webhooks", []))
-            if any(int(h.get("Position", 0)) < head for h in hooks):
-                found.append(record["id"])
-        after = rows[-1][0]
+    return [
+        instance_id
+        for instance_id, config in tx.list_webhooks()
+        if any(int(h.get("Position", 0)) < head for h in _subscribed(config.get("Webhooks", [])))
+    ]
 
 
 def pump(storage: Storage, account_id: str, clock: Callable[[], float] = time.time) -> int:

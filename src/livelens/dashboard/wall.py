@@ -107,10 +107,7 @@ class InstanceFeed:
         oldest = iso(now - self.recent)
         storage = self.segments.center.storage
         with storage.read() as tx:
-            contacts = {
-                c.id: c for c in (Contact.from_record(r) for r, _ in tx.live_contacts())
-                if c.instance_id == self.instance_id
-            }
+            contacts = {c.id: c for c in (Contact.from_record(r) for r, _ in tx.live_contacts(self.instance_id))}
             for contact_id, tracked in self.tracked.items():
                 if contact_id in contacts:
                     continue

@@ -312,12 +312,13 @@ class PostgresTransaction(PostgresClaims):
     def mark_analysed(self, contact_id: str, seq: int) -> None:
         self._exec("UPDATE contacts SET analysed_seq = %s WHERE id = %s", (seq, contact_id))
 
-    def live_contacts(self) -> list[tuple[Record, str | None]]:
+    def live_contacts(self, instance_id: str | None = None) -> list[tuple[Record, str | None]]:
         rows = self._rows(
             "SELECT c.data, c.analysis_status, c.ended, c.last_item_seq, c.analysed_seq,"
             " (i.data::jsonb) ->> 'time'"
             " FROM contacts c LEFT JOIN items i ON i.contact_id = c.id AND i.seq = c.last_item_seq"
-            " WHERE NOT c.ended"
+            " WHERE NOT c.ended" + ("" if instance_id is None else " AND c.instance_id = %s"),
+            () if instance_id is None else (instance_id,),
         )
         return [(self._contact(row), row[5]) for row in rows]
 
@@ -532,6 +533,10 @@ class PostgresTransaction(PostgresClaims):
     def get_webhooks(self, instance_id: str) -> Record | None:
         self._lock_key("webhooks", instance_id)
         return self._data("SELECT data FROM webhooks WHERE instance_id = %s", (instance_id,))
+
+    def list_webhooks(self) -> list[tuple[str, Record]]:
+        rows = self._rows("SELECT instance_id, data FROM webhooks ORDER BY instance_id")
+        return [(instance_id, _loads(data)) for instance_id, data in rows]
 
     def put_webhooks(self, instance_id: str, data: Record) -> None:
         self._exec(

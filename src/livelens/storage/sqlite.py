@@ -367,11 +367,12 @@ class SqliteTransaction(SqliteClaims):
     def mark_analysed(self, contact_id: str, seq: int) -> None:
         self.conn.execute("UPDATE contacts SET analysed_seq = ? WHERE id = ?", (seq, contact_id))
 
-    def live_contacts(self) -> list[tuple[Record, str | None]]:
+    def live_contacts(self, instance_id: str | None = None) -> list[tuple[Record, str | None]]:
         rows = self.conn.execute(
             "SELECT c.data, c.analysis_status, c.last_item_seq, c.analysed_seq, json_extract(i.data, '$.time') "
             "FROM contacts c LEFT JOIN items i ON i.contact_id = c.id AND i.seq = c.last_item_seq "
-            "WHERE c.ended = 0"
+            "WHERE c.ended = 0" + ("" if instance_id is None else " AND c.instance_id = ?"),
+            () if instance_id is None else (instance_id,),
         )
         live: list[tuple[Record, str | None]] = []
         for data, status, last_item_seq, analysed_seq, last_time in rows:
@@ -575,6 +576,10 @@ class SqliteTransaction(SqliteClaims):
     def get_webhooks(self, instance_id: str) -> Record | None:
         row = self._one("SELECT data FROM webhooks WHERE instance_id = ?", (instance_id,))
         return None if row is None else _loads(row[0])
+
+    def list_webhooks(self) -> list[tuple[str, Record]]:
+        rows = self.conn.execute("SELECT instance_id, data FROM webhooks ORDER BY instance_id")
+        return [(instance_id, _loads(data)) for instance_id, data in rows]
 
     def put_webhooks(self, instance_id: str, data: Record) -> None:
         self.conn.execute(
