@@ -26,6 +26,16 @@ def test_backoff_grows_and_is_capped() -> None:
     assert max(delays) <= 72.0
 
 
+def _queue(tx: Any, due: float, body: str = "{}") -> None:
+    """One alert "a1" for instance "i1", due at ``due``."""
+    tx.insert_alert(
+        "a1",
+        "i1",
+        due,
+        {"event_id": "e1", "url": "http://hook", "secret": "s" * 16, "body": body, "rule_name": "r", "contact_id": "c"},
+    )
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -38,19 +48,7 @@ def test_outbox_retries_until_delivered_and_survives_a_restart(tmp_path: Path) -
     db = tmp_path / "x.db"
     storage = SqliteStorage(db)
     with storage.write() as tx:
-        tx.insert_alert(
-            "a1",
-            "i1",
-            1000.0,
-            {
-                "event_id": "e1",
-                "url": "http://hook",
-                "secret": "s" * 16,
-                "body": json.dumps({"id": "e1"}),
-                "rule_name": "r",
-                "contact_id": "c",
-            },
-        )
+        _queue(tx, 1000.0, body=json.dumps({"id": "e1"}))
     answers = [500]
     seen: list[dict[str, Any]] = []
 
@@ -83,19 +81,7 @@ def test_outbox_retries_until_delivered_and_survives_a_restart(tmp_path: Path) -
 def test_outbox_gives_up_after_max_attempts(tmp_path: Path) -> None:
     storage = SqliteStorage(tmp_path / "y.db")
     with storage.write() as tx:
-        tx.insert_alert(
-            "a1",
-            "i1",
-            0.0,
-            {
-                "event_id": "e1",
-                "url": "http://hook",
-                "secret": "s" * 16,
-                "body": "{}",
-                "rule_name": "r",
-                "contact_id": "c",
-            },
-        )
+        _queue(tx, 0.0)
 
     def refuse(url: str, body: bytes, headers: Any, timeout: float) -> int:
         raise ConnectionRefusedError("refused")
@@ -128,19 +114,7 @@ def test_a_round_with_nothing_due_takes_no_write_transaction(tmp_path: Path) -> 
     deliverer = alerts.Deliverer(storage, post=lambda *a: 200, clock=clock)
     assert deliverer.deliver_due() == 0 and writes == 0  # empty outbox
     with real_write() as tx:
-        tx.insert_alert(
-            "a1",
-            "i1",
-            clock.now + 30,
-            {
-                "event_id": "e1",
-                "url": "http://hook",
-                "secret": "s" * 16,
-                "body": "{}",
-                "rule_name": "r",
-                "contact_id": "c",
-            },
-        )
+        _queue(tx, clock.now + 30)
     assert deliverer.deliver_due() == 0 and writes == 0  # not due yet
     clock.now += 30
     assert deliverer.deliver_due() == 1 and writes == 2  # taken, then its result recorded
