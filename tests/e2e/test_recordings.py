@@ -4,6 +4,9 @@ under a redacting policy, downloaded from the signed native endpoint (both stora
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +21,17 @@ from botocore.credentials import Credentials
 
 from livelens.voice.audio import AudioFormat
 from livelens.voice.client import presigned_audio_url, stream_pcm
-from tests.e2e.conftest import ACCESS_KEY, BACKEND, REGION, SECRET_KEY, Server, signed_request, start_server, wait_for
+from tests.e2e.conftest import (
+    ACCESS_KEY,
+    BACKEND,
+    LIVELENS,
+    REGION,
+    SECRET_KEY,
+    Server,
+    signed_request,
+    start_server,
+    wait_for,
+)
 from tests.speech import speak
 
 RATE = 16000
@@ -144,7 +157,7 @@ def test_redacted_recording_silences_the_spoken_card_number_only(recorder: Serve
         assert secret not in stored
 
 
-def test_recording_download_is_signed_and_scoped(recorder: Server) -> None:
+def test_recording_download_is_signed_and_scoped(recorder: Server, tmp_path: Path) -> None:
     server = recorder
     connect = server.client("connect")
     instance_id = connect.create_instance(IdentityManagementType="CONNECT_MANAGED", InboundCallsEnabled=True,
@@ -163,6 +176,20 @@ def test_recording_download_is_signed_and_scoped(recorder: Server) -> None:
     assert record["PiiSilenced"] is False and record["DurationMillis"] == len(pcm) // 2 * 1000 // RATE
     _, _, audio = _wav(server, instance_id, recorded, record["RecordingId"])
     assert audio.tobytes() == pcm  # no redacting policy: exactly what was sent
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    cli = [LIVELENS, "recording", "--instance-id", instance_id, "--contact-id", recorded, "--endpoint-url", server.url]
+    listed = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert json.loads(listed.stdout)["Recordings"] == [record]
+    target = tmp_path / "call.wav"
+    subprocess.run([*cli, "--recording-id", record["RecordingId"], "-o", str(target)], capture_output=True,
+                   env=env, timeout=60, check=True)
+    with wave.open(str(target)) as wav:
+        assert wav.readframes(wav.getnframes()) == pcm
+    missing = subprocess.run([*cli, "--recording-id", "no-such-recording"], capture_output=True, text=True, env=env,
+                             timeout=60)
+    assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
 
     path = f"/livelens/v1/instances/{instance_id}/contacts/{recorded}/recordings/{record['RecordingId']}"
     forged = requests.get(_presigned(server, path, secret="not-the-secret"), timeout=30)
