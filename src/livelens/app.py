@@ -65,6 +65,8 @@ from livelens.voice.partials import PartialHub
 from livelens.voice.recording import RecordingStore
 from livelens.voice.stream import PATH as AUDIO_PATH
 from livelens.voice.stream import AudioStream
+from livelens.voice.transcribe import PATH as TRANSCRIBE_PATH
+from livelens.voice.transcribe import TranscribeStream
 from livelens.worker.loop import Worker
 from livelens.worker.notify import DatagramNotifier, EventWaker, Notifier, Notifiers, wake_directory
 from livelens.worker.supervisor import Supervisor
@@ -404,6 +406,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route(STREAM_PATH, stream.handle, methods=["GET"]),
             Route(INSTANCE_STREAM_PATH, instance_stream.handle, methods=["GET"]),
             WebSocketRoute(AUDIO_PATH, audio.handle),
+            WebSocketRoute(TRANSCRIBE_PATH, TranscribeStream(audio).handle),
             Route(RECORDINGS_PATH, recording_endpoint.list, methods=["GET"]),
             Route(RECORDING_PATH, recording_endpoint.get, methods=["GET"]),
         ],

@@ -128,7 +128,7 @@ def _audio_end_ms(utterance: Any) -> int:
     return int(utterance.audio_start_ms + len(utterance.samples) * 1000 // MODEL_RATE)
 
 
-def _offset_since_start(contact: Contact) -> int:
+def offset_since_start(contact: Contact) -> int:
     try:
         started = datetime.fromisoformat(contact.initiation_timestamp.replace("Z", "+00:00"))
     except ValueError:
@@ -182,32 +182,32 @@ class AudioStream:
     async def handle(self, websocket: WebSocket) -> None:
         reason = unavailable_reason()
         if reason is not None:
-            await self._deny(websocket, "ServiceUnavailableException", 503, reason)
+            await self.deny(websocket, "ServiceUnavailableException", 503, reason)
             return
         try:
             request, contact = await run_in_threadpool(self._open, websocket)
         except AuthError as exc:
-            await self._deny(websocket, exc.code, 403, exc.message)
+            await self.deny(websocket, exc.code, 403, exc.message)
             return
         except LivelensError as exc:
-            await self._deny(websocket, exc.code, error_status(None, exc.code), exc.message)
+            await self.deny(websocket, exc.code, error_status(None, exc.code), exc.message)
             return
-        start = request.start_offset_ms if request.start_offset_ms is not None else _offset_since_start(contact)
-        recorder = None
-        if self.recordings is not None and set(contact.recording) & set(request.roles):
-            recorder = await run_in_threadpool(self._start_recording, request, contact, start)
+        start = request.start_offset_ms if request.start_offset_ms is not None else offset_since_start(contact)
+        recorder = await run_in_threadpool(self.start_recording, request, contact, start)
         await websocket.accept()
-        await _Session(self, websocket, request, contact, start, recorder).run()
+        await AudioSession(self, websocket, request, contact, start, recorder).run()
 
-    def _start_recording(self, request: StreamRequest, contact: Contact, start_ms: int) -> Recorder:
-        assert self.recordings is not None
+    def start_recording(self, request: StreamRequest, contact: Contact, start_ms: int) -> Recorder | None:
+        """The socket's recorder, when the contact records one of its roles (voice/recording.py)."""
+        if self.recordings is None or not set(contact.recording) & set(request.roles):
+            return None
         record = new_record(request.instance_id, request.contact_id, request.fmt, request.roles, contact.recording,
                             start_ms, contact.redacts)
         self.recordings.start(self.voice.center.storage, record)
         return Recorder(self.recordings, self.voice.center.storage, record)
 
     @staticmethod
-    async def _deny(websocket: WebSocket, code: str, status: int, message: str) -> None:
+    async def deny(websocket: WebSocket, code: str, status: int, message: str) -> None:
         """Refuse the upgrade with the AWS JSON error (or a bare 403 where the server cannot send one)."""
         if "websocket.http.response" in websocket.scope.get("extensions", {}):
             await websocket.send_denial_response(Response(
@@ -217,7 +217,7 @@ class AudioStream:
             await websocket.close(code=POLICY_VIOLATION)
 
 
-class _Session:
+class AudioSession:
     """One open audio socket: receive → VAD (thread) → decode queue → decode (pool) → ingest (thread)."""
 
     def __init__(self, endpoint: AudioStream, websocket: WebSocket, request: StreamRequest, contact: Contact,
@@ -264,21 +264,24 @@ class _Session:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await self.websocket.close(code=1000)
 
-    async def _receive_all(self) -> None:
+    async def _next_audio(self) -> bytes | None:
+        """The next piece of PCM; ``None`` at the end of the audio (or when the client went away)."""
         while True:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 self.connected = False
-                return
+                return None
             data = message.get("bytes")
             if data is None:
                 text = message.get("text") or ""
                 with contextlib.suppress(ValueError):
                     if json.loads(text).get("event") == "end":
-                        return
+                        return None
                 continue
-            if not data:
-                return
+            return data or None
+
+    async def _receive_all(self) -> None:
+        while (data := await self._next_audio()) is not None:
             finals, partial = await run_in_threadpool(self._feed, data)
             for item in finals:
                 self.queue.put_nowait(item)
