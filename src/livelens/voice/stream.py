@@ -24,7 +24,7 @@ thread pool (never in the event loop: CTranslate2 releases the GIL, so the pool'
 by side while the loop keeps receiving audio) and stored through :class:`VoiceIngest`, exactly as a
 text utterance posted to ``/utterances``: durable once stored, analysed, rule-checked and redacted by
 the workers. For each one the socket answers a text frame shaped like Transcribe's
-``TranscriptEvent`` (the text redacted under a redacting policy)::
+``TranscriptEvent`` (the text redacted under RedactedOnly; the original under RedactedAndOriginal)::
 
     {"Transcript": {"Results": [{"ResultId": "<segment id>", "StartTime": 1.23, "EndTime": 2.5,
       "IsPartial": false, "ChannelId": "ch_0", "ParticipantRole": "AGENT",
