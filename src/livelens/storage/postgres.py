@@ -441,7 +441,7 @@ class PostgresTransaction(PostgresClaims):
         return [_loads(row[0]) for row in rows]
 
     def append_recording_chunk(self, recording_id: str, index: int, body: bytes) -> None:
-        """PostgreSQL only: the next piece of a recording's audio (see :class:`livelens.voice.recording.RecordingStore`)."""
+        """PostgreSQL only: the next piece of a recording's audio (:class:`livelens.voice.recording.RecordingStore`)."""
         self._exec("INSERT INTO recording_chunks (recording_id, seq, body) VALUES (%s, %s, %s)",
                    (recording_id, index, body))
 

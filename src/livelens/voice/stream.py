@@ -54,9 +54,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from livelens.analysis.types import Turn
 from livelens.api.auth import AuthError, Caller, SigV4Verifier
 from livelens.api.authz import Authorizer
-from livelens.analysis.types import Turn
 from livelens.api.serialize import error_body, error_status
 from livelens.contacts.models import Contact
 from livelens.errors import ContactNotFoundException, InvalidRequestException, LivelensError
