@@ -31,6 +31,11 @@ the workers. For each one the socket answers a text frame shaped like Transcribe
       "Alternatives": [{"Transcript": "..."}]}]}}
 
 Errors after the upgrade are one text frame ``{"__type": ..., "Message": ...}`` and a close (1008).
+
+When the contact records the socket's roles (``livelens:recording``), the session also feeds a
+:class:`~livelens.voice.recording.Recorder`, holding audio in memory until the utterances that can contain
+it are redacted (voice/recording.py). ``voice/transcribe.py`` serves the same session behind Amazon
+Transcribe's own framing.
 """
 
 from __future__ import annotations
