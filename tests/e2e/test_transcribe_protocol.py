@@ -21,11 +21,13 @@ from botocore.eventstream import EventStreamBuffer
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from livelens.voice.audio import read_wav
 from livelens.voice.eventstream import encode
 from tests.e2e.conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, list_v1_all, wait_for
 from tests.e2e.test_js_clients import node, run_node  # noqa: F401  (the fixture)
 from tests.speech import mono
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "call.wav"
 SPEECH = ["My internet keeps dropping and I am really frustrated.",
           "You can call me back at four one five, five five five, zero one nine nine."]
 
@@ -146,3 +148,20 @@ def test_errors_are_transcribe_exception_messages_or_403(server: Server) -> None
                 pass
         assert excinfo.value.response.status_code == 403
         assert json.loads(excinfo.value.response.body or b"{}")["__type"] == "InvalidSignatureException"
+
+
+def test_channel_identification_maps_channel_0_to_the_agent(server: Server) -> None:
+    instance_id, contact_id = _contact(server)
+    fmt, pcm = read_wav(EXAMPLE)  # 8 kHz stereo: left agent, right customer
+    url = _url(server, **{"session-id": contact_id, "sample-rate": "8000", "number-of-channels": "2",
+                          "enable-channel-identification": "true"})
+    with ws_connect(url, open_timeout=30, max_size=None) as socket:
+        step = fmt.sample_rate * fmt.frame_bytes // 10
+        for at in range(0, len(pcm), step):
+            socket.send(_audio_event(pcm[at:at + step]))
+        socket.send(_audio_event(b""))
+        received = list(_messages(socket))
+    finals = [r for _, body in received for r in body["Transcript"]["Results"] if not r["IsPartial"]]
+    assert [r["ChannelId"] for r in finals] == ["ch_0", "ch_1", "ch_0", "ch_1"]
+    transcripts = _transcripts(server, instance_id, contact_id, 4)
+    assert [t["ParticipantRole"] for t in transcripts] == ["AGENT", "CUSTOMER", "AGENT", "CUSTOMER"]
