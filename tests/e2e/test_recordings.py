@@ -143,6 +143,8 @@ def test_redacted_recording_silences_the_spoken_card_number_only(recorder: Serve
     assert np.array_equal(recorded[card_to + int(0.4 * RATE):], sent[card_to + int(0.4 * RATE):])
 
     # No unredacted audio nor text on disk: the database (a data dump on PostgreSQL) and the recordings folder.
+    # Recordings are append-only (file appends, inserted chunks, never rewritten), so what is there now is
+    # everything that was ever written during the call.
     folder = server.db.parent / "recordings"
     stored = server.stored_bytes() + b"".join(p.read_bytes() for p in folder.glob("*")) if folder.exists() \
         else server.stored_bytes()
