@@ -28,6 +28,9 @@ from livelens.api.context import Services
 from livelens.api.instance_stream import PATH as INSTANCE_STREAM_PATH
 from livelens.api.instance_stream import InstanceStream
 from livelens.api.limits import InflightLimiter
+from livelens.api.recordings import GET_PATH as RECORDING_PATH
+from livelens.api.recordings import LIST_PATH as RECORDINGS_PATH
+from livelens.api.recordings import RecordingEndpoint
 from livelens.api.routing import load_service_models
 from livelens.api.stream import PATH as STREAM_PATH
 from livelens.api.stream import SegmentStream
@@ -59,8 +62,11 @@ from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, is_postgres_url, open_storage
 from livelens.voice import unavailable_reason
 from livelens.voice.partials import PartialHub
+from livelens.voice.recording import RecordingStore
 from livelens.voice.stream import PATH as AUDIO_PATH
 from livelens.voice.stream import AudioStream
+from livelens.voice.transcribe import PATH as TRANSCRIBE_PATH
+from livelens.voice.transcribe import TranscribeStream
 from livelens.worker.loop import Worker
 from livelens.worker.notify import DatagramNotifier, EventWaker, Notifier, Notifiers, wake_directory
 from livelens.worker.supervisor import Supervisor
@@ -334,9 +340,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     # Speech is decoded in its own threads, not in the event loop nor the analysis workers: audio stays in
     # memory (never queued through the database) and CTranslate2 releases the GIL while it decodes.
     decoder = ThreadPoolExecutor(max(1, settings.voice_decode_threads), thread_name_prefix="livelens-voice")
+    recordings = RecordingStore(settings.recordings_path, in_database=is_postgres_url(settings.db))
     audio = AudioStream(runtime.services.voice, verifier, authorizer, decoder=decoder,
                         decode_threads=max(1, settings.voice_decode_threads), base_url=endpoint.base_url,
-                        partials=partials, partial_seconds=settings.voice_partial_seconds)
+                        partials=partials, partial_seconds=settings.voice_partial_seconds, recordings=recordings)
+    recording_endpoint = RecordingEndpoint(runtime.services.center, recordings, verifier, authorizer,
+                                           endpoint.base_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -397,6 +406,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route(STREAM_PATH, stream.handle, methods=["GET"]),
             Route(INSTANCE_STREAM_PATH, instance_stream.handle, methods=["GET"]),
             WebSocketRoute(AUDIO_PATH, audio.handle),
+            WebSocketRoute(TRANSCRIBE_PATH, TranscribeStream(audio).handle),
+            Route(RECORDINGS_PATH, recording_endpoint.list, methods=["GET"]),
+            Route(RECORDING_PATH, recording_endpoint.get, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("uploads_dir", "", "Folder for chat attachments (default: 'uploads' beside the database; "
             "on PostgreSQL they are kept in the database)."),
+    Setting("recordings_dir", "", "Folder for call recordings (default: 'recordings' beside the database; "
+            "on PostgreSQL they are kept in the database). docs/voice.md#recordings."),
     Setting("account_id", "123456789012", "AWS account id used in the ARNs livelens returns."),
     Setting(
         "default_redaction",
@@ -143,6 +145,7 @@ class Settings:
     db: str = "livelens.db"
     credentials: str = ""
     uploads_dir: str = ""
+    recordings_dir: str = ""
     account_id: str = "123456789012"
     default_redaction: str = "RedactedAndOriginal"
     default_language: str = "en-US"
@@ -265,6 +268,12 @@ class Settings:
         if self.uploads_dir:
             return Path(self.uploads_dir).expanduser()
         return self.db_path.resolve().parent / "uploads"
+
+    @property
+    def recordings_path(self) -> Path:
+        if self.recordings_dir:
+            return Path(self.recordings_dir).expanduser()
+        return self.db_path.resolve().parent / "recordings"
 
     @property
     def analysis_worker_count(self) -> int:

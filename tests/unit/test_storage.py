@@ -408,3 +408,24 @@ def test_list_webhooks_returns_every_configured_instance(open_test_storage: Call
     with storage.read() as tx:
         assert tx.list_webhooks() == [("i1", {"Webhooks": []}), ("i2", {"Webhooks": [{"Url": "http://c"}]})]
     storage.close()
+
+
+def test_recordings_are_listed_per_contact_in_order(open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
+    with storage.write() as tx:
+        for recording_id, contact_id in (("r1", "c1"), ("r2", "c2"), ("r3", "c1")):
+            tx.insert_recording(recording_id, contact_id, {"RecordingId": recording_id, "Status": "IN_PROGRESS"})
+        record = tx.get_recording("r3")
+        assert record is not None
+        tx.update_recording("r3", {**record, "Status": "COMPLETED"})
+    with storage.read() as tx:
+        assert [r["RecordingId"] for r in tx.list_recordings("c1")] == ["r1", "r3"]
+        assert tx.get_recording("r3") == {"RecordingId": "r3", "Status": "COMPLETED"}
+        assert tx.get_recording("nope") is None and tx.list_recordings("c9") == []
+    if hasattr(storage, "pool"):  # PostgreSQL keeps the audio too, in chunks read back in order
+        with storage.write() as tx:
+            tx.append_recording_chunk("r1", 1, b"\x03\x04")
+            tx.append_recording_chunk("r1", 0, b"\x01\x02")
+        with storage.read() as tx:
+            assert tx.recording_audio("r1") == b"\x01\x02\x03\x04" and tx.recording_audio("r2") == b""
+    storage.close()

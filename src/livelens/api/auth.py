@@ -134,7 +134,7 @@ class SigV4Verifier:
         self.credentials = dict(credentials)
         self.max_skew = max_skew_seconds
 
-    def _scope(self, credential: str) -> tuple[str, str, str, str]:
+    def _scope(self, credential: str, signing_service: str = SIGNING_SERVICE) -> tuple[str, str, str, str]:
         """``KEY/DATE/REGION/SERVICE/aws4_request`` → access key, its secret, date and region (or the AWS error)."""
         scope = credential.split("/")
         if len(scope) != 5 or scope[4] != "aws4_request":
@@ -145,19 +145,20 @@ class SigV4Verifier:
         secret = self.credentials.get(access_key)
         if secret is None:
             raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid.")
-        if service != SIGNING_SERVICE:
+        if service != signing_service:
             raise AuthError(
-                "InvalidSignatureException", f"Credential should be scoped to correct service: '{SIGNING_SERVICE}'."
+                "InvalidSignatureException", f"Credential should be scoped to correct service: '{signing_service}'."
             )
         return access_key, secret, date, region
 
     def verify_presigned(self, method: str, url: str, headers: Mapping[str, str],
-                         max_expires: int = 604800) -> Caller:
+                         max_expires: int = 604800, service: str = SIGNING_SERVICE) -> Caller:
         """Check a SigV4 presigned URL (``X-Amz-Algorithm``, ``-Credential``, ``-Date``, ``-Expires``,
         ``-SignedHeaders``, ``-Signature`` in the query, as botocore's ``SigV4QueryAuth`` makes them).
 
         The signature must be within its ``X-Amz-Expires`` (at most a week, as AWS) and not dated in the future
-        beyond the clock skew allowed; the body is empty (a GET).
+        beyond the clock skew allowed; the body is empty (a GET). ``service`` is the signing name the credential
+        scope must carry (``connect``; ``transcribe`` for the Amazon Transcribe streaming socket).
         """
         unsigned_url, params = _signed_query(url)
         if params.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or not all(
@@ -166,7 +167,7 @@ class SigV4Verifier:
             raise AuthError("IncompleteSignatureException",
                             "A presigned URL needs X-Amz-Algorithm=AWS4-HMAC-SHA256, X-Amz-Credential, X-Amz-Date, "
                             "X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.")
-        access_key, secret, date, region = self._scope(params["X-Amz-Credential"])
+        access_key, secret, date, region = self._scope(params["X-Amz-Credential"], service)
         amz_date = params["X-Amz-Date"]
         try:
             signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -190,7 +191,8 @@ class SigV4Verifier:
         if "host" not in signed:
             raise AuthError("InvalidSignatureException", "The host header must be signed.")
         request = AWSRequest(method=method, url=unsigned_url, data=b"", headers={h: headers.get(h, "") for h in signed})
-        _check_signature(request, amz_date, Credentials(access_key, secret), region, params["X-Amz-Signature"])
+        _check_signature(request, amz_date, Credentials(access_key, secret), region, params["X-Amz-Signature"],
+                         service)
         return Caller(access_key, region)
 
     def verify(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Caller:
@@ -257,10 +259,11 @@ def _check_payload_hash(claimed: str | None, body: bytes) -> None:
                         "The provided 'x-amz-content-sha256' header does not match what was computed.")
 
 
-def _check_signature(request: AWSRequest, amz_date: str, credentials: Credentials, region: str, given: str) -> None:
+def _check_signature(request: AWSRequest, amz_date: str, credentials: Credentials, region: str, given: str,
+                     service: str = SIGNING_SERVICE) -> None:
     """Recompute the request's SigV4 signature with botocore's signer and compare it in constant time."""
     request.context["timestamp"] = amz_date
-    signer = SigV4Auth(credentials, SIGNING_SERVICE, region)
+    signer = SigV4Auth(credentials, service, region)
     expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
     if not hmac.compare_digest(expected, given):
         raise AuthError(

@@ -282,6 +282,9 @@ main.add_command(access)
 from livelens.cli.transcribe import transcribe  # noqa: E402
 
 main.add_command(transcribe)
+from livelens.cli.recording import recording  # noqa: E402
+
+main.add_command(recording)
 
 
 if __name__ == "__main__":

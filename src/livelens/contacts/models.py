@@ -57,6 +57,8 @@ class Instance:
     language: str = "en-US"
     analysis: list[str] = field(default_factory=list)
     redaction_mask: str = "PII"
+    #: Participant roles whose call audio is recorded (tag ``livelens:recording``; voice/recording.py).
+    recording: list[str] = field(default_factory=list)
     #: The access key that created the instance (livelens.api.authz); None for instances made before owners.
     owner: str | None = None
 
@@ -89,6 +91,8 @@ class Contact:
     disconnect_reason: str | None = None
     last_update_timestamp: str | None = None
     expires_at: str | None = None
+    #: Participant roles whose audio is recorded (attribute ``livelens:recording``; voice/recording.py).
+    recording: list[str] = field(default_factory=list)
     #: Why the analysis is FAILED (see contacts/lifecycle.py); None otherwise.
     analysis_failure: str | None = None
     # Columns kept by storage beside the record.

@@ -46,6 +46,8 @@ REDACTION_ATTRIBUTE = "livelens:redaction"
 LANGUAGE_ATTRIBUTE = "livelens:language"
 ANALYSIS_TAG = "livelens:analysis"
 MASK_TAG = "livelens:redaction-mask"
+RECORDING_ATTRIBUTE = "livelens:recording"
+RECORDABLE_ROLES = ("AGENT", "CUSTOMER")
 #: Connection tokens a participant may hold at once; a new one beyond this revokes the oldest.
 MAX_CONNECTIONS_PER_PARTICIPANT = 20
 
@@ -80,6 +82,20 @@ def check_message_content(content_type: str, content: str, prefix: str = "") -> 
             json.loads(content)
         except ValueError:
             raise InvalidRequestException(f"{prefix}Content must be valid JSON for this ContentType.") from None
+
+
+def recorded_roles(value: str, field: str) -> list[str]:
+    """The roles a ``livelens:recording`` value records: ``None`` (nothing), or a comma-separated list of
+    ``AGENT`` and ``CUSTOMER`` (the participants Amazon Connect's "Set recording and analytics behavior"
+    block records; any case)."""
+    if value.strip() in ("", "None", "NONE", "none"):
+        return []
+    roles = {part.strip().upper() for part in value.split(",") if part.strip()}
+    if not roles or not roles <= set(RECORDABLE_ROLES):
+        raise InvalidRequestException(
+            f"{field}.{RECORDING_ATTRIBUTE} must be None, AGENT, CUSTOMER or AGENT,CUSTOMER, not '{value}'."
+        )
+    return [role for role in RECORDABLE_ROLES if role in roles]
 
 
 @dataclass(frozen=True)
@@ -231,6 +247,7 @@ class ContactCenter:
                 )
         return {
             "redaction_policy": policy,
+            "recording": recorded_roles(tags.get(RECORDING_ATTRIBUTE, "None"), "Tags"),
             "language": tags.get(LANGUAGE_ATTRIBUTE, self.defaults.language),
             "analysis": list(analysis),
             "redaction_mask": mask,
@@ -289,6 +306,8 @@ class ContactCenter:
             raise InvalidRequestException(
                 f"Attributes.{REDACTION_ATTRIBUTE} must be one of {', '.join(REDACTION_POLICIES)}."
             )
+        recording = (recorded_roles(attributes[RECORDING_ATTRIBUTE], "Attributes")
+                     if RECORDING_ATTRIBUTE in attributes else list(instance.recording))
         contact_id = str(uuid.uuid4())
         now = now_iso()
         contact = Contact(
@@ -303,6 +322,7 @@ class ContactCenter:
             language=attributes.get(LANGUAGE_ATTRIBUTE, instance.language),
             analysis=list(instance.analysis),
             redaction_mask=instance.redaction_mask,
+            recording=recording,
             attributes=dict(attributes),
             **extra,
         )

@@ -431,6 +431,30 @@ class PostgresTransaction(PostgresClaims):
         row = self._one("SELECT octet_length(body) FROM attachment_bodies WHERE id = %s", (attachment_id,))
         return None if row is None else int(row[0])
 
+    # recordings -----------------------------------------------------------
+    def insert_recording(self, recording_id: str, contact_id: str, data: Record) -> None:
+        self._exec("INSERT INTO recordings (id, contact_id, data) VALUES (%s, %s, %s)",
+                   (recording_id, contact_id, _dumps(data)))
+
+    def get_recording(self, recording_id: str) -> Record | None:
+        return self._data(f"SELECT data FROM recordings WHERE id = %s{self._for_update()}", (recording_id,))
+
+    def update_recording(self, recording_id: str, data: Record) -> None:
+        self._exec("UPDATE recordings SET data = %s WHERE id = %s", (_dumps(data), recording_id))
+
+    def list_recordings(self, contact_id: str) -> list[Record]:
+        rows = self._rows("SELECT data FROM recordings WHERE contact_id = %s ORDER BY seq", (contact_id,))
+        return [_loads(row[0]) for row in rows]
+
+    def append_recording_chunk(self, recording_id: str, index: int, body: bytes) -> None:
+        """PostgreSQL only: the next piece of a recording's audio (:class:`livelens.voice.recording.RecordingStore`)."""
+        self._exec("INSERT INTO recording_chunks (recording_id, seq, body) VALUES (%s, %s, %s)",
+                   (recording_id, index, body))
+
+    def recording_audio(self, recording_id: str) -> bytes:
+        rows = self._rows("SELECT body FROM recording_chunks WHERE recording_id = %s ORDER BY seq", (recording_id,))
+        return b"".join(bytes(row[0]) for row in rows)
+
     # rules and extraction definitions: named per instance --------------------
     def _insert_named(self, table: str, entity_id: str, instance_id: str, name: str, data: Record) -> None:
         self._exec(

@@ -474,6 +474,23 @@ class SqliteTransaction(SqliteClaims):
     def update_attachment(self, attachment_id: str, data: Record) -> None:
         self.conn.execute("UPDATE attachments SET data = ? WHERE id = ?", (_dumps(data), attachment_id))
 
+    # recordings -----------------------------------------------------------
+    def insert_recording(self, recording_id: str, contact_id: str, data: Record) -> None:
+        self.conn.execute(
+            "INSERT INTO recordings (id, contact_id, data) VALUES (?, ?, ?)", (recording_id, contact_id, _dumps(data))
+        )
+
+    def get_recording(self, recording_id: str) -> Record | None:
+        row = self._one("SELECT data FROM recordings WHERE id = ?", (recording_id,))
+        return None if row is None else _loads(row[0])
+
+    def update_recording(self, recording_id: str, data: Record) -> None:
+        self.conn.execute("UPDATE recordings SET data = ? WHERE id = ?", (_dumps(data), recording_id))
+
+    def list_recordings(self, contact_id: str) -> list[Record]:
+        rows = self.conn.execute("SELECT data FROM recordings WHERE contact_id = ? ORDER BY seq", (contact_id,))
+        return [_loads(row[0]) for row in rows.fetchall()]
+
 
     # rules ----------------------------------------------------------------
     def insert_rule(self, rule_id: str, instance_id: str, name: str, data: Record) -> None:

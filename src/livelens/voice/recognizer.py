@@ -29,9 +29,14 @@ HALLUCINATION_FLOOR = 0.2
 
 @dataclass(frozen=True)
 class Word:
+    """A recognised word: its times from the start of the decoded samples, and where it stands in the
+    transcription's text (``text[begin_char:end_char]``; what maps redacted spans to time ranges)."""
+
     text: str
     start_ms: int
     end_ms: int
+    begin_char: int = 0
+    end_char: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,7 @@ class WhisperRecognizer:
             # decode once more without it.
             decoded = self._decode(samples, None)
         kept = without_trailing_hallucination([(w.word, w.probability) for w in decoded])
-        words = tuple(Word(w.word.strip(), int(w.start * 1000), int(w.end * 1000)) for w in decoded[:kept])
-        return Transcription("".join(w.word for w in decoded[:kept]).strip(), words)
+        return assemble([(w.word, w.start, w.end) for w in decoded[:kept]])
 
     def _decode(self, samples: Samples, prompt: str | None) -> list[Any]:
         segments, _ = self.model.transcribe(
@@ -76,6 +80,21 @@ class WhisperRecognizer:
             compression_ratio_threshold=2.4, no_speech_threshold=0.6,
         )
         return [word for segment in segments for word in segment.words or ()]
+
+
+def assemble(decoded: list[tuple[str, float, float]]) -> Transcription:
+    """The transcription of Whisper's words (``(word with its leading space, start s, end s)``): the text
+    is the words joined and stripped, and each word knows its place in it."""
+    joined = "".join(word for word, _, _ in decoded)
+    lead = len(joined) - len(joined.lstrip())
+    words = []
+    position = -lead
+    for word, start, end in decoded:
+        begin = position + len(word) - len(word.lstrip())
+        stripped = word.strip()
+        words.append(Word(stripped, int(start * 1000), int(end * 1000), max(0, begin), max(0, begin + len(stripped))))
+        position += len(word)
+    return Transcription(joined.strip(), tuple(words))
 
 
 def has_repetition_loop(words: list[str], repeats: int = 3) -> bool:

@@ -24,13 +24,18 @@ thread pool (never in the event loop: CTranslate2 releases the GIL, so the pool'
 by side while the loop keeps receiving audio) and stored through :class:`VoiceIngest`, exactly as a
 text utterance posted to ``/utterances``: durable once stored, analysed, rule-checked and redacted by
 the workers. For each one the socket answers a text frame shaped like Transcribe's
-``TranscriptEvent`` (the text redacted under a redacting policy)::
+``TranscriptEvent`` (the text redacted under RedactedOnly; the original under RedactedAndOriginal)::
 
     {"Transcript": {"Results": [{"ResultId": "<segment id>", "StartTime": 1.23, "EndTime": 2.5,
       "IsPartial": false, "ChannelId": "ch_0", "ParticipantRole": "AGENT",
       "Alternatives": [{"Transcript": "..."}]}]}}
 
 Errors after the upgrade are one text frame ``{"__type": ..., "Message": ...}`` and a close (1008).
+
+When the contact records the socket's roles (``livelens:recording``), the session also feeds a
+:class:`~livelens.voice.recording.Recorder`, holding audio in memory until the utterances that can contain
+it are redacted (voice/recording.py). ``voice/transcribe.py`` serves the same session behind Amazon
+Transcribe's own framing.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -52,6 +59,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from livelens.analysis.types import Turn
 from livelens.api.auth import AuthError, Caller, SigV4Verifier
 from livelens.api.authz import Authorizer
 from livelens.api.serialize import error_body, error_status
@@ -59,8 +67,9 @@ from livelens.contacts.models import Contact
 from livelens.errors import ContactNotFoundException, InvalidRequestException, LivelensError
 from livelens.ingest.voice import VoiceIngest
 from livelens.voice import unavailable_reason
-from livelens.voice.audio import SAMPLE_RATES, AudioFormat, split_channels
+from livelens.voice.audio import MODEL_RATE, SAMPLE_RATES, AudioFormat, split_channels
 from livelens.voice.partials import PartialHub
+from livelens.voice.recording import Recorder, RecordingStore, new_record, pii_time_ranges
 
 PATH = "/livelens/v1/instances/{InstanceId}/contacts/{ContactId}/audio"
 OPERATION = "PutUtterances"
@@ -119,7 +128,12 @@ def parse_request(instance_id: str, contact_id: str, query: Any) -> StreamReques
     return StreamRequest(instance_id, contact_id, AudioFormat(rate, channels), roles, start)
 
 
-def _offset_since_start(contact: Contact) -> int:
+def _audio_end_ms(utterance: Any) -> int:
+    """Where an utterance's samples (padding included) end, in ms from the start of the channel."""
+    return int(utterance.audio_start_ms + len(utterance.samples) * 1000 // MODEL_RATE)
+
+
+def offset_since_start(contact: Contact) -> int:
     try:
         started = datetime.fromisoformat(contact.initiation_timestamp.replace("Z", "+00:00"))
     except ValueError:
@@ -134,8 +148,10 @@ class AudioStream:
 
     def __init__(self, voice: VoiceIngest, verifier: SigV4Verifier, authorizer: Authorizer | None, *,
                  decoder: Executor, decode_threads: int, base_url: Callable[[Request], str],
-                 partials: PartialHub | None = None, partial_seconds: float = 0.0) -> None:
+                 partials: PartialHub | None = None, partial_seconds: float = 0.0,
+                 recordings: RecordingStore | None = None) -> None:
         self.voice = voice
+        self.recordings = recordings
         self.verifier = verifier
         self.authorizer = authorizer
         self.decoder = decoder
@@ -171,22 +187,32 @@ class AudioStream:
     async def handle(self, websocket: WebSocket) -> None:
         reason = unavailable_reason()
         if reason is not None:
-            await self._deny(websocket, "ServiceUnavailableException", 503, reason)
+            await self.deny(websocket, "ServiceUnavailableException", 503, reason)
             return
         try:
             request, contact = await run_in_threadpool(self._open, websocket)
         except AuthError as exc:
-            await self._deny(websocket, exc.code, 403, exc.message)
+            await self.deny(websocket, exc.code, 403, exc.message)
             return
         except LivelensError as exc:
-            await self._deny(websocket, exc.code, error_status(None, exc.code), exc.message)
+            await self.deny(websocket, exc.code, error_status(None, exc.code), exc.message)
             return
+        start = request.start_offset_ms if request.start_offset_ms is not None else offset_since_start(contact)
+        recorder = await run_in_threadpool(self.start_recording, request, contact, start)
         await websocket.accept()
-        start = request.start_offset_ms if request.start_offset_ms is not None else _offset_since_start(contact)
-        await _Session(self, websocket, request, contact, start).run()
+        await AudioSession(self, websocket, request, contact, start, recorder).run()
+
+    def start_recording(self, request: StreamRequest, contact: Contact, start_ms: int) -> Recorder | None:
+        """The socket's recorder, when the contact records one of its roles (voice/recording.py)."""
+        if self.recordings is None or not set(contact.recording) & set(request.roles):
+            return None
+        record = new_record(request.instance_id, request.contact_id, request.fmt, request.roles, contact.recording,
+                            start_ms, contact.redacts)
+        self.recordings.start(self.voice.center.storage, record)
+        return Recorder(self.recordings, self.voice.center.storage, record)
 
     @staticmethod
-    async def _deny(websocket: WebSocket, code: str, status: int, message: str) -> None:
+    async def deny(websocket: WebSocket, code: str, status: int, message: str) -> None:
         """Refuse the upgrade with the AWS JSON error (or a bare 403 where the server cannot send one)."""
         if "websocket.http.response" in websocket.scope.get("extensions", {}):
             await websocket.send_denial_response(Response(
@@ -196,11 +222,11 @@ class AudioStream:
             await websocket.close(code=POLICY_VIOLATION)
 
 
-class _Session:
+class AudioSession:
     """One open audio socket: receive → VAD (thread) → decode queue → decode (pool) → ingest (thread)."""
 
     def __init__(self, endpoint: AudioStream, websocket: WebSocket, request: StreamRequest, contact: Contact,
-                 start_ms: int) -> None:
+                 start_ms: int, recorder: Recorder | None = None) -> None:
         from livelens.voice.vad import ChannelCutter
 
         self.endpoint = endpoint
@@ -217,6 +243,13 @@ class _Session:
         self.remainder = b""
         self.queue: asyncio.Queue[tuple[int, Any] | None] = asyncio.Queue()
         self.connected = True
+        # The recording (voice/recording.py): under a redacting policy, audio is held until every utterance
+        # that can hold it is redacted; ``unsettled`` has each channel's utterances cut and not yet released
+        # ((audio start, audio end) ms). ``lock`` makes cutting and registering one step for the writer.
+        self.recorder = recorder
+        self.lock = threading.Lock()
+        self.unsettled: list[deque[tuple[int, int]]] = [deque() for _ in request.roles]
+        self.flushed = False
 
     async def run(self) -> None:
         decoding = asyncio.create_task(self._decode_all())
@@ -230,25 +263,30 @@ class _Session:
                 self.partial_task.cancel()
             self.queue.put_nowait(None)
             await decoding
+            if self.recorder is not None:
+                await run_in_threadpool(self._finish_recording)
         if self.connected:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await self.websocket.close(code=1000)
 
-    async def _receive_all(self) -> None:
+    async def _next_audio(self) -> bytes | None:
+        """The next piece of PCM; ``None`` at the end of the audio (or when the client went away)."""
         while True:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 self.connected = False
-                return
+                return None
             data = message.get("bytes")
             if data is None:
                 text = message.get("text") or ""
                 with contextlib.suppress(ValueError):
                     if json.loads(text).get("event") == "end":
-                        return
+                        return None
                 continue
-            if not data:
-                return
+            return data or None
+
+    async def _receive_all(self) -> None:
+        while (data := await self._next_audio()) is not None:
             finals, partial = await run_in_threadpool(self._feed, data)
             for item in finals:
                 self.queue.put_nowait(item)
@@ -263,10 +301,16 @@ class _Session:
         pcm, self.remainder = pcm[:usable], pcm[usable:]
         found = []
         partial = None
-        for channel, samples in enumerate(split_channels(pcm, self.request.fmt)):
-            cutter = self.cutters[channel]
-            ended = cutter.feed(samples)
-            found.extend((channel, u) for u in ended)
+        with self.lock:
+            if self.recorder is not None:
+                self.recorder.add(pcm)
+            for channel, samples in enumerate(split_channels(pcm, self.request.fmt)):
+                ended = self.cutters[channel].feed(samples)
+                found.extend((channel, u) for u in ended)
+                self.unsettled[channel].extend((u.audio_start_ms, _audio_end_ms(u)) for u in ended)
+            self._settle()
+        for channel, cutter in enumerate(self.cutters):
+            ended = [u for c, u in found if c == channel]
             if ended:
                 self.finals[channel] += len(ended)
                 self.partial_marks[channel] = 0
@@ -312,7 +356,48 @@ class _Session:
         }]}})
 
     def _flush(self) -> list[tuple[int, Any]]:
-        return [(channel, u) for channel, cutter in enumerate(self.cutters) for u in cutter.flush()]
+        with self.lock:
+            found = [(channel, u) for channel, cutter in enumerate(self.cutters) for u in cutter.flush()]
+            for channel, u in found:
+                self.unsettled[channel].append((u.audio_start_ms, _audio_end_ms(u)))
+            self.flushed = True
+            return found
+
+    # the recording ------------------------------------------------------------
+    def _settle(self) -> None:
+        """Write what no utterance still being transcribed can hold (call with ``lock`` held)."""
+        if self.recorder is None:
+            return
+        until = None
+        if self.contact.redacts:
+            until = min(min([cutter.held_from_ms()] + [start for start, _ in pending])
+                        for cutter, pending in zip(self.cutters, self.unsettled, strict=True))
+        self.recorder.settle(until)
+
+    def _release(self, channel: int, ranges: list[tuple[int, int]] | None) -> None:
+        """The channel's oldest utterance is done: silence its PII ``ranges`` (ms from its audio start;
+        ``None``: all of it) under a redacting policy, and write what settled."""
+        if self.recorder is None:
+            return
+        with self.lock:
+            start, end = self.unsettled[channel].popleft()
+            if self.contact.redacts:
+                for begin, stop in ranges if ranges is not None else [(0, end - start)]:
+                    self.recorder.silence(channel, start + begin, start + stop)
+            self._settle()
+
+    def _finish_recording(self) -> None:
+        """Write the rest. Fail closed under a redacting policy: utterances never released (decoding
+        cancelled) and speech never cut (the socket failed before the flush) are silenced."""
+        assert self.recorder is not None
+        with self.lock:
+            if self.contact.redacts:
+                for channel, pending in enumerate(self.unsettled):
+                    for start, end in pending:
+                        self.recorder.silence(channel, start, end)
+                    if not self.flushed:
+                        self.recorder.silence(channel, self.cutters[channel].held_from_ms(), 1 << 40)
+            self.recorder.finish()
 
     async def _decode_all(self) -> None:
         from livelens.voice.recognizer import load_recognizer
@@ -320,9 +405,11 @@ class _Session:
         loop = asyncio.get_running_loop()
         failed = False
         while (item := await self.queue.get()) is not None:
-            if failed:
-                continue
             channel, utterance = item
+            silenced: list[tuple[int, int]] | None = None  # the PII's time ranges; None: the whole utterance
+            if failed:
+                await run_in_threadpool(self._release, channel, None)
+                continue
             self.decoding_final = True
             try:
                 recognizer = await loop.run_in_executor(self.endpoint.decoder, load_recognizer,
@@ -330,8 +417,9 @@ class _Session:
                 transcription = await loop.run_in_executor(self.endpoint.decoder, recognizer.transcribe,
                                                            np.asarray(utterance.samples))
                 if not transcription.text.strip():
+                    silenced = []
                     continue
-                event = await run_in_threadpool(self._store, channel, utterance, transcription.text)
+                event, silenced = await run_in_threadpool(self._store, channel, utterance, transcription)
             except LivelensError as exc:  # e.g. the contact ended meanwhile
                 failed = True
                 await self._send({"__type": exc.code, "Message": exc.message}, close=True)
@@ -344,9 +432,13 @@ class _Session:
                 continue
             finally:
                 self.decoding_final = False
+                await run_in_threadpool(self._release, channel, silenced)
             await self._send(event)
 
-    def _store(self, channel: int, utterance: Any, text: str) -> dict[str, Any]:
+    def _store(self, channel: int, utterance: Any, transcription: Any
+               ) -> tuple[dict[str, Any], list[tuple[int, int]] | None]:
+        """Store the utterance; its transcript event, and (for the recording) its PII's time ranges."""
+        text = transcription.text
         role = self.request.roles[channel]
         begin, end = self.start_ms + utterance.begin_ms, self.start_ms + utterance.end_ms
         answer = self.endpoint.voice.add_utterances(self.request.instance_id, self.request.contact_id, {
@@ -357,11 +449,38 @@ class _Session:
         with self.endpoint.voice.center.storage.read() as tx:
             item = tx.find_item(self.request.contact_id, item_id=item_id) or {}
         shown = (item.get("redaction") or {}).get("content") or item.get("content") or ""
+        ranges: list[tuple[int, int]] | None = []
+        if self.recorder is not None and self.contact.redacts:
+            ranges = pii_time_ranges(transcription.words, self._pii_spans(item_id, role, text, item),
+                                     _audio_end_ms(utterance) - utterance.audio_start_ms)
         return {"Transcript": {"Results": [{
             "ResultId": item_id, "StartTime": begin / 1000, "EndTime": end / 1000, "IsPartial": False,
             "ChannelId": f"ch_{channel}", "ParticipantRole": role,
             "Alternatives": [{"Transcript": shown}],
-        }]}}
+        }]}}, ranges
+
+    def _pii_spans(self, item_id: str, role: str, text: str, item: dict[str, Any]) -> list[tuple[int, int]] | None:
+        """Where the redactor finds PII in ``text`` (character spans); ``None`` if it could not tell.
+        Under RedactedOnly that is the stored redaction; otherwise the redactor runs here, as the
+        analysis worker will, with the turn it answers."""
+        record = item.get("redaction")
+        if record is None:
+            center = self.endpoint.voice.center
+            if center.redactor is None:
+                return None
+            with center.storage.read() as tx:
+                preceding = center.preceding_text(tx, self.request.contact_id, role)
+            turn = Turn(id=item_id, contact_id=self.request.contact_id, channel="VOICE", participant_id=role,
+                        participant_role=role, content=text, language=self.contact.language, preceding=preceding)
+            try:
+                redaction = center.redactor(self.contact, turn)
+            except Exception:
+                log.exception("redacting an utterance for the recording failed; it is silenced whole")
+                return None
+            return [(span.begin, span.end) for span in redaction.original_spans]
+        if any(entity[2] == "UNKNOWN" for entity in record.get("entities", ())):  # fail-closed whole-turn mask
+            return None
+        return [(begin, end) for begin, end in record["original"]]
 
     async def _send(self, message: dict[str, Any], close: bool = False) -> None:
         if not self.connected:

@@ -114,6 +114,11 @@ class ChannelCutter:
         samples = np.concatenate(self._audio[start - first:])
         return Utterance(self._speech_start * WINDOW_MS, self._position * WINDOW_MS, samples, start * WINDOW_MS)
 
+    def held_from_ms(self) -> int:
+        """The earliest time (ms) an utterance cut later can include: the audio before it belongs to no
+        utterance still to come (what a recording may write before redaction, voice/recording.py)."""
+        return max(0, (self._position - len(self._audio) - 1) * WINDOW_MS)
+
     def flush(self) -> list[Utterance]:
         """The end of the audio: the utterance in progress, if any."""
         if self._speech_start is None:
