@@ -112,6 +112,16 @@ _CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
          r"(?:people )?(?:twice|three times|\w+ times already|already|before|again)|keep (?:repeating|telling|asking)|"
          r"(?:nobody|no one|no-one) (?:listens|cares)|you people|not what i (?:asked|wanted|ordered)|"
          r"(?:that's|that is) (?:wrong|not right)|still (?:broken|wrong|nothing))\b", -2.2),
+        # Having to chase: repeated contacts, details already given, asking for a manager.
+        (r"\b(?:(?:called|phoned|rang|rung|emailed|written|messaged|chatted)(?: (?:you|in|about this|about it))? "
+         r"(?:two|three|four|five|six|several|multiple|many|so many|\d+) times|"
+         r"(?:i|i've|we|we've) already (?:sent|gave|given|told|explained|provided|emailed) "
+         r"(?:you|this|that|them|it to you)|(?:told|gave|sent|explained to) (?:you|them) "
+         r"(?:\w+ ){0,3}(?:last (?:week|month|time)|yesterday|(?:\w+ )?(?:minutes|hours|days|weeks) ago)|"
+         r"are you (?:even )?listening|why (?:is|are|does|do|has|have) (?:it|this|that|they|you|my \w+) still|"
+         r"(?:get|put|transfer) me (?:through )?to (?:a|your|the) (?:manager|supervisor)|"
+         r"(?:get|give) me (?:a|your|the) (?:manager|supervisor)|stop (?:transferring|passing) me)\b", -2.2),
+        (r"^\W*(?:unbelievable|unacceptable|ridiculous)\b", -2.0),
         # Praise words opening a sentence about a bad event: sarcasm.
         (rf"(?:^|[.!?]\s+)\W*(?:(?:oh|yeah|wow|well|just),?\s+)?{_PRAISE}\b(?:,?\s+just\s+{_PRAISE})?[,.!]?\s+"
          rf"(?:now\s+|and\s+)?[^.!?]{{0,30}}\b{_EVENT}\b", -3.2),
