@@ -59,7 +59,7 @@ from livelens.contacts.models import Contact
 from livelens.errors import ContactNotFoundException, InvalidRequestException, LivelensError
 from livelens.ingest.voice import VoiceIngest
 from livelens.voice import unavailable_reason
-from livelens.voice.audio import SAMPLE_RATES, AudioFormat, split_channels
+from livelens.voice.audio import SAMPLE_RATES, AudioFormat, ChannelSplitter
 from livelens.voice.partials import PartialHub
 
 PATH = "/livelens/v1/instances/{InstanceId}/contacts/{ContactId}/audio"
@@ -214,6 +214,7 @@ class _Session:
         self.partial_task: asyncio.Task[None] | None = None
         self.decoding_final = False  # partials wait while a final decodes: finals come first
         self.cutters = [ChannelCutter() for _ in request.roles]
+        self.splitter = ChannelSplitter(request.fmt)  # keeps each channel's upsampling filter state
         self.remainder = b""
         self.queue: asyncio.Queue[tuple[int, Any] | None] = asyncio.Queue()
         self.connected = True
@@ -263,7 +264,7 @@ class _Session:
         pcm, self.remainder = pcm[:usable], pcm[usable:]
         found = []
         partial = None
-        for channel, samples in enumerate(split_channels(pcm, self.request.fmt)):
+        for channel, samples in enumerate(self.splitter.split(pcm)):
             cutter = self.cutters[channel]
             ended = cutter.feed(samples)
             found.extend((channel, u) for u in ended)
@@ -291,7 +292,7 @@ class _Session:
         try:
             recognizer = await loop.run_in_executor(self.endpoint.decoder, load_recognizer,
                                                     self.endpoint.decode_threads)
-            text = (await loop.run_in_executor(self.endpoint.decoder, recognizer.transcribe,
+            text = (await loop.run_in_executor(self.endpoint.decoder, recognizer.transcribe_partial,
                                                np.asarray(utterance.samples))).text
         except Exception:  # a partial is best effort: the final follows
             log.debug("a partial transcript failed", exc_info=True)
