@@ -154,6 +154,46 @@ def wer_table(models: list[str]) -> dict[str, Any]:
     return results
 
 
+def decode_cost(models: list[str], batches: list[int]) -> dict[str, Any]:
+    """CPU seconds to decode the same utterances one by one and in batches of each size (process CPU
+    time, all threads: what a shared machine does not distort much). The utterances: examples/call.wav's
+    and the espeak support sentences', cut by the VAD as the socket cuts them, 8 kHz upsampled."""
+    from livelens.voice.audio import read_wav, split_channels
+    from livelens.voice.recognizer import WhisperRecognizer
+    from livelens.voice.vad import ChannelCutter
+
+    fmt, pcm = read_wav(CALL)
+    channels = split_channels(pcm, fmt) + [
+        np.concatenate([np.concatenate([speak(text, 16000), np.zeros(8000, np.int16)]) for text in SUPPORT])
+        .astype(np.float32) / 32768]
+    utterances = []
+    for channel in channels:
+        cutter = ChannelCutter()
+        utterances += [u.samples for u in cutter.feed(channel) + cutter.flush()]
+    speech_s = sum(len(u) for u in utterances) / 16000
+    results: dict[str, Any] = {"utterances": len(utterances), "speech_s": round(speech_s, 1)}
+    for model in models:
+        single = WhisperRecognizer(cpu_threads=1, workers=1, model=model)
+        single.transcribe(utterances[0])
+        started = time.process_time()
+        for samples in utterances:
+            single.transcribe(samples)
+        one_by_one = time.process_time() - started
+        row = {"one_by_one_cpu_s_per_speech_s": round(one_by_one / speech_s, 3)}
+        batched = single  # one core either way: batching is compared, not threading
+        for size in batches:
+            started = time.process_time()
+            for first in range(0, len(utterances), size):
+                batched.transcribe_batch(utterances[first:first + size])
+            cpu = time.process_time() - started
+            row[f"batch{size}_cpu_s_per_speech_s"] = round(cpu / speech_s, 3)
+            row[f"batch{size}_vs_one_by_one"] = round(one_by_one / cpu, 2)
+        results[model] = row
+        print(f"{model}: decode CPU s per speech second {row} ({len(utterances)} utterances, {speech_s:.0f} s)",
+              flush=True)
+    return results
+
+
 def tree_cpu_seconds(root: int) -> tuple[float, float]:
     """User + system CPU seconds of process ``root`` (the server: HTTP, VAD, decoding) and of its live
     descendants (the analysis workers), from /proc."""
@@ -314,11 +354,16 @@ def main() -> None:
     parser.add_argument("--partial-seconds", type=float, default=1.0, help="voice_partial_seconds of the server")
     parser.add_argument("--skip-wer", action="store_true")
     parser.add_argument("--skip-calls", action="store_true")
+    parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--batches", default="4,8", help="batch sizes of the decode-cost comparison")
     parser.add_argument("--out", default=str(Path(__file__).with_name("voice_results.json")))
     args = parser.parse_args()
     results: dict[str, Any] = {"load_average_at_start": list(os.getloadavg())}
     if not args.skip_wer:
         results["wer"] = wer_table(args.models.split(","))
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    if not args.skip_cost:
+        results["decode_cost"] = decode_cost(args.models.split(","), [int(n) for n in args.batches.split(",")])
         Path(args.out).write_text(json.dumps(results, indent=2))
     if not args.skip_calls:
         results["concurrent"] = {

@@ -135,8 +135,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dashboard_wall_interval", 0.5, "Seconds between the live wall's reads of the database (live "
             "contacts, their segment marks) while a dashboard watches an instance.", float),
     Setting("dashboard_recent_minutes", 30.0, "Minutes an ended contact stays on the live wall.", float),
-    Setting("voice_decode_threads", 2, "Cores that decode speech of audio streams (/livelens/v1/.../audio): the "
-            "threads of the batched decode, or with voice_batch=1 the threads decoding one utterance each "
+    Setting("voice_decode_threads", 2, "Cores that decode speech of audio streams (/livelens/v1/.../audio): "
+            "batches of utterances (with voice_batch=1 single utterances) decoded side by side, one core each "
             "(needs the voice extra).", int),
     Setting("voice_batch", 8, "Utterances of all audio streams decoded together in one batch (what is waiting "
             "when the decoder frees up, at most this many); 1: one by one.", int),

@@ -106,9 +106,8 @@ class Recognizer(Protocol):
 
 
 class WhisperRecognizer:
-    """faster-whisper, greedy decoding. One by one (``voice_batch=1``) the calls run side by side in the
-    decoding thread pool, ``cpu_threads=1`` each (CTranslate2 releases the GIL); batched, one batch at a
-    time on ``cpu_threads`` cores."""
+    """faster-whisper, greedy decoding, ``cpu_threads`` cores per call; up to ``workers`` calls (single
+    utterances or batches) run side by side (CTranslate2 releases the GIL)."""
 
     def __init__(self, cpu_threads: int = 1, workers: int = 2, model: str = DEFAULT_MODEL,
                  options: DecodeOptions = DecodeOptions()) -> None:
@@ -240,8 +239,8 @@ def _load(workers: int, model: str, batch: int) -> Recognizer:
         return WhisperRecognizer(cpu_threads=1, workers=workers, model=model)
     from livelens.voice.batching import BatchingRecognizer
 
-    # one batch at a time, on ``workers`` cores
-    return BatchingRecognizer(WhisperRecognizer(cpu_threads=workers, workers=1, model=model), batch)
+    # ``workers`` batches side by side, one core each
+    return BatchingRecognizer(WhisperRecognizer(cpu_threads=1, workers=workers, model=model), batch, workers)
 
 
 def load_recognizer(workers: int = 2, model: str | None = None) -> Recognizer:
