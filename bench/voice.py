@@ -219,7 +219,8 @@ def tree_cpu_seconds(root: int) -> tuple[float, float]:
     return times.get(root, 0.0), sum(times.get(pid, 0.0) for pid in tree - {root})
 
 
-def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: float) -> dict[str, Any]:
+def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: float,
+                     redaction: str) -> dict[str, Any]:
     import boto3
 
     from livelens.voice.audio import read_wav
@@ -266,8 +267,9 @@ def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: 
             done = threading.Event()
 
             def call() -> None:
-                contact = connect.create_contact(InstanceId=instance, Channel="VOICE",
-                                                 InitiationMethod="INBOUND")["ContactId"]
+                # partials are sent only for contacts that are not redacted (docs/voice.md)
+                contact = connect.create_contact(InstanceId=instance, Channel="VOICE", InitiationMethod="INBOUND",
+                                                 Attributes={"livelens:redaction": redaction})["ContactId"]
                 params = {"sample-rate": "8000", "number-of-channels": "2", "start-offset-millis": "0"}
                 signed = presigned_audio_url(url, instance, contact, params, key, secret)
                 started = time.time()
@@ -352,6 +354,7 @@ def main() -> None:
     parser.add_argument("--modes", default="batch8,batch1", help="decoding modes of the concurrent calls")
     parser.add_argument("--call-model", default="tiny.en", help="speech model of the concurrent calls")
     parser.add_argument("--partial-seconds", type=float, default=1.0, help="voice_partial_seconds of the server")
+    parser.add_argument("--redaction", default="None", help="the calls' redaction (None: partials are sent)")
     parser.add_argument("--skip-wer", action="store_true")
     parser.add_argument("--skip-calls", action="store_true")
     parser.add_argument("--skip-cost", action="store_true")
@@ -368,7 +371,7 @@ def main() -> None:
     if not args.skip_calls:
         results["concurrent"] = {
             f"{mode} {args.call_model}": concurrent_calls([int(n) for n in args.calls.split(",") if n], mode,
-                                                          args.call_model, args.partial_seconds)
+                                                          args.call_model, args.partial_seconds, args.redaction)
             for mode in args.modes.split(",")}
     results["load_average_at_end"] = list(os.getloadavg())
     Path(args.out).write_text(json.dumps(results, indent=2))
