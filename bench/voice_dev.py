@@ -11,7 +11,8 @@ with white noise at 20 dB SNR (other seed).
 
 Each config is ``model[-option...]``: ``fir`` (windowed-sinc upsampling of 8 kHz audio instead of linear
 interpolation), ``denoise`` (spectral subtraction), ``beam5``, ``noprompt``, ``greedyonly`` (no
-temperature fallback).
+temperature fallback), ``vad04`` (VAD threshold 0.4 instead of
+0.5), ``firvad`` (with ``fir``: the VAD still hears the linearly interpolated audio, as the audio path does).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> d
     from livelens.voice import frontend
     from livelens.voice.audio import Upsampler, to_model_rate
     from livelens.voice.recognizer import DecodeOptions, WhisperRecognizer
-    from livelens.voice.vad import ChannelCutter
+    from livelens.voice.vad import ChannelCutter, VadSettings
 
     model, *flags = config.split("-")
     model = {"tiny": "tiny.en"}.get(model, model)
@@ -95,14 +96,15 @@ def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> d
                     continue
                 pcm, rate = band(samples, source, which)
                 floats = pcm.astype(np.float32) / 32768.0
+                heard = channel = to_model_rate(floats, rate)
                 if rate != 16000 and "fir" in flags:
                     channel = Upsampler().feed(floats)
-                else:
-                    channel = to_model_rate(floats, rate)
-                cutter = ChannelCutter()
+                    if "firvad" not in flags:  # the VAD hears the band-limited audio too
+                        heard = channel
+                cutter = ChannelCutter(VadSettings(threshold=0.4) if "vad04" in flags else VadSettings())
                 started = time.process_time()
                 hypothesis = []
-                for utterance in cutter.feed(channel) + cutter.flush():
+                for utterance in cutter.feed(channel, heard) + cutter.flush():
                     samples16 = utterance.samples
                     if "denoise" in flags:
                         samples16 = frontend.denoise(samples16)

@@ -159,3 +159,17 @@ def test_a_batch_decodes_each_utterance_as_one_by_one_does() -> None:
     assert "jane dot doe at example dot com" in batched[1].text.lower()
     email = [w for w in batched[1].words if w.text.lower().strip(".") == "com"][0]
     assert 0 < email.start_ms < len(utterances[1]) / 16  # word times are the utterance's own, not the batch's
+
+
+def test_the_vad_listens_to_what_it_is_given_and_cuts_the_recogniser_samples() -> None:
+    from livelens.voice.vad import ChannelCutter
+    from tests.speech import speak
+
+    heard = np.concatenate([np.zeros(8000), speak("my internet keeps dropping", 16000) / 32768,
+                            np.zeros(16000)]).astype(np.float32)
+    samples = np.full(len(heard), 0.25, dtype=np.float32)  # what the recogniser would get instead
+    cutter = ChannelCutter()
+    utterances = cutter.feed(samples, heard) + cutter.flush()
+    assert len(utterances) == 1 and 400 <= utterances[0].begin_ms <= 700
+    assert np.all(utterances[0].samples == np.float32(0.25))
+    assert ChannelCutter().feed(samples) == []  # a constant is no speech: the decision was the heard audio's

@@ -30,6 +30,11 @@ def split_channels(pcm: bytes, fmt: AudioFormat) -> list[Samples]:
     return ChannelSplitter(fmt).split(pcm)
 
 
+def split_channels_with_vad(pcm: bytes, fmt: AudioFormat) -> list[tuple[Samples, Samples]]:
+    """A whole recording's channels as :meth:`ChannelSplitter.split_with_vad` gives them."""
+    return ChannelSplitter(fmt).split_with_vad(pcm)
+
+
 class ChannelSplitter:
     """A stream's PCM, frame after frame → each channel's float32 samples at 16 kHz; 8 kHz channels are
     upsampled by a streaming :class:`Upsampler` each, so frames of any length join seamlessly."""
@@ -39,16 +44,25 @@ class ChannelSplitter:
         self._upsamplers = [Upsampler() for _ in range(fmt.channels)] if fmt.sample_rate != MODEL_RATE else None
 
     def split(self, pcm: bytes) -> list[Samples]:
+        """Each channel at 16 kHz, for the recogniser."""
+        return [model for model, _ in self.split_with_vad(pcm)]
+
+    def split_with_vad(self, pcm: bytes) -> list[tuple[Samples, Samples]]:
+        """Each channel at 16 kHz twice: band-limited for the recogniser, and linearly interpolated for
+        the VAD. Silero VAD hears speech onsets in 8 kHz audio later without the images linear
+        interpolation leaves above 4 kHz ("th", "s": 0.6 s late on examples/call.wav's "Thank you"),
+        and lowering its threshold instead cost WER on the development set (BENCHMARKS.md, issue 17)."""
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         channels = [samples[index::self.fmt.channels] for index in range(self.fmt.channels)]
         if self._upsamplers is None:
-            return channels
-        return [upsampler.feed(channel) for upsampler, channel in zip(self._upsamplers, channels)]
+            return [(channel, channel) for channel in channels]
+        return [(upsampler.feed(channel), to_model_rate(channel, self.fmt.sample_rate))
+                for upsampler, channel in zip(self._upsamplers, channels)]
 
 
 def to_model_rate(samples: Samples, rate: int) -> Samples:
-    """Linear interpolation to 16 kHz: what livelens did before :class:`Upsampler` (kept for the
-    development benchmark's comparison, bench/voice_dev.py)."""
+    """Linear interpolation to 16 kHz (what the VAD hears of 8 kHz audio, see
+    :meth:`ChannelSplitter.split_with_vad`)."""
     if rate == MODEL_RATE:
         return samples
     count = int(round(len(samples) * MODEL_RATE / rate))

@@ -264,9 +264,9 @@ class _Session:
         pcm, self.remainder = pcm[:usable], pcm[usable:]
         found = []
         partial = None
-        for channel, samples in enumerate(self.splitter.split(pcm)):
+        for channel, (samples, heard) in enumerate(self.splitter.split_with_vad(pcm)):
             cutter = self.cutters[channel]
-            ended = cutter.feed(samples)
+            ended = cutter.feed(samples, heard)
             found.extend((channel, u) for u in ended)
             if ended:
                 self.finals[channel] += len(ended)
