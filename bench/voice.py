@@ -101,16 +101,16 @@ def telephone(samples16k: np.ndarray, source: Path | None, snr_db: float = 20.0)
 def transcribe(samples: np.ndarray, rate: int, model: str) -> tuple[str, float, float, float]:
     """(text, decode CPU seconds, decode wall seconds, audio seconds) through the VAD and recogniser of the
     audio WebSocket (one utterance at a time, one core)."""
-    from livelens.voice.audio import AudioFormat, split_channels_with_vad
+    from livelens.voice.audio import AudioFormat, split_channels
     from livelens.voice.recognizer import WhisperRecognizer
     from livelens.voice.vad import ChannelCutter
 
     recognizer = _recognizers.get(model) or _recognizers.setdefault(model, WhisperRecognizer(1, 1, model))
-    channel, heard = split_channels_with_vad(samples.astype("<i2").tobytes(), AudioFormat(rate, 1))[0]
+    channel = split_channels(samples.astype("<i2").tobytes(), AudioFormat(rate, 1))[0]
     cutter = ChannelCutter()
     texts = []
     cpu, wall = time.process_time(), time.perf_counter()
-    for utterance in cutter.feed(channel, heard) + cutter.flush():
+    for utterance in cutter.feed(channel) + cutter.flush():
         texts.append(recognizer.transcribe(utterance.samples).text)
     return " ".join(texts), time.process_time() - cpu, time.perf_counter() - wall, len(samples) / rate
 
@@ -158,18 +158,17 @@ def decode_cost(models: list[str], batches: list[int]) -> dict[str, Any]:
     """CPU seconds to decode the same utterances one by one and in batches of each size (process CPU
     time, all threads: what a shared machine does not distort much). The utterances: examples/call.wav's
     and the espeak support sentences', cut by the VAD as the socket cuts them, 8 kHz upsampled."""
-    from livelens.voice.audio import read_wav, split_channels_with_vad
+    from livelens.voice.audio import read_wav, split_channels
     from livelens.voice.recognizer import WhisperRecognizer
     from livelens.voice.vad import ChannelCutter
 
     fmt, pcm = read_wav(CALL)
     espeak = (np.concatenate([np.concatenate([speak(text, 16000), np.zeros(8000, np.int16)]) for text in SUPPORT])
               .astype(np.float32) / 32768)
-    channels = split_channels_with_vad(pcm, fmt) + [(espeak, espeak)]
     utterances = []
-    for channel, heard in channels:
+    for channel in split_channels(pcm, fmt) + [espeak]:
         cutter = ChannelCutter()
-        utterances += [u.samples for u in cutter.feed(channel, heard) + cutter.flush()]
+        utterances += [u.samples for u in cutter.feed(channel) + cutter.flush()]
     speech_s = sum(len(u) for u in utterances) / 16000
     results: dict[str, Any] = {"utterances": len(utterances), "speech_s": round(speech_s, 1)}
     for model in models:

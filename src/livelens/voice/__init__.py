@@ -6,8 +6,8 @@ downloaded at run time. Without the extra, :func:`unavailable_reason` says so in
 audio endpoints answer an error naming the extra.
 
 Modules: ``audio`` (PCM and WAV, pure), ``vad`` (streaming Silero VAD and the utterance cutter),
-``frontend`` (upsampling 8 kHz audio), ``recognizer`` (the Whisper model), ``batching`` (decoding the
-utterances of all streams together), ``stream`` (the audio WebSocket of a voice contact).
+``recognizer`` (the Whisper model), ``batching`` (decoding the utterances of all streams together),
+``stream`` (the audio WebSocket of a voice contact).
 """
 
 from __future__ import annotations

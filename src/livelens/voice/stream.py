@@ -59,7 +59,7 @@ from livelens.contacts.models import Contact
 from livelens.errors import ContactNotFoundException, InvalidRequestException, LivelensError
 from livelens.ingest.voice import VoiceIngest
 from livelens.voice import unavailable_reason
-from livelens.voice.audio import SAMPLE_RATES, AudioFormat, ChannelSplitter
+from livelens.voice.audio import SAMPLE_RATES, AudioFormat, split_channels
 from livelens.voice.partials import PartialHub
 
 PATH = "/livelens/v1/instances/{InstanceId}/contacts/{ContactId}/audio"
@@ -214,7 +214,6 @@ class _Session:
         self.partial_task: asyncio.Task[None] | None = None
         self.decoding_final = False  # partials wait while a final decodes: finals come first
         self.cutters = [ChannelCutter() for _ in request.roles]
-        self.splitter = ChannelSplitter(request.fmt)  # keeps each channel's upsampling filter state
         self.remainder = b""
         self.queue: asyncio.Queue[tuple[int, Any] | None] = asyncio.Queue()
         self.connected = True
@@ -264,9 +263,9 @@ class _Session:
         pcm, self.remainder = pcm[:usable], pcm[usable:]
         found = []
         partial = None
-        for channel, (samples, heard) in enumerate(self.splitter.split_with_vad(pcm)):
+        for channel, samples in enumerate(split_channels(pcm, self.request.fmt)):
             cutter = self.cutters[channel]
-            ended = cutter.feed(samples, heard)
+            ended = cutter.feed(samples)
             found.extend((channel, u) for u in ended)
             if ended:
                 self.finals[channel] += len(ended)

@@ -64,7 +64,6 @@ class ChannelCutter:
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)  # samples not yet a whole window
-        self._pending_heard = np.zeros(0, dtype=np.float32)  # what the VAD hears of them
         self._audio: list[Samples] = []  # every window since the start of the current utterance's padding
         self._position = 0  # windows seen
         self._speech_start: int | None = None  # window index
@@ -77,21 +76,16 @@ class ChannelCutter:
         self._context = window[-CONTEXT:]
         return float(np.asarray(output).reshape(-1)[0])
 
-    def feed(self, samples: Samples, heard: Samples | None = None) -> list[Utterance]:
-        """Add 16 kHz samples; the utterances that ended within them. ``heard``, as long as ``samples``,
-        is what the VAD listens to instead (8 kHz audio upsampled another way, see
-        ``ChannelSplitter.split_with_vad``); the utterances carry ``samples``."""
+    def feed(self, samples: Samples) -> list[Utterance]:
+        """Add 16 kHz samples; the utterances that ended within them."""
         done: list[Utterance] = []
         self._pending = np.concatenate([self._pending, samples])
-        self._pending_heard = np.concatenate([self._pending_heard, samples if heard is None else heard])
         whole = len(self._pending) // WINDOW
         windows, self._pending = self._pending[:whole * WINDOW], self._pending[whole * WINDOW:]
-        vad_windows, self._pending_heard = (self._pending_heard[:whole * WINDOW],
-                                            self._pending_heard[whole * WINDOW:])
         s = self.settings
         for index in range(whole):
             window = windows[index * WINDOW:(index + 1) * WINDOW]
-            speech = self._probability(vad_windows[index * WINDOW:(index + 1) * WINDOW]) >= s.threshold
+            speech = self._probability(window) >= s.threshold
             self._audio.append(window)
             if self._speech_start is None:
                 if speech:
