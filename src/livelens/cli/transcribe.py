@@ -20,7 +20,10 @@ def transcribe(file: Path, channel_roles: str, role: str, as_json: bool) -> None
     from livelens.config import Settings
     from livelens.voice import configure, unavailable_reason
 
-    settings = Settings.load()
+    try:
+        settings = Settings.load()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     configure(settings.voice_model, settings.voice_batch)  # LIVELENS_VOICE_MODEL picks the model here too
     reason = unavailable_reason()
     if reason is not None:
