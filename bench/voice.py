@@ -334,7 +334,8 @@ def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: 
                 "partials": len(first_partials),
             }
             print(f"{mode} {model}: {count:3d} concurrent calls: CPU s per call second: server "
-                  f"{cpu / call_seconds:.3f}, analysis workers {workers_cpu / call_seconds:.3f}; end of utterance → stored p50/p99 "
+                  f"{cpu / call_seconds:.3f}, analysis workers {workers_cpu / call_seconds:.3f}; "
+                  f"end of utterance → stored p50/p99 "
                   f"{results[str(count)]['stored_p50_s']}/{results[str(count)]['stored_p99_s']} s, → analysed "
                   f"p50/p99 {results[str(count)]['analysed_p50_s']}/{results[str(count)]['analysed_p99_s']} s "
                   f"({len(stored)} utterances); speech start → first partial p50 "

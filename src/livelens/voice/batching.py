@@ -72,5 +72,5 @@ class BatchingRecognizer:
             finally:
                 with self._ready:
                     self._busy -= 1
-            for (_, future), result in zip(batch, results):
+            for (_, future), result in zip(batch, results, strict=True):
                 future.set_result(result)
