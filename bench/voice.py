@@ -1,13 +1,17 @@
 """Voice benchmarks (needs the voice and bench extras, espeak-ng and sox):
 
-* WER of the audio path (Silero VAD cuts, Whisper tiny.en decodes, as the audio WebSocket does) on real
+* WER of the audio path (Silero VAD cuts, Whisper decodes, as the audio WebSocket does) on real
   recordings nobody here made (moonshine-voice's beckett.wav and two_cities.wav, whose texts are known)
-  and on espeak-ng-synthesised support sentences; at 16 kHz, and at 8 kHz with white noise (SNR 20 dB);
-* real-time factor of one stream (decode seconds per second of audio, one decoding thread);
-* N calls streamed at real speed into one `livelens serve`: end of utterance → transcript stored (the
-  socket's answer) and → analysed segment visible in ListRealtimeContactAnalysisSegments, p50/p99.
+  and on espeak-ng-synthesised support sentences; at 16 kHz, 8 kHz, and 8 kHz with white noise (SNR
+  20 dB); each model of ``--models`` side by side in one run;
+* real-time factor of one stream: decode CPU seconds per second of audio (``time.process_time``, one
+  decoding thread: survives a shared machine) and wall seconds per second of audio;
+* N calls streamed at real speed into one `livelens serve` per decoding mode of ``--modes`` (``batch8``:
+  utterances of all streams batched, ``batch1``: one by one): end of utterance → transcript stored (the
+  socket's answer) and → analysed segment visible in ListRealtimeContactAnalysisSegments, p50/p99;
+  speech start → first partial p50; the server's CPU seconds per second of call audio (from /proc).
 
-    python bench/voice.py [--calls 1,4,8] [--out bench/voice_results.json]
+    python bench/voice.py [--models tiny.en,base] [--calls 1,4,8] [--modes batch8,batch1] [--out ...]
 """
 
 from __future__ import annotations
@@ -94,23 +98,27 @@ def telephone(samples16k: np.ndarray, source: Path | None, snr_db: float = 20.0)
     return np.clip(low + noise, -32768, 32767).astype("<i2")
 
 
-def transcribe(samples: np.ndarray, rate: int) -> tuple[str, float, float]:
-    """(text, decode seconds, audio seconds) through the VAD and recogniser of the audio WebSocket."""
+def transcribe(samples: np.ndarray, rate: int, model: str) -> tuple[str, float, float, float]:
+    """(text, decode CPU seconds, decode wall seconds, audio seconds) through the VAD and recogniser of the
+    audio WebSocket (one utterance at a time, one core)."""
     from livelens.voice.audio import AudioFormat, split_channels
-    from livelens.voice.recognizer import load_recognizer
+    from livelens.voice.recognizer import WhisperRecognizer
     from livelens.voice.vad import ChannelCutter
 
-    recognizer = load_recognizer(1)
+    recognizer = _recognizers.get(model) or _recognizers.setdefault(model, WhisperRecognizer(1, 1, model))
     channel = split_channels(samples.astype("<i2").tobytes(), AudioFormat(rate, 1))[0]
     cutter = ChannelCutter()
     texts = []
-    started = time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     for utterance in cutter.feed(channel) + cutter.flush():
         texts.append(recognizer.transcribe(utterance.samples).text)
-    return " ".join(texts), time.perf_counter() - started, len(samples) / rate
+    return " ".join(texts), time.process_time() - cpu, time.perf_counter() - wall, len(samples) / rate
 
 
-def wer_table() -> dict[str, Any]:
+_recognizers: dict[str, Any] = {}
+
+
+def wer_table(models: list[str]) -> dict[str, Any]:
     assets = moonshine_assets()
     silence = np.zeros(8000, dtype=np.int16)
     support16 = np.concatenate([np.concatenate([speak(text, 16000), silence]) for text in SUPPORT])
@@ -122,29 +130,96 @@ def wer_table() -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, items in sets.items():
         for band in ("16 kHz", "8 kHz", "8 kHz + noise (SNR 20 dB)"):
-            edits = total = 0
-            decode = audio = 0.0
-            hypotheses = []
-            for source, reference in items:
-                samples = load(source, 16000) if source is not None else support16
-                rate = 16000
-                if band == "8 kHz":
-                    samples, rate = (load(source, 8000) if source is not None else samples[::2]), 8000
-                elif band.startswith("8"):
-                    samples, rate = telephone(samples, source), 8000
-                text, seconds, length = transcribe(samples, rate)
-                e, n = wer(reference, text)
-                edits, total, decode, audio = edits + e, total + n, decode + seconds, audio + length
-                hypotheses.append(text)
-            results[f"{name}, {band}"] = {"wer": round(edits / total, 3), "words": total,
-                                          "rtf": round(decode / audio, 3), "audio_s": round(audio, 1),
-                                          "hypotheses": hypotheses}
-            print(f"{name:45s} {band:26s} WER {edits / total:.3f} ({total} words)  RTF {decode / audio:.3f}",
-                  flush=True)
+            for model in models:
+                edits = total = 0
+                cpu = wall = audio = 0.0
+                hypotheses = []
+                for source, reference in items:
+                    samples = load(source, 16000) if source is not None else support16
+                    rate = 16000
+                    if band == "8 kHz":
+                        samples, rate = (load(source, 8000) if source is not None else samples[::2]), 8000
+                    elif band.startswith("8"):
+                        samples, rate = telephone(samples, source), 8000
+                    text, cpu_s, wall_s, length = transcribe(samples, rate, model)
+                    e, n = wer(reference, text)
+                    edits, total, audio = edits + e, total + n, audio + length
+                    cpu, wall = cpu + cpu_s, wall + wall_s
+                    hypotheses.append(text)
+                results[f"{model}: {name}, {band}"] = {
+                    "wer": round(edits / total, 3), "words": total, "cpu_rtf": round(cpu / audio, 3),
+                    "wall_rtf": round(wall / audio, 3), "audio_s": round(audio, 1), "hypotheses": hypotheses}
+                print(f"{model:8s} {name:45s} {band:26s} WER {edits / total:.3f} ({total} words)  "
+                      f"CPU-RTF {cpu / audio:.3f}  wall RTF {wall / audio:.3f}", flush=True)
     return results
 
 
-def concurrent_calls(counts: list[int]) -> dict[str, Any]:
+def decode_cost(models: list[str], batches: list[int]) -> dict[str, Any]:
+    """CPU seconds to decode the same utterances one by one and in batches of each size (process CPU
+    time, all threads: what a shared machine does not distort much). The utterances: examples/call.wav's
+    and the espeak support sentences', cut by the VAD as the socket cuts them, 8 kHz upsampled."""
+    from livelens.voice.audio import read_wav, split_channels
+    from livelens.voice.recognizer import WhisperRecognizer
+    from livelens.voice.vad import ChannelCutter
+
+    fmt, pcm = read_wav(CALL)
+    espeak = (np.concatenate([np.concatenate([speak(text, 16000), np.zeros(8000, np.int16)]) for text in SUPPORT])
+              .astype(np.float32) / 32768)
+    utterances = []
+    for channel in split_channels(pcm, fmt) + [espeak]:
+        cutter = ChannelCutter()
+        utterances += [u.samples for u in cutter.feed(channel) + cutter.flush()]
+    speech_s = sum(len(u) for u in utterances) / 16000
+    results: dict[str, Any] = {"utterances": len(utterances), "speech_s": round(speech_s, 1)}
+    for model in models:
+        single = WhisperRecognizer(cpu_threads=1, workers=1, model=model)
+        single.transcribe(utterances[0])
+        started = time.process_time()
+        for samples in utterances:
+            single.transcribe(samples)
+        one_by_one = time.process_time() - started
+        row = {"one_by_one_cpu_s_per_speech_s": round(one_by_one / speech_s, 3)}
+        batched = single  # one core either way: batching is compared, not threading
+        for size in batches:
+            started = time.process_time()
+            for first in range(0, len(utterances), size):
+                batched.transcribe_batch(utterances[first:first + size])
+            cpu = time.process_time() - started
+            row[f"batch{size}_cpu_s_per_speech_s"] = round(cpu / speech_s, 3)
+            row[f"batch{size}_vs_one_by_one"] = round(one_by_one / cpu, 2)
+        results[model] = row
+        print(f"{model}: decode CPU s per speech second {row} ({len(utterances)} utterances, {speech_s:.0f} s)",
+              flush=True)
+    return results
+
+
+def tree_cpu_seconds(root: int) -> tuple[float, float]:
+    """User + system CPU seconds of process ``root`` (the server: HTTP, VAD, decoding) and of its live
+    descendants (the analysis workers), from /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return times.get(root, 0.0), sum(times.get(pid, 0.0) for pid in tree - {root})
+
+
+def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: float,
+                     redaction: str) -> dict[str, Any]:
     import boto3
 
     from livelens.voice.audio import read_wav
@@ -153,9 +228,12 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
     key, secret = "LLIABENCHVOICE000001", "bench-voice-secret"
     directory = Path(tempfile.mkdtemp(prefix="livelens-voice-bench-"))
     (directory / "credentials").write_text(f"{key} {secret}\n")
+    batch = int(mode.removeprefix("batch"))
+    env = {**os.environ, "LIVELENS_VOICE_BATCH": str(batch), "LIVELENS_VOICE_MODEL": model,
+           "LIVELENS_VOICE_PARTIAL_SECONDS": str(partial_seconds)}
     server = subprocess.Popen([str(Path(sys.executable).parent / "livelens"), "serve", "--port", "0", "--db",
                                str(directory / "l.db"), "--credentials", str(directory / "credentials")],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert server.stdout is not None
     url = ""
     for line in server.stdout:
@@ -172,6 +250,12 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
         instance = connect.create_instance(IdentityManagementType="CONNECT_MANAGED", InstanceAlias="voice-bench",
                                            InboundCallsEnabled=True, OutboundCallsEnabled=True)["Id"]
         time.sleep(8)  # the model warms up in the server
+        idle_before = tree_cpu_seconds(server.pid)
+        time.sleep(10)
+        idle_after = tree_cpu_seconds(server.pid)
+        results["idle_cpu_per_second"] = {"server": round((idle_after[0] - idle_before[0]) / 10, 3),
+                                          "analysis_workers": round((idle_after[1] - idle_before[1]) / 10, 3)}
+        print(f"{mode} {model}: idle CPU s per second: {results['idle_cpu_per_second']}", flush=True)
         fmt, pcm = read_wav(CALL)
         for count in counts:
             stored: list[float] = []
@@ -182,8 +266,9 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
             done = threading.Event()
 
             def call() -> None:
-                contact = connect.create_contact(InstanceId=instance, Channel="VOICE",
-                                                 InitiationMethod="INBOUND")["ContactId"]
+                # partials are sent only for contacts that are not redacted (docs/voice.md)
+                contact = connect.create_contact(InstanceId=instance, Channel="VOICE", InitiationMethod="INBOUND",
+                                                 Attributes={"livelens:redaction": redaction})["ContactId"]
                 params = {"sample-rate": "8000", "number-of-channels": "2", "start-offset-millis": "0"}
                 signed = presigned_audio_url(url, instance, contact, params, key, secret)
                 started = time.time()
@@ -222,6 +307,7 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
                     time.sleep(0.1)
 
             poller = threading.Thread(target=poll, daemon=True)
+            cpu_before, wall_before = tree_cpu_seconds(server.pid), time.time()
             poller.start()
             threads = [threading.Thread(target=call, daemon=True) for _ in range(count)]
             for thread in threads:
@@ -230,7 +316,14 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
                 thread.join()
             done.set()
             poller.join(timeout=60)
+            cpu_after = tree_cpu_seconds(server.pid)
+            cpu, workers_cpu = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+            call_seconds = count * len(pcm) / fmt.frame_bytes / fmt.sample_rate
             results[str(count)] = {
+                "server_cpu_s": round(cpu, 1), "analysis_workers_cpu_s": round(workers_cpu, 1),
+                "wall_s": round(time.time() - wall_before, 1),
+                "server_cpu_per_call_second": round(cpu / call_seconds, 3),
+                "workers_cpu_per_call_second": round(workers_cpu / call_seconds, 3),
                 "utterances": len(stored),
                 "stored_p50_s": round(float(np.percentile(stored, 50)), 2) if stored else None,
                 "stored_p99_s": round(float(np.percentile(stored, 99)), 2) if stored else None,
@@ -240,7 +333,9 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
                                         if first_partials else None),
                 "partials": len(first_partials),
             }
-            print(f"{count:3d} concurrent calls: end of utterance → stored p50/p99 "
+            print(f"{mode} {model}: {count:3d} concurrent calls: CPU s per call second: server "
+                  f"{cpu / call_seconds:.3f}, analysis workers {workers_cpu / call_seconds:.3f}; "
+                  f"end of utterance → stored p50/p99 "
                   f"{results[str(count)]['stored_p50_s']}/{results[str(count)]['stored_p99_s']} s, → analysed "
                   f"p50/p99 {results[str(count)]['analysed_p50_s']}/{results[str(count)]['analysed_p99_s']} s "
                   f"({len(stored)} utterances); speech start → first partial p50 "
@@ -255,16 +350,29 @@ def concurrent_calls(counts: list[int]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", default="1,4,8")
+    parser.add_argument("--models", default="tiny.en,base", help="speech models compared in the WER table")
+    parser.add_argument("--modes", default="batch8,batch1", help="decoding modes of the concurrent calls")
+    parser.add_argument("--call-model", default="tiny.en", help="speech model of the concurrent calls")
+    parser.add_argument("--partial-seconds", type=float, default=1.0, help="voice_partial_seconds of the server")
+    parser.add_argument("--redaction", default="None", help="the calls' redaction (None: partials are sent)")
     parser.add_argument("--skip-wer", action="store_true")
     parser.add_argument("--skip-calls", action="store_true")
+    parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--batches", default="4,8", help="batch sizes of the decode-cost comparison")
     parser.add_argument("--out", default=str(Path(__file__).with_name("voice_results.json")))
     args = parser.parse_args()
     results: dict[str, Any] = {"load_average_at_start": list(os.getloadavg())}
     if not args.skip_wer:
-        results["wer"] = wer_table()
+        results["wer"] = wer_table(args.models.split(","))
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    if not args.skip_cost:
+        results["decode_cost"] = decode_cost(args.models.split(","), [int(n) for n in args.batches.split(",")])
         Path(args.out).write_text(json.dumps(results, indent=2))
     if not args.skip_calls:
-        results["concurrent"] = concurrent_calls([int(n) for n in args.calls.split(",") if n])
+        results["concurrent"] = {
+            f"{mode} {args.call_model}": concurrent_calls([int(n) for n in args.calls.split(",") if n], mode,
+                                                          args.call_model, args.partial_seconds, args.redaction)
+            for mode in args.modes.split(",")}
     results["load_average_at_end"] = list(os.getloadavg())
     Path(args.out).write_text(json.dumps(results, indent=2))
 

@@ -60,6 +60,7 @@ from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
 from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, is_postgres_url, open_storage
+from livelens.voice import configure as configure_voice
 from livelens.voice import unavailable_reason
 from livelens.voice.partials import PartialHub
 from livelens.voice.recording import RecordingStore
@@ -339,7 +340,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     runtime.services.center.on_revoke = sessions.revoke
     # Speech is decoded in its own threads, not in the event loop nor the analysis workers: audio stays in
     # memory (never queued through the database) and CTranslate2 releases the GIL while it decodes.
-    decoder = ThreadPoolExecutor(max(1, settings.voice_decode_threads), thread_name_prefix="livelens-voice")
+    configure_voice(settings.voice_model, settings.voice_batch)
+    # Batched, the pool's threads mostly wait for their batch: enough of them to fill one while another decodes.
+    pool = settings.voice_decode_threads if settings.voice_batch <= 1 else 2 * settings.voice_batch
+    decoder = ThreadPoolExecutor(max(1, pool), thread_name_prefix="livelens-voice")
     recordings = RecordingStore(settings.recordings_path, in_database=is_postgres_url(settings.db))
     audio = AudioStream(runtime.services.voice, verifier, authorizer, decoder=decoder,
                         decode_threads=max(1, settings.voice_decode_threads), base_url=endpoint.base_url,

@@ -23,6 +23,12 @@ class Setting:
     parse: Callable[[str], Any] = str
 
 
+def _voice_model(value: str) -> str:
+    if value not in ("tiny.en", "base"):
+        raise ValueError(f"{value!r} is not a speech model; choose tiny.en or base")
+    return value
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -131,8 +137,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dashboard_wall_interval", 0.5, "Seconds between the live wall's reads of the database (live "
             "contacts, their segment marks) while a dashboard watches an instance.", float),
     Setting("dashboard_recent_minutes", 30.0, "Minutes an ended contact stays on the live wall.", float),
-    Setting("voice_decode_threads", 2, "Threads that decode speech of audio streams (/livelens/v1/.../audio) side by "
-            "side; each decodes one utterance at a time on one core (needs the voice extra).", int),
+    Setting("voice_decode_threads", 2, "Cores that decode speech of audio streams (/livelens/v1/.../audio): "
+            "batches of utterances (with voice_batch=1 single utterances) decoded side by side, one core each "
+            "(needs the voice extra).", int),
+    Setting("voice_batch", 8, "Utterances of all audio streams decoded together in one batch (what is waiting "
+            "when the decoder frees up, at most this many); 1: one by one.", int),
+    Setting("voice_model", "tiny.en", "Speech model: tiny.en (the voice extra) or base (the voice-base extra, "
+            "Whisper base).", _voice_model),
     Setting("voice_partial_seconds", 1.0, "While speech goes on, re-decode the utterance heard so far every this many "
             "seconds of audio and push it as a partial (audio socket, segment stream); 0 turns partials off.", float),
 )
@@ -182,6 +193,8 @@ class Settings:
     dashboard_wall_interval: float = 0.5
     dashboard_recent_minutes: float = 30.0
     voice_decode_threads: int = 2
+    voice_batch: int = 8
+    voice_model: str = "tiny.en"
     voice_partial_seconds: float = 1.0
 
     @classmethod

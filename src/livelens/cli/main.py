@@ -59,6 +59,7 @@ def prepare_server(settings: Settings) -> tuple[Any, socket.socket]:
         refuse_or_warn,
     )
     from livelens.storage import open_storage
+    from livelens.voice import configure as configure_voice
     from livelens.voice import unavailable_reason
 
     log = logging.getLogger("livelens")
@@ -69,6 +70,7 @@ def prepare_server(settings: Settings) -> tuple[Any, socket.socket]:
         config = analysis_config(settings, settings.redaction_mask)
         report = check_analysers(settings, lambda components: load_pipeline(components, config))
         unavailable = refuse_or_warn(report, settings, log.warning)
+        configure_voice(settings.voice_model, settings.voice_batch)  # the model's extra is checked too
         voice_missing = unavailable_reason()
         if voice_missing is not None:
             log.warning("%s", voice_missing)

