@@ -1,0 +1,62 @@
+"""Redaction runs spaCy's tagger chain and NER only on the texts whose output something reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from livelens.analysis.nlp import _OPENERS, analyse, load_spacy, may_name, needs_tags
+from livelens.analysis.pii_names import _NOT_NAMES, is_english_word
+
+
+def _tokens(text: str):  # type: ignore[no-untyped-def]
+    return load_spacy().make_doc(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi, I was charged twice for my order last week and I need a refund.",
+        "This is really frustrating. Great, thanks! Sorry, I'm confused.",
+        "Okay, that helps a bit.\nPlease send it again.",
+    ],
+)
+def test_no_tags_where_nothing_reads_them(text: str) -> None:
+    assert not needs_tags(_tokens(text))
+    doc = analyse([text])[0]
+    assert not doc.has_annotation("TAG") and not doc.has_annotation("ENT_IOB")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks Grace, that works.",  # a capitalised word inside a sentence
+        "Priya here.",  # at a sentence's start, but not an opener
+        "My phone is 415 555 0142.",  # digits: presidio's context words are matched on lemmas
+        "write to me at a@b.co",
+        "it should be under my wife's name rosa ferreira",  # no capitals at all: a transcript
+    ],
+)
+def test_tags_where_a_name_or_a_number_may_be(text: str) -> None:
+    assert needs_tags(_tokens(text))
+    assert analyse([text])[0].has_annotation("TAG")
+
+
+def test_ner_only_where_it_can_find_a_person_or_place() -> None:
+    full = load_spacy()
+    texts = ["Thanks Grace, that works.", "it should be under my wife's name rosa ferreira", "My phone is 415 555 0142.",
+             "Sarah is very reliable.", "Hi, I was charged twice."]
+    docs = analyse(texts)
+    ran = [doc.has_annotation("ENT_IOB") for doc in docs]
+    assert ran == [True, True, False, True, False]
+    for text, doc, did in zip(texts, docs, ran, strict=True):
+        expected = [(e.text, e.label_) for e in full(text).ents if e.label_ in ("PERSON", "GPE", "LOC", "FAC")]
+        got = [(e.text, e.label_) for e in doc.ents if e.label_ in ("PERSON", "GPE", "LOC", "FAC")]
+        assert got == expected, text  # the same entities as the whole pipeline finds
+        tags = [t.pos_ for t in full(text)] if needs_tags(_tokens(text)) else [""] * len(doc)
+        assert [t.pos_ for t in doc] == tags
+    assert may_name(docs[1]) and not may_name(docs[2])
+
+
+def test_openers_never_depend_on_a_tag() -> None:
+    # The proper-name recogniser reads a capitalised word's POS only when the word is not English.
+    assert [w for w in _OPENERS if not is_english_word(w) and w not in _NOT_NAMES] == []
