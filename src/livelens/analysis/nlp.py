@@ -72,12 +72,12 @@ def needs_tags(doc: Doc) -> bool:
     So "Hi, I was charged twice for my order" and "This is really frustrating!" need no tags.
     """
     text = doc.text
-    if "@" in text or any(c.isdigit() for c in text) or not any(c.isupper() for c in text):
+    if "@" in text or any(map(str.isdigit, text)) or not any(map(str.isupper, text)):
         return True
     openers = _openers()
     for tok in doc:
         word = tok.text
-        if not any(c.isupper() for c in word) or word.lower() in _FIRST_PERSON:
+        if not any(map(str.isupper, word)) or word.lower() in _FIRST_PERSON:
             continue
         if not _sentence_initial(tok) or not word.isalpha() or word.lower() not in openers:
             return True
@@ -99,7 +99,7 @@ def may_name(doc: Doc) -> bool:
         if tok.pos_ == "PROPN":
             return True
         text = tok.text
-        if text.lower() in _FIRST_PERSON or not any(c.isupper() for c in text):
+        if text.lower() in _FIRST_PERSON or not any(map(str.isupper, text)):
             continue
         if not _sentence_initial(tok) or not text.isalpha():
             return True

@@ -256,7 +256,7 @@ def _digit_gated(recognizer: Any, digits: int = 6) -> Any:
     analyze = recognizer.analyze
 
     def gated(text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-        if sum(c.isdigit() for c in text) < digits:
+        if sum(map(str.isdigit, text)) < digits:
             return []
         return list(analyze(text, entities, nlp_artifacts))
 
