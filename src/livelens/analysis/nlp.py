@@ -60,7 +60,7 @@ def _openers() -> frozenset[str]:
     return _OPENERS | STOP_WORDS
 
 
-def needs_tags(doc: Doc) -> bool:
+def needs_tags(doc: Doc, names: bool = True) -> bool:
     """Whether anything reads the tagger chain's output (POS, lemmas) for ``doc``, a tokenised text.
 
     presidio matches its recognisers' context words ("phone", "card") against lemmas, and only
@@ -70,9 +70,14 @@ def needs_tags(doc: Doc) -> bool:
     start a word that is not a stop word or one of :data:`_OPENERS` ("Hi", "Thanks", "Great"). In a
     text without any capital letter (a voice transcript), names are found only by their tags.
     So "Hi, I was charged twice for my order" and "This is really frustrating!" need no tags.
+    ``names=False`` (a policy that redacts neither names nor addresses): only the lemmas are read.
     """
     text = doc.text
-    if "@" in text or any(map(str.isdigit, text)) or not any(map(str.isupper, text)):
+    if "@" in text or any(map(str.isdigit, text)):
+        return True
+    if not names:
+        return False
+    if not any(map(str.isupper, text)):
         return True
     openers = _openers()
     for tok in doc:
@@ -106,12 +111,13 @@ def may_name(doc: Doc) -> bool:
     return False
 
 
-def analyse(texts: Sequence[str]) -> list[Doc]:
+def analyse(texts: Sequence[str], names: bool = True) -> list[Doc]:
     """spaCy's analysis of ``texts``, for redaction, where its output is read: the tokenizer over
     every text; the tagger chain (tok2vec, tagger, attribute ruler, lemmatizer; ~30 % of the
     pipeline's cost) over those :func:`needs_tags` accepts; the NER (~60 %; only its PERSON and
     place entities are read) over those of them :func:`may_name` accepts. A component that did not
-    run leaves its attributes empty (``pos_``, ``lemma_`` "", no entities).
+    run leaves its attributes empty (``pos_``, ``lemma_`` "", no entities). ``names=False``: nothing
+    will look for names or places (no NER at all; tags only for the lemmas).
 
     Components are called one after the other on the whole batch, as ``nlp.pipe`` does, without
     ``select_pipes`` (which would change the shared pipeline under other threads). The NER of
@@ -120,10 +126,10 @@ def analyse(texts: Sequence[str]) -> list[Doc]:
     """
     nlp = load_spacy()
     docs = [nlp.make_doc(text) for text in texts]
-    tagged = [needs_tags(doc) for doc in docs]
+    tagged = [needs_tags(doc, names) for doc in docs]
     size = max(1, len(docs))
     for name, proc in nlp.pipeline:
-        chosen = [i for i, doc in enumerate(docs) if tagged[i] and (name != "ner" or may_name(doc))]
+        chosen = [i for i, doc in enumerate(docs) if tagged[i] and (name != "ner" or (names and may_name(doc)))]
         if not chosen:
             continue
         done = proc.pipe([docs[i] for i in chosen], batch_size=size)  # type: ignore[attr-defined]

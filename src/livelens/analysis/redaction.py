@@ -172,14 +172,27 @@ class PiiDetector:
         ):
             registry.add_recognizer(recognizer)
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
-        self._requested = sorted(self._analyzer.get_supported_entities(language="en"))
+        self._supported = frozenset(self._analyzer.get_supported_entities(language="en"))
 
-    def prepare(self, texts: Sequence[str]) -> list[Prepared]:
+    def _presidio_entities(self, wanted: frozenset[str]) -> list[str]:
+        """The recogniser entity names (presidio's or ours) that can yield a ``wanted`` type.
+
+        Recognisers of other types do not run: a policy that redacts only card numbers pays for no
+        name or address search. Their findings could not change the wanted ones: presidio merges
+        results of the same type only, and :meth:`detect` drops unwanted types before resolving overlaps.
+        """
+        names = {e for e in self._supported if PRESIDIO_TYPES.get(e, e) in wanted}
+        if "ADDRESS" in wanted:
+            names.add("LOCATION")  # places extend street addresses
+        return sorted(names)
+
+    def prepare(self, texts: Sequence[str], entities: Iterable[str] = ENTITY_TYPES) -> list[Prepared]:
         """Spoken forms rewritten and spaCy's analysis (:func:`~livelens.analysis.nlp.analyse`) of several
-        texts at once, for :meth:`detect`."""
+        texts at once, for :meth:`detect` of the same ``entities``."""
         normalized = [normalize(_unescape_line_breaks(text)) for text in texts]
         engine = self._analyzer.nlp_engine
-        docs = analyse([norm.text for norm in normalized])
+        names = bool({"NAME", "ADDRESS"} & set(entities))
+        docs = analyse([norm.text for norm in normalized], names=names)
         # presidio's own conversion of a Doc (entities mapped and filtered, lemmas), as process_batch does.
         convert = engine._doc_to_nlp_artifact  # type: ignore[attr-defined]
         return [Prepared(norm, convert(doc, "en")) for norm, doc in zip(normalized, docs, strict=True)]
@@ -195,7 +208,7 @@ class PiiDetector:
     ) -> list[PiiSpan]:
         """Non-overlapping PII spans of ``text``, in order, limited to ``entities``.
 
-        ``prepared``: this text's entry of :meth:`prepare`, computed with others.
+        ``prepared``: this text's entry of :meth:`prepare` (for the same ``entities``), computed with others.
         ``prompt`` is the preceding turn of another participant: when it asks
         for a name, number, address or e-mail, the value given in ``text`` is
         PII even if nothing else would say so (``conversation.py``).
@@ -204,10 +217,11 @@ class PiiDetector:
         if not text.strip() or not wanted:
             return []
         if prepared is None:
-            prepared = self.prepare([text])[0]
+            prepared = self.prepare([text], wanted)[0]
         norm = prepared.norm
         raw = self._analyzer.analyze(
-            norm.text, language="en", entities=self._requested, nlp_artifacts=prepared.artifacts
+            norm.text, language="en", entities=self._presidio_entities(frozenset(wanted)),
+            nlp_artifacts=prepared.artifacts,
         )
         found: list[PiiSpan] = []
         for answer in answer_spans(norm.text, requested_types(prompt)):
@@ -377,7 +391,7 @@ class Redactor:
 
     def many(self, turns: Sequence[Turn]) -> list[Redaction]:
         """:meth:`__call__` over several turns, spaCy running over all of them at once."""
-        batch = self._detector.prepare([turn.content for turn in turns])
+        batch = self._detector.prepare([turn.content for turn in turns], self.entities)
         return [self(turn, prepared) for turn, prepared in zip(turns, batch, strict=True)]
 
 
