@@ -60,53 +60,50 @@ def _openers() -> frozenset[str]:
     return _OPENERS | STOP_WORDS
 
 
+def _capital_candidate(tok: Token, openers: frozenset[str]) -> bool:
+    """A word with a capital letter that could be a name: not "I", and not a stop word or opener
+    ("Hi", "Thanks", "Great") at the start of a sentence."""
+    word = tok.text
+    if not any(map(str.isupper, word)) or word.lower() in _FIRST_PERSON:
+        return False
+    return not _sentence_initial(tok) or not word.isalpha() or word.lower() not in openers
+
+
 def needs_tags(doc: Doc, names: bool = True) -> bool:
     """Whether anything reads the tagger chain's output (POS, lemmas) for ``doc``, a tokenised text.
 
     presidio matches its recognisers' context words ("phone", "card") against lemmas, and only
     recognisers of numbers and e-mail addresses have context words: needed where the text has a
-    digit or an "@". The proper-name recogniser reads POS, and :func:`may_name` the proper-noun
-    tags, where a capitalised word could be a name: anywhere but at a sentence's start, or at a
-    start a word that is not a stop word or one of :data:`_OPENERS` ("Hi", "Thanks", "Great"). In a
-    text without any capital letter (a voice transcript), names are found only by their tags.
-    So "Hi, I was charged twice for my order" and "This is really frustrating!" need no tags.
-    ``names=False`` (a policy that redacts neither names nor addresses): only the lemmas are read.
+    digit or an "@". The proper-name recogniser reads POS only of a capitalised word that is not an
+    English word, so where a capitalised word could be a name: anywhere but at a sentence's start,
+    or at a start a word that is not a stop word or one of :data:`_OPENERS` (each of which is an
+    English word). So "Hi, I was charged twice for my order" needs no tags. ``names=False`` (a
+    policy that redacts neither names nor addresses): only the lemmas are read.
     """
     text = doc.text
     if "@" in text or any(map(str.isdigit, text)):
         return True
     if not names:
         return False
-    if not any(map(str.isupper, text)):
-        return True
     openers = _openers()
-    for tok in doc:
-        word = tok.text
-        if not any(map(str.isupper, word)) or word.lower() in _FIRST_PERSON:
-            continue
-        if not _sentence_initial(tok) or not word.isalpha() or word.lower() not in openers:
-            return True
-    return False
+    return any(_capital_candidate(tok, openers) for tok in doc)
 
 
 def may_name(doc: Doc) -> bool:
-    """Whether the NER can find a person or a place in ``doc`` (tagged, not yet NER'd).
+    """Whether the NER can find a person or a place in ``doc``: it has a word other than stop words
+    and :data:`_OPENERS` ("Thank you so much!", "Yes please", "Is there anything else?" have none),
+    or a capitalised one of them inside a sentence.
 
-    It can where the tagger calls a token a proper noun (it does so for lower-case names in voice
-    transcripts too: "jun park", "wei chen") or where a word has a capital letter other than at
-    the start of a sentence ("Thanks Grace", "^Linda", "@AmericanAir"); "I" never counts. On the
-    development material (pii-generated/dev, the written conversational dev pairs, TwACS dev, the
-    ABCD sample) every PERSON, GPE, LOC and FAC entity the NER finds is in a text this accepts,
-    except three lower-case non-names it mistook for people ("lipservice"); it accepts 22-28 % of
-    ABCD and benchmark chat turns and ~80 % of tweets and presidio-evaluator sentences.
+    Not narrower: the NER finds names written in lower case inside capitalised text ("Yes, wei chen
+    is the account holder"), where neither the tagger (no proper-noun tag) nor the dictionary (WordNet
+    lists "chen", "james", "holloway") tells them from other words.
     """
+    openers = _openers()
     for tok in doc:
-        if tok.pos_ == "PROPN":
-            return True
-        text = tok.text
-        if text.lower() in _FIRST_PERSON or not any(map(str.isupper, text)):
+        lower = tok.text.lower()
+        if lower in _FIRST_PERSON or not any(map(str.isalpha, lower)):
             continue
-        if not _sentence_initial(tok) or not text.isalpha():
+        if lower not in openers or _capital_candidate(tok, openers):
             return True
     return False
 
@@ -115,8 +112,8 @@ def analyse(texts: Sequence[str], names: bool = True) -> list[Doc]:
     """spaCy's analysis of ``texts``, for redaction, where its output is read: the tokenizer over
     every text; the tagger chain (tok2vec, tagger, attribute ruler, lemmatizer; ~30 % of the
     pipeline's cost) over those :func:`needs_tags` accepts; the NER (~60 %; only its PERSON and
-    place entities are read) over those of them :func:`may_name` accepts. A component that did not
-    run leaves its attributes empty (``pos_``, ``lemma_`` "", no entities). ``names=False``: nothing
+    place entities are read) over those :func:`may_name` accepts. A component that did not run
+    leaves its attributes empty (``pos_``, ``lemma_`` "", no entities). ``names=False``: nothing
     will look for names or places (no NER at all; tags only for the lemmas).
 
     Components are called one after the other on the whole batch, as ``nlp.pipe`` does, without
@@ -126,10 +123,11 @@ def analyse(texts: Sequence[str], names: bool = True) -> list[Doc]:
     """
     nlp = load_spacy()
     docs = [nlp.make_doc(text) for text in texts]
+    wanted = {"ner": [names and may_name(doc) for doc in docs]}
     tagged = [needs_tags(doc, names) for doc in docs]
     size = max(1, len(docs))
     for name, proc in nlp.pipeline:
-        chosen = [i for i, doc in enumerate(docs) if tagged[i] and (name != "ner" or (names and may_name(doc)))]
+        chosen = [i for i, run in enumerate(wanted.get(name, tagged)) if run]
         if not chosen:
             continue
         done = proc.pipe([docs[i] for i in chosen], batch_size=size)  # type: ignore[attr-defined]
