@@ -1,7 +1,8 @@
 """Benchmark 8 (issue 12): analysis in worker processes.
 
-* ``throughput``: a database seeded through the storage layer with pending chat turns (corpus texts, a
-  distinct one each) in contacts of an instance with 50 published category rules (benchmark 5's
+* ``throughput``: a database seeded through the storage layer with pending chat turns (corpus texts, each
+  made distinct by a made-up word in its last sentence, not by appended digits, which would make every
+  turn a number-bearing, two-sentence one) in contacts of an instance with 50 published category rules (benchmark 5's
   rules); then ``livelens worker`` processes drain it, each pinned to its own core with ``taskset``.
   Analysed turns/s (from the database's analysed counter, between 15 % and 90 % of the backlog, so
   model loading is not counted) and the workers' CPU per turn, for: one worker at batch 1, one worker
@@ -30,6 +31,7 @@ from typing import Any
 
 import latency
 from analysis_cost import rule_sources
+from batching import _vary
 from corpus import TURNS
 from harness import LIVELENS, start_livelens, workdir
 
@@ -76,12 +78,23 @@ def seed_pending(db: Path, contacts: int, turns: int) -> int:
                 for k in range(turns):
                     role, text = TURNS[(c * 7 + k) % len(TURNS)]
                     tx.append_item(contact_id, str(uuid.uuid4()), "MESSAGE", None, {
-                        "content": f"{text} ({c}.{k})", "participant_id": f"{contact_id[:8]}-{role.lower()}",
+                        "content": _vary(text, _made_up_word(c * turns + k)),
+                        "participant_id": f"{contact_id[:8]}-{role.lower()}",
                         "role": role, "display_name": role.title(), "content_type": "text/plain",
                         "time": now_iso()})
         return contacts * turns
     finally:
         storage.close()
+
+
+def _made_up_word(n: int) -> str:
+    """A distinct word per turn ("zza", "zzb", … "zzba"), without digits (see ``batching._vary``)."""
+    letters = ""
+    while True:
+        letters = chr(97 + n % 26) + letters
+        n //= 26
+        if n == 0:
+            return "zz" + letters
 
 
 def _cpu_seconds(pid: int) -> float:

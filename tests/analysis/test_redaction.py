@@ -159,3 +159,29 @@ def test_analyze_reuses_a_given_redaction(pipeline: Pipeline, make_turn: Callabl
 def test_apply_redaction_refuses_overlaps() -> None:
     with pytest.raises(ValueError):
         apply_redaction("abcdef", [PiiSpan(0, 3, "NAME"), PiiSpan(2, 4, "NAME")])
+
+
+@pytest.mark.parametrize(
+    "entities",
+    [["CREDIT_DEBIT_NUMBER"], ["PHONE"], ["ADDRESS"], ["NAME"], ["EMAIL", "CREDIT_DEBIT_CVV", "SSN", "PHONE"]],
+)
+def test_a_narrow_policy_finds_what_every_recogniser_would(
+    entities: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the recognisers (and spaCy components) a policy's types need run; its findings are unchanged."""
+    import livelens.analysis.redaction as redaction
+
+    texts = [
+        "Hi, I'm Marcus Okafor, card 4111 1111 1111 1111, cvv 123, call me on 415-555-0142.",
+        "Send it to 52 Harbour Street, apartment 3, Portland, Oregon 97205 or dana.whitfield@example.com.",
+        "my social is 123-45-6789 and my name is jun park",
+        "Thanks Grace, that works.",
+    ]
+    detector = load_detector()
+    narrow = [detector.detect(text, entities) for text in texts]
+    full = sorted(detector._supported)
+    monkeypatch.setattr(type(detector), "_presidio_entities", lambda self, wanted: full)
+    analyse = redaction.analyse
+    monkeypatch.setattr(redaction, "analyse", lambda batch, names=True: analyse(batch, True))
+    assert narrow == [detector.detect(text, entities) for text in texts]
+    assert any(narrow)

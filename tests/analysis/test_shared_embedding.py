@@ -1,4 +1,5 @@
-"""One MiniLM run per batch: the issue detector's sentences ride with the turns; short texts are cached."""
+"""One MiniLM embedding call per batch: the issue detector's sentences ride with the turns (cut into
+ONNX runs of similar lengths); short texts are cached."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from livelens.analysis import Pipeline, Turn
-from livelens.analysis.embeddings import CACHE_MAX_CHARS, Embedder, load_embedder
+from livelens.analysis.embeddings import CACHE_MAX_CHARS, Embedder, load_embedder, plan_runs
 from livelens.analysis.issues import DEFAULT_CUE_WEIGHT, DEFAULT_THRESHOLD, is_routine_sentence, load_issue_detector
 
 MULTI = [
@@ -20,22 +21,22 @@ MULTI = [
 
 @pytest.fixture
 def model_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The batch sizes of the ONNX runs the embedder makes while the test runs (cache emptied first)."""
+    """How many texts each call into the model embeds while the test runs (cache emptied first)."""
     embedder = load_embedder()
     embedder.clear_cache()
     runs: list[int] = []
-    real = Embedder._embed_batch
+    real = Embedder._embed_runs
 
-    def counted(self: Embedder, texts: list[str]) -> np.ndarray:
+    def counted(self: Embedder, texts: list[str], batch_size: int) -> np.ndarray:
         runs.append(len(texts))
-        return real(self, texts)
+        return real(self, texts, batch_size)
 
-    monkeypatch.setattr(Embedder, "_embed_batch", counted)
+    monkeypatch.setattr(Embedder, "_embed_runs", counted)
     yield runs
     embedder.clear_cache()
 
 
-def test_batch_embeds_turns_and_issue_sentences_in_one_run(
+def test_batch_embeds_turns_and_issue_sentences_in_one_call(
     pipeline: Pipeline, make_turn: Callable[..., Turn], model_runs: list[int]
 ) -> None:
     turns = [make_turn(text) for text in MULTI] + [make_turn("Thanks, I'll check.", "AGENT")]
@@ -79,3 +80,24 @@ def test_short_texts_come_from_the_cache(model_runs: list[int]) -> None:
     embedder.clear_cache()
     embedder.embed(["ok"])
     assert model_runs == [3, 1, 1]
+
+
+def test_runs_group_similar_lengths() -> None:
+    assert plan_runs([12] * 8, 16, 32) == [8]  # equal lengths: one run
+    # seven short texts and a long one: the long one runs alone instead of padding the others to its length
+    assert plan_runs([5, 5, 6, 6, 7, 7, 8, 60], 16, 32) == [7, 8]
+    assert plan_runs([5, 5, 6, 6, 7, 7, 8, 60], 1000, 32) == [8]  # runs so dear that one is cheapest
+    ends = plan_runs([9] * 70, 16, 32)
+    assert len(ends) == 3 and ends[-1] == 70  # never more rows than the batch size
+    assert all(0 < b - a <= 32 for a, b in zip([0, *ends], ends))
+    assert plan_runs([], 16, 32) == []
+
+
+def test_vectors_do_not_depend_on_how_texts_are_grouped(model_runs: list[int]) -> None:
+    embedder = load_embedder()
+    texts = ["ok then", "Hello there", "My internet has been down since yesterday evening and I work from home, "
+             "so I have lost a whole day of work and I would like a credit on my next bill please."]
+    together = embedder.embed(texts)
+    embedder.clear_cache()
+    alone = np.stack([embedder.embed([text])[0] for text in texts])
+    assert np.allclose(together, alone, atol=1e-5)

@@ -191,7 +191,7 @@ class PostalAddressRecognizer(LocalRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        if not any(c.isdigit() for c in text):
+        if not any(map(str.isdigit, text)):
             return []
         results = []
         pos = 0

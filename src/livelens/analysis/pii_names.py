@@ -108,12 +108,18 @@ _INITIAL = re.compile(r"^[A-Z]\.?$")
 _PLACE_WORDS = frozenset({"at", "on", "in", "near", "from", "to", "via", "into", "of"})
 
 
+def _glued(tok: Token) -> bool:
+    """Right after "#", "@", "-", "^", "/" or "_" with no space between (a handle, a hashtag, a code)."""
+    if tok.i == 0:
+        return False
+    prev = tok.doc[tok.i - 1]
+    return not prev.whitespace_ and prev.text in ("#", "@", "-", "^", "/", "_")
+
+
 def _name_token(tok: Token) -> bool:
-    doc = tok.doc
-    glued = tok.i > 0 and not doc[tok.i - 1].whitespace_ and doc[tok.i - 1].text in ("#", "@", "-", "^", "/", "_")
     return (
         _capitalised(tok.text)
-        and not glued
+        and not _glued(tok)
         and not _CONTRACTION.search(tok.text)
         and not tok.is_stop
         and tok.text.lower().rstrip(".") not in _NOT_NAMES
@@ -137,8 +143,8 @@ class ProperNameRecognizer(LocalRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        if nlp_artifacts is None or nlp_artifacts.tokens is None:
-            return []
+        if nlp_artifacts is None or nlp_artifacts.tokens is None or not any(map(str.isupper, text)):
+            return []  # no capital letter: no capitalised word
         doc = nlp_artifacts.tokens
         tokens = list(doc)
         results = []

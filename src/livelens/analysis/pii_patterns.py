@@ -238,7 +238,7 @@ class StreetRecognizer(LocalRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         results = []
-        if any(c.isdigit() for c in text):
+        if any(map(str.isdigit, text)):
             for m in _pyap_us_pattern().finditer(text):
                 results.append(RecognizerResult("ADDRESS", m.start(), m.end(), 0.9))
             for pattern, score in ((STREET, 0.7), (STREET_EU, 0.7), (ADDRESS_PARTS, 0.6), (POSTCODE, 0.6)):

@@ -17,15 +17,16 @@ phone numbers at score 1.0).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from livelens.analysis._loading import load_once
 from livelens.analysis._offline import ensure_offline
 from livelens.analysis.context import TurnContext
 from livelens.analysis.conversation import answer_spans, requested_types
-from livelens.analysis.nlp import SPACY_MODEL, load_spacy
+from livelens.analysis.nlp import SPACY_MODEL, analyse, load_spacy
 from livelens.analysis.registry import ComponentFn, batched, component
-from livelens.analysis.spoken import normalize
+from livelens.analysis.spoken import Normalized, normalize
 from livelens.analysis.types import CharSpan, PiiSpan, Redaction, Turn
 
 #: Every entity type livelens can redact (Contact Lens / Comprehend names).
@@ -79,6 +80,14 @@ _PRIORITY = {
     "PHONE": 5,
     "NAME": 4,
 }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A text with its spoken forms rewritten and presidio's view of spaCy's analysis of it."""
+
+    norm: Normalized
+    artifacts: Any
 
 
 class PiiDetector:
@@ -163,26 +172,43 @@ class PiiDetector:
         ):
             registry.add_recognizer(recognizer)
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
-        self._requested = sorted(self._analyzer.get_supported_entities(language="en"))
+        self._supported = frozenset(self._analyzer.get_supported_entities(language="en"))
 
-    def nlp_batch(self, texts: Sequence[str]) -> list[Any]:
-        """spaCy's analysis of several texts in one ``nlp.pipe`` (presidio's batch path), for :meth:`detect`."""
-        normalized = [normalize(_unescape_line_breaks(text)).text for text in texts]
+    def _presidio_entities(self, wanted: frozenset[str]) -> list[str]:
+        """The recogniser entity names (presidio's or ours) that can yield a ``wanted`` type.
+
+        Recognisers of other types do not run: a policy that redacts only card numbers pays for no
+        name or address search. Their findings could not change the wanted ones: presidio merges
+        results of the same type only, and :meth:`detect` drops unwanted types before resolving overlaps.
+        """
+        names = {e for e in self._supported if PRESIDIO_TYPES.get(e, e) in wanted}
+        if "ADDRESS" in wanted:
+            names.add("LOCATION")  # places extend street addresses
+        return sorted(names)
+
+    def prepare(self, texts: Sequence[str], entities: Iterable[str] = ENTITY_TYPES) -> list[Prepared]:
+        """Spoken forms rewritten and spaCy's analysis (:func:`~livelens.analysis.nlp.analyse`) of several
+        texts at once, for :meth:`detect` of the same ``entities``."""
+        normalized = [normalize(_unescape_line_breaks(text)) for text in texts]
         engine = self._analyzer.nlp_engine
-        return [artifacts for _, artifacts in engine.process_batch(normalized, "en", batch_size=max(1, len(texts)))]
+        names = bool({"NAME", "ADDRESS"} & set(entities))
+        docs = analyse([norm.text for norm in normalized], names=names)
+        # presidio's own conversion of a Doc (entities mapped and filtered, lemmas), as process_batch does.
+        convert = engine._doc_to_nlp_artifact  # type: ignore[attr-defined]
+        return [Prepared(norm, convert(doc, "en")) for norm, doc in zip(normalized, docs, strict=True)]
 
     def detect(
         self,
         text: str,
         entities: Iterable[str] = ENTITY_TYPES,
         threshold: float = 0.4,
-        nlp_artifacts: Any = None,
+        prepared: Prepared | None = None,
         *,
         prompt: str | None = None,
     ) -> list[PiiSpan]:
         """Non-overlapping PII spans of ``text``, in order, limited to ``entities``.
 
-        ``nlp_artifacts``: this text's entry of :meth:`nlp_batch`, computed with others.
+        ``prepared``: this text's entry of :meth:`prepare` (for the same ``entities``), computed with others.
         ``prompt`` is the preceding turn of another participant: when it asks
         for a name, number, address or e-mail, the value given in ``text`` is
         PII even if nothing else would say so (``conversation.py``).
@@ -190,8 +216,13 @@ class PiiDetector:
         wanted = set(entities)
         if not text.strip() or not wanted:
             return []
-        norm = normalize(_unescape_line_breaks(text))
-        raw = self._analyzer.analyze(norm.text, language="en", entities=self._requested, nlp_artifacts=nlp_artifacts)
+        if prepared is None:
+            prepared = self.prepare([text], wanted)[0]
+        norm = prepared.norm
+        raw = self._analyzer.analyze(
+            norm.text, language="en", entities=self._presidio_entities(frozenset(wanted)),
+            nlp_artifacts=prepared.artifacts,
+        )
         found: list[PiiSpan] = []
         for answer in answer_spans(norm.text, requested_types(prompt)):
             if answer.entity_type in wanted:
@@ -239,7 +270,7 @@ def _digit_gated(recognizer: Any, digits: int = 6) -> Any:
     analyze = recognizer.analyze
 
     def gated(text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-        if sum(c.isdigit() for c in text) < digits:
+        if sum(map(str.isdigit, text)) < digits:
             return []
         return list(analyze(text, entities, nlp_artifacts))
 
@@ -354,16 +385,14 @@ class Redactor:
         self.threshold = float(cfg["score_threshold"])
         self._detector = load_detector()
 
-    def __call__(self, turn: Turn, nlp_artifacts: Any = None) -> Redaction:
-        spans = self._detector.detect(
-            turn.content, self.entities, self.threshold, nlp_artifacts, prompt=turn.preceding
-        )
+    def __call__(self, turn: Turn, prepared: Prepared | None = None) -> Redaction:
+        spans = self._detector.detect(turn.content, self.entities, self.threshold, prepared, prompt=turn.preceding)
         return apply_redaction(turn.content, spans, self.mask)
 
     def many(self, turns: Sequence[Turn]) -> list[Redaction]:
         """:meth:`__call__` over several turns, spaCy running over all of them at once."""
-        batch = self._detector.nlp_batch([turn.content for turn in turns])
-        return [self(turn, artifacts) for turn, artifacts in zip(turns, batch, strict=True)]
+        batch = self._detector.prepare([turn.content for turn in turns], self.entities)
+        return [self(turn, prepared) for turn, prepared in zip(turns, batch, strict=True)]
 
 
 @component(
