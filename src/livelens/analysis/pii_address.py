@@ -24,7 +24,7 @@ import re
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from livelens.analysis.pii_names import _stop_words, is_english_word
+from livelens.analysis.pii_names import function_words, is_english_word
 
 _STREET_WORDS = (
     r"street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|circle|cir|"
@@ -188,7 +188,7 @@ def _street_tokens(words: str, relaxed: bool = False) -> list[str] | None:
         return None
     if _street_name_ok(" ".join(tokens)):
         return tokens
-    if relaxed and all(t[0].isupper() and _is_place_word(t) and t.lower() not in _stop_words() for t in tokens):
+    if relaxed and all(t[0].isupper() and _is_place_word(t) and t.lower() not in function_words() for t in tokens):
         return tokens
     return None
 
