@@ -48,6 +48,7 @@ _REQUESTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 # A question (or a request) rather than a statement that happens to mention a name.
 _ASKING = re.compile(
     r"\?|^\s*(?:and\s+)?(?:your|the)\b|\b(?:may|can|could|would) (?:i|you|we)\b|\bplease\b|\bwhat(?:'s| is| was)?\b|"
+    r"\bwho (?:am|do|is|are)\b|"
     r"\b(?:need|confirm|verify|give me|tell me|read (?:me|out)|spell|enter|say)\b|^\s*(?:and\s+)?[\w ]{0,30}$",
     re.I,
 )
