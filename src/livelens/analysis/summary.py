@@ -331,11 +331,11 @@ _DECISION = re.compile(
 )
 
 
-def _decision(closing: Sequence[AnalysedTurn], reason: str) -> str | None:
+def _decision(closing: Sequence[AnalysedTurn]) -> str | None:
     """What the customer decided at the end ("Maybe you are right. I'll take it." -> "The customer will take it.")."""
     for t in reversed(closing):
         for s in reversed(_sentences(_text(t))):
-            if _DECISION.search(s) and not s.endswith("?") and s not in reason:
+            if _DECISION.search(s) and not s.endswith("?"):
                 speaker, listener = _labels("CUSTOMER")
                 return _retold(s[_DECISION.search(s).start() :], speaker, listener)  # type: ignore[union-attr]
     return None
@@ -390,7 +390,8 @@ def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int, word_budge
     if agent:
         parts.append(" ".join(agent))
     customer = [t for t in turns if t.turn.participant_role == "CUSTOMER"]
-    decision = _decision(customer[-3:], reason[0] if reason else "")
+    after_reason = [t for i, t in enumerate(turns) if t.turn.participant_role == "CUSTOMER" and i > reason_index]
+    decision = _decision(after_reason[-3:])
     if decision and used + _words(decision) <= budget + DECISION_WORDS:
         parts.append(decision)
         used += _words(decision)
