@@ -46,8 +46,11 @@ def test_extractive_summary_has_reason_action_outcome_follow_up(
 
 def test_extractive_summary_structure_in_the_third_person(pipeline: Pipeline, analysed: list[AnalysedTurn]) -> None:
     content = pipeline.summarize(analysed, max_chars=1762).content or ""
-    customer, agent, outcome, follow_up = (content.index(p) for p in ("Customer:", "Agent:", "Outcome:", "Follow-up:"))
+    # Reason, action, outcome, follow-up, in that order; every sentence names its party.
+    parts = ("charged twice", "The agent has issued a refund", "accepted the resolution", "within 5 business days")
+    customer, agent, outcome, follow_up = (content.index(p) for p in parts)
     assert customer < agent < outcome < follow_up
+    assert all(s.startswith(("The customer", "The agent")) for s in re.split(r"(?<=\.) ", content))
     assert "the customer was charged twice for their order" in content
     assert "The customer will receive it within 5 business days" in content
     assert not re.search(r"\b(?:I|my|you|your)\b", content)
@@ -65,6 +68,10 @@ def test_extractive_summary_structure_in_the_third_person(pipeline: Pipeline, an
         ("I ' Ve been having trouble with you.", "CUSTOMER", "the customer has been having trouble with the agent."),
         ("I have reset your password.", "AGENT", "the agent has reset the customer's password."),
         ("You'll get an email from me.", "AGENT", "the customer will get an email from the agent."),
+        # An adverb between the subject and its verb; "would like"; "you" as a subject and as an object.
+        ("I really want to learn something.", "CUSTOMER", "the customer really wants to learn something."),
+        ("I'd like to buy a new phone.", "CUSTOMER", "the customer wants to buy a new phone."),
+        ("If you don't mind, I'll help you get it.", "AGENT", "If the customer doesn't mind, the agent will help the customer get it."),
     ],
 )
 def test_third_person(sentence: str, role: str, retold: str) -> None:
@@ -84,10 +91,25 @@ def test_word_budget_bounds_the_selected_sentences(make_turn: Callable[..., Turn
     analysed = [AnalysedTurn(t, pipeline.analyze(t)) for t in turns]
     short = extractive_summary(analysed, 1762, word_budget=20)
     longer = extractive_summary(analysed, 1762, word_budget=200)
-    assert "Customer:" in short and "Agent:" in short
+    assert short.startswith("The customer") and "The agent" in short
     assert len(short.split()) < len(longer.split())
     # The first agent sentence is always kept, however small the budget.
     assert "record number 0" in extractive_summary(analysed, 1762, word_budget=1)
+
+
+def test_retelling_drops_fillers_attributes_and_keeps_the_decision(
+    make_turn: Callable[..., Turn], pipeline: Pipeline
+) -> None:
+    turns = [
+        make_turn("May I help you, sir?", role="AGENT"),
+        make_turn("Yes. I'm looking for a nice gift for my mother.", role="CUSTOMER"),
+        make_turn("Well, perhaps she would like a necklace or a silk scarf from the new range.", role="AGENT"),
+        make_turn("Maybe you are right. I'll take the scarf.", role="CUSTOMER"),
+    ]
+    content = extractive_summary([AnalysedTurn(t, pipeline.analyze(t)) for t in turns], 1762)
+    assert "Well" not in content
+    assert "The agent says perhaps she would like a necklace" in content
+    assert content.rstrip().endswith("The customer will take the scarf.")
 
 
 @pytest.mark.parametrize("max_chars", [1270, 120, 40, 5])

@@ -27,7 +27,7 @@ _REQUESTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "NAME",
             r"(?<!user)(?<!user )\b(?:(?:first|last|full|sur|middle|maiden|given|family)?\s?name|surname|"
-            r"who (?:am i|do i have|is)\b.*\b(?:speaking|talking|pleasure|holder|calling)|"
+            r"who (?:am i|do i have|is)\b.*\b(?:speaking|talking|pleasure|holder|calling|line)|who(?:'s| is) calling|"
             r"who(?:'s| is) (?:the )?(?:account|policy|card)\s?holder|spell (?:that|it|your (?:first|last|sur)))",
         ),
         ("PHONE", r"\b(?:phone|mobile|cell|telephone|landline|contact number|callback number|call you|reach you|"
@@ -48,6 +48,7 @@ _REQUESTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 # A question (or a request) rather than a statement that happens to mention a name.
 _ASKING = re.compile(
     r"\?|^\s*(?:and\s+)?(?:your|the)\b|\b(?:may|can|could|would) (?:i|you|we)\b|\bplease\b|\bwhat(?:'s| is| was)?\b|"
+    r"\bwho (?:am|do|is|are)\b|"
     r"\b(?:need|confirm|verify|give me|tell me|read (?:me|out)|spell|enter|say)\b|^\s*(?:and\s+)?[\w ]{0,30}$",
     re.I,
 )
@@ -55,6 +56,7 @@ _ASKING = re.compile(
 # Words that open or pad an answer; they are never part of the value.
 _LEAD = re.compile(
     r"^(?:\s*(?:yes|yeah|yep|yup|sure(?: thing)?|ok(?:ay)?|uh+|um+|erm?|so|well|right|of course|absolutely|"
+    r"hi(?: there)?|hello(?: there)?|hey(?: there)?|good (?:morning|afternoon|evening)|"
     r"it(?:'s| is|s)|that(?:'s| is|s)|that(?:'d| would) be|this is|i(?:'m| am)|it should be|should be|"
     r"(?:put it |it's |its )?under(?: the name)?|"
     r"my (?:wife|husband|dad|father|mother|mum|mom|son|daughter|partner|brother|sister)(?:'s(?: name)?)?|"
@@ -66,6 +68,7 @@ _LEAD = re.compile(
 )
 _TRAIL = re.compile(
     r"(?:[\s,.;!-]+(?:thanks|thank you|please|cheers|thx|ty)\b.*|\s+(?:and|but) (?:i|i've|i'm|we|it|that|this)\b.*|"
+    r"\s+(?:speaking|calling|here)\b.*|"
     r"[.!?]\s*$)",
     re.I,
 )
@@ -159,7 +162,9 @@ def _name_span(text: str, begin: int, end: int) -> tuple[int, int] | None:
         kept.append(w)
         if token.endswith(".") and len(token) > 2:  # "ravi. ravi subramanian": a repeat follows
             continue
-    if not kept or len(kept) > 4:
+    # Up to four words, not counting a first try said before the repeat ("maria. maria de la cruz").
+    repeat = max((i + 1 for i, w in enumerate(kept[:-1]) if w.group(0).endswith(".") and len(w.group(0)) > 2), default=0)
+    if not kept or len(kept) - repeat > 4 or repeat > 4:
         return None
     return begin + kept[0].start(), begin + kept[-1].end()
 

@@ -87,6 +87,11 @@ def _stop_words() -> frozenset[str]:
     return frozenset(STOP_WORDS)
 
 
+def function_words() -> frozenset[str]:
+    """English function words ("the", "for", "it", …): spaCy's stop-word list."""
+    return _stop_words()
+
+
 def is_english_word(word: str) -> bool:
     """``word`` (any case) or an obvious inflection of it is in the lemma index."""
     w = word.lower().rstrip(".").replace("’", "'")

@@ -126,7 +126,10 @@ CONTEXT_RULES: tuple[ContextRule, ...] = (
     ContextRule(
         "ADDRESS",
         r"\b(?:zip(?: code)?|postal code|post code|postcode)\b",
-        r"\b(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{3,4})\b",
+        # US ZIP+4, Brazil 12235-100, Portugal 2480-078, Poland 45-710, Sweden/Czechia 582 22, Canada, UK,
+        # the Netherlands 6681 NC.
+        r"\b(?:\d{5}-\d{3,4}|\d{4}-\d{3}|\d{2}-\d{3}|\d{3} \d{2}|\d{5}|[A-Z]\d[A-Z] ?\d[A-Z]\d|"
+        r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{4} ?[A-Z]{2}|\d{3,4})\b",
         score=0.8,
         window=25,
     ),

@@ -2,9 +2,11 @@
 
 ``extractive`` (default, offline): the customer's reason for contact (the
 first detected issue), what the agent did (agent sentences such as "I have
-issued…", "I've reset…", "your refund has been processed"), the outcome (read
-from the customer's last turns) and any follow-up the agent promised ("you
-will receive…", "within 5 business days"), cut to ``max_chars``.
+issued…", "I've reset…", "your refund has been processed"), the outcome (a
+decision the customer states at the end, "I'll take it"; how the customer left)
+and any follow-up the agent promised ("you will receive…", "within 5 business
+days"), in that order, cut to ``max_chars``. Every sentence is retold in the
+third person and names its party ("The customer …", "The agent says …").
 
 ``openai``: any OpenAI-compatible chat-completions endpoint
 (``POST {url}/chat/completions``). HTTP 429 maps to ``QUOTA_EXCEEDED``, a
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from livelens.analysis.llm import ChatCompletions
@@ -180,6 +183,17 @@ _VERB_S = {
     "went": "went",
     "made": "made",
 }
+# Regular verbs often said after "I"/"you": third person by spelling rule ("tend" -> "tends", "try" -> "tries").
+for _verb in (
+    "tend eat leave say come make look seem try use play pay help ask tell give find keep start stay run drink "
+    "sleep read watch speak walk drive travel study enjoy hate visit spend sound expect wonder worry mind care "
+    "doubt miss owe own fix check cook teach learn write send bring carry move change open close"
+).split():
+    _VERB_S.setdefault(
+        _verb,
+        _verb[:-1] + "ies" if _verb.endswith("y") and _verb[-2] not in "aeiou"
+        else _verb + "es" if _verb.endswith(("s", "sh", "ch", "x", "o")) else _verb + "s",
+    )
 _FIRST_PERSON = [
     (r"\bI(?:'m| am)\b", "{s} is"),
     (r"\bI(?:'ve| have)\b", "{s} has"),
@@ -210,9 +224,33 @@ _GREETING = re.compile(
 )
 
 
+_ADVERB = r"(?:really|just|also|still|never|always|usually|only|actually|often|already|even|probably|definitely)"
+# "I really want" -> "the customer really wants"; "you don't" -> "the agent doesn't" where "you" is a subject.
+_SUBJECT_VERB = re.compile(
+    rf"(^|[,;:]\s+|\b(?:if|that|when|because|so|and|but|as|what|where)\s+)(I|you)((?:\s+{_ADVERB})?)\s+"
+    r"(don't|do not|haven't|have not|\w+)\b",
+    re.I,
+)
+_NEGATIVE_S = {"don't": "doesn't", "do not": "does not", "haven't": "hasn't", "have not": "has not"}
+_WANT = re.compile(r"\bI(?:'d| would) like\b")
+
+
+def _agree_subject(match: re.Match[str], speaker: str, listener: str) -> str:
+    lead, subject, adverb, verb = match.groups()
+    conjugated = _NEGATIVE_S.get(verb.lower()) or _VERB_S.get(verb.lower())
+    if conjugated is None:
+        return match.group(0)
+    if subject == "I" and not adverb and verb.lower() in _VERB_S:
+        return match.group(0)  # the general rule below handles "I want"
+    party = speaker if subject == "I" else listener
+    return f"{lead}{party}{adverb} {conjugated}"
+
+
 def third_person(sentence: str, speaker: str, listener: str) -> str:
     """``sentence`` as said by ``speaker`` to ``listener``, retold: "I was charged" -> "the customer was charged"."""
     text = _LOOSE_APOSTROPHE.sub(r"\1'\2", sentence)
+    text = _WANT.sub(f"{speaker} wants", text)  # "I'd like to buy" -> "the customer wants to buy"
+    text = _SUBJECT_VERB.sub(lambda m: _agree_subject(m, speaker, listener), text)
     for pattern, replacement in _FIRST_PERSON_RE:
         text = pattern.sub(replacement.format(s=speaker, l=listener), text)
 
@@ -229,6 +267,37 @@ def third_person(sentence: str, speaker: str, listener: str) -> str:
         head, tail = text[: first + len(speaker)], text[first + len(speaker) :]
         text = head + tail.replace(possessive, "their")
     return text
+
+
+_DISCOURSE = re.compile(
+    r"^(?:(?:well|oh|ah|so|yes|yeah|no|ok(?:ay)?|alright|all right|of course|sure|now|and|but|um|uh|"
+    r"i see|i think|you know|i mean)\b[\s,.!]*)+",
+    re.I,
+)
+
+
+def _retold(sentence: str, speaker: str, listener: str) -> str:
+    """``sentence`` without a leading "Well,", "Oh," …, in the third person, as a sentence naming its party.
+
+    A sentence that does not start with either party is attributed to its speaker ("The agent says …").
+    """
+    core = _DISCOURSE.sub("", sentence.strip()) or sentence.strip()
+    text = third_person(core, speaker, listener)
+    lowered = text.lower()
+    if not (lowered.startswith(speaker) or lowered.startswith(listener)):
+        first = text.split(maxsplit=1)[0] if text.split() else ""
+        if re.split(r"['’]", first.strip(",."))[0].lower() in _function_words():  # "It happens", not "American men" or "Karen"
+            text = text[:1].lower() + text[1:]
+        verb = "asks" if text.rstrip().endswith("?") else "says"
+        text = f"{speaker} {verb} {text}"
+    return _sentence(text)
+
+
+@cache
+def _function_words() -> frozenset[str]:
+    from livelens.analysis.pii_names import function_words
+
+    return function_words()
 
 
 def _labels(role: str) -> tuple[str, str]:
@@ -253,12 +322,32 @@ def _central(sentences: Sequence[str], context: Sequence[str], count: int) -> li
     return [sentences[i] for i in best]
 
 
+#: Words a customer's closing decision may add beyond the budget ("The customer will take it.").
+DECISION_WORDS = 12
+_DECISION = re.compile(
+    r"\b(?:I(?:'ll| will| would like to| want to|'d like to)|let's|let us) "
+    r"(?:take|buy|have|get|book|try|pay|order|go|come|call|keep|accept|cancel|return|wait|think|do|sign|choose|rent)\b",
+    re.I,
+)
+
+
+def _decision(closing: Sequence[AnalysedTurn]) -> str | None:
+    """What the customer decided at the end ("Maybe you are right. I'll take it." -> "The customer will take it.")."""
+    for t in reversed(closing):
+        for s in reversed(_sentences(_text(t))):
+            if _DECISION.search(s) and not s.endswith("?"):
+                speaker, listener = _labels("CUSTOMER")
+                return _retold(s[_DECISION.search(s).start() :], speaker, listener)  # type: ignore[union-attr]
+    return None
+
+
 def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int, word_budget: int | None = None) -> str:
     """The default summary text (see the module docstring).
 
-    Parts: ``Customer:`` the reason for contact, ``Agent:`` what the agent did, ``Outcome:`` how the
-    customer left, ``Follow-up:`` what was promised. Sentences are retold in the third person and
-    together kept within ``word_budget`` words (default :data:`WORD_BUDGET`).
+    Parts, in order: the reason for contact, what the agent did, the customer's closing decision and
+    how they left, what was promised. Sentences are retold in the third person, each naming its party,
+    and together kept within ``word_budget`` words (default :data:`WORD_BUDGET`; a closing decision may
+    add :data:`DECISION_WORDS`).
     """
     budget = WORD_BUDGET if word_budget is None else word_budget
     parts: list[str] = []
@@ -267,8 +356,8 @@ def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int, word_budge
     reason_index = 0
     if reason:
         speaker, listener = _labels("CUSTOMER")
-        text = _sentence(third_person(reason[0], speaker, listener))
-        parts.append("Customer: " + text)
+        text = _retold(reason[0], speaker, listener)
+        parts.append(text)
         used += _words(text)
         reason_index = reason[1]
     actions: list[str] = []
@@ -293,30 +382,36 @@ def extractive_summary(turns: Sequence[AnalysedTurn], max_chars: int, word_budge
     speaker, listener = _labels("AGENT")
     agent: list[str] = []
     for sentence in done:
-        text = _sentence(third_person(sentence, speaker, listener))
+        text = _retold(sentence, speaker, listener)
         if agent and used + _words(text) > budget:
             break
         agent.append(text)
         used += _words(text)
     if agent:
-        parts.append("Agent: " + " ".join(agent))
+        parts.append(" ".join(agent))
     customer = [t for t in turns if t.turn.participant_role == "CUSTOMER"]
+    after_reason = [t for i, t in enumerate(turns) if t.turn.participant_role == "CUSTOMER" and i > reason_index]
+    decision = _decision(after_reason[-3:])
+    if decision and used + _words(decision) <= budget + DECISION_WORDS:
+        parts.append(decision)
+        used += _words(decision)
     if customer:
         last = customer[-1]
         closing = " ".join(_text(t) for t in customer[-2:])
         if last.analysis.sentiment == "NEGATIVE":
-            parts.append("Outcome: the customer was still dissatisfied at the end.")
-        elif _RESOLVED.search(closing) or last.analysis.sentiment == "POSITIVE":
-            parts.append("Outcome: the customer accepted the resolution.")
+            parts.append("The customer was still dissatisfied at the end.")
+        elif (actions or follow_ups) and (_RESOLVED.search(closing) or last.analysis.sentiment == "POSITIVE"):
+            # Only a contact in which the agent did or promised something has a resolution to accept.
+            parts.append("The customer accepted the resolution.")
     promised: list[str] = []
     for sentence in follow_ups[:2]:
-        text = _sentence(third_person(sentence, speaker, listener))
+        text = _retold(sentence, speaker, listener)
         if used + _words(text) > budget and (promised or agent):
             break
         promised.append(text)
         used += _words(text)
     if promised:
-        parts.append("Follow-up: " + " ".join(promised))
+        parts.append(" ".join(promised))
     return _clip(" ".join(parts), max_chars)
 
 
