@@ -10,8 +10,9 @@
 N live chats send one customer turn every PERIOD s each (contact i offset by i*PERIOD/N), so the
 offered rate is N/PERIOD turns/s. Latency is measured from the turn's scheduled send time.
 
+    [BENCH_ANALYSIS=default|sentiment] [BENCH_WORKERS=0|auto|N] \
     .venv/bin/python bench/instance_stream.py [N] [PERIOD] [SECONDS] [PHASES] [WINDOWS]
-    # defaults 200 10 30 push,poll,fanout 6
+    # defaults 200 10 30 push,poll,fanout 6, BENCH_ANALYSIS=sentiment, BENCH_WORKERS=0
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 PERIOD = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
 SECONDS = float(sys.argv[3]) if len(sys.argv) > 3 else 30.0
 CLIENTS = 50
+ANALYSIS = os.environ.get("BENCH_ANALYSIS", "sentiment")
+WORKERS = os.environ.get("BENCH_WORKERS", "0")
 POLL_RATE = 200.0
 DRAIN = 15.0
 PHASES = sys.argv[4].split(",") if len(sys.argv) > 4 else ["push", "poll", "fanout"]
@@ -264,7 +267,9 @@ def fanout_phase(server: Server, instance: str, chats: list[Any], windows: int =
 
 
 def main() -> None:
-    server = start_server(pathlib.Path(tempfile.mkdtemp()) / "s", env={"LIVELENS_ANALYSIS": "sentiment"})
+    # BENCH_ANALYSIS=default runs the default pipeline (all analysers); BENCH_WORKERS: --analysis-workers.
+    env = {} if ANALYSIS == "default" else {"LIVELENS_ANALYSIS": ANALYSIS}
+    server = start_server(pathlib.Path(tempfile.mkdtemp()) / "s", env=env, workers=WORKERS)
     try:
         connect, participant = server.client("connect"), server.client("connectparticipant")
         instance = connect.create_instance(IdentityManagementType="CONNECT_MANAGED", InboundCallsEnabled=True,
@@ -276,7 +281,7 @@ def main() -> None:
                                      Content="Hello, my internet bill looks wrong.")
         time.sleep(8)
         report = {"N": N, "period_s": PERIOD, "turns_per_s": round(N / PERIOD, 1), "seconds": SECONDS,
-                  "analysis": "sentiment", "commit": os.popen("git rev-parse --short HEAD").read().strip()}
+                  "analysis": ANALYSIS, "analysis_workers": WORKERS, "commit": os.popen("git rev-parse --short HEAD").read().strip()}
         if "push" in PHASES:
             report["push"] = push_phase(server, instance, chats)
         if "poll" in PHASES:
