@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from botocore.auth import EMPTY_SHA256_HASH, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from starlette.requests import HTTPConnection
 
 from livelens.api.authz import Policy
 from livelens.files import FILE_MODE
@@ -194,6 +195,21 @@ class SigV4Verifier:
         _check_signature(request, amz_date, Credentials(access_key, secret), region, params["X-Amz-Signature"],
                          service)
         return Caller(access_key, region)
+
+    def verify_connection(self, connection: HTTPConnection, base_url: str, *, service: str = SIGNING_SERVICE,
+                          presigned_only: bool = False) -> Caller:
+        """The caller of a bodiless request or a WebSocket upgrade (streams, downloads, audio sockets):
+        SigV4 headers, or a presigned query (the only form a socket can carry: ``presigned_only``), checked
+        against the URL as the client signed it: ``base_url`` + the raw path and query, not Starlette's
+        decoded ones."""
+        raw_path = connection.scope.get("raw_path", b"").decode("latin-1") or connection.url.path
+        query = connection.scope.get("query_string", b"").decode("latin-1")
+        url = f"{base_url}{raw_path}" + (f"?{query}" if query else "")
+        headers = {k.lower(): v for k, v in connection.headers.items()}
+        params = connection.query_params
+        if presigned_only or "X-Amz-Signature" in params or "X-Amz-Algorithm" in params:
+            return self.verify_presigned(connection.scope.get("method", "GET"), url, headers, service=service)
+        return self.verify(connection.scope.get("method", "GET"), url, headers, b"")
 
     def verify(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Caller:
         """Check a request's SigV4 ``Authorization``; ``headers`` have lower-case names."""

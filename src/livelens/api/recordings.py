@@ -45,14 +45,7 @@ class RecordingEndpoint:
         self.base_url = base_url
 
     def _check(self, request: Request, operation: str) -> None:
-        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        url = f"{self.base_url(request)}{raw_path}" + (f"?{query}" if query else "")
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        if "X-Amz-Signature" in request.query_params or "X-Amz-Algorithm" in request.query_params:
-            caller = self.verifier.verify_presigned(request.method, url, headers)
-        else:
-            caller = self.verifier.verify(request.method, url, headers, b"")
+        caller = self.verifier.verify_connection(request, self.base_url(request))
         if self.authorizer is not None:
             self.authorizer.check(caller.access_key, caller.region, "livelens", operation,
                                   {"InstanceId": str(request.path_params["InstanceId"])})

@@ -166,13 +166,7 @@ class SegmentStream:
         self.watcher.wake_all()
 
     def _authenticate(self, request: Request) -> Caller:
-        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        url = f"{self.base_url(request)}{raw_path}" + (f"?{query}" if query else "")
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        if "X-Amz-Signature" in request.query_params or "X-Amz-Algorithm" in request.query_params:
-            return self.verifier.verify_presigned(request.method, url, headers)
-        return self.verifier.verify(request.method, url, headers, b"")
+        return self.verifier.verify_connection(request, self.base_url(request))
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())

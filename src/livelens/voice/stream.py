@@ -60,7 +60,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from livelens.analysis.types import Turn
-from livelens.api.auth import AuthError, Caller, SigV4Verifier
+from livelens.api.auth import AuthError, SigV4Verifier
 from livelens.api.authz import Authorizer
 from livelens.api.serialize import error_body, error_status
 from livelens.contacts.models import Contact
@@ -143,6 +143,21 @@ def offset_since_start(contact: Contact) -> int:
     return max(0, int((datetime.now(UTC) - started).total_seconds() * 1000))
 
 
+def socket_base_url(websocket: WebSocket) -> str:
+    """The scheme and host an audio socket's presigned URL was signed for (clients sign ``http://`` + Host)."""
+    return f"http://{websocket.headers.get('host', '')}"
+
+
+def live_voice_contact(contact: Contact) -> Contact:
+    """``contact``, if audio may stream into it: a VOICE contact that has not ended."""
+    if contact.channel != "VOICE":
+        raise InvalidRequestException(f"Contact {contact.id} is a {contact.channel} contact; audio is for "
+                                      "VOICE contacts.")
+    if contact.ended:
+        raise ContactNotFoundException(f"Contact {contact.id} has ended.")
+    return contact
+
+
 class AudioStream:
     """The audio WebSocket endpoint (one instance per server)."""
 
@@ -160,29 +175,15 @@ class AudioStream:
         self.partial_ms = int(partial_seconds * 1000)
         self.base_url = base_url
 
-    def _authenticate(self, websocket: WebSocket) -> Caller:
-        raw_path = websocket.scope.get("raw_path", b"").decode("latin-1") or websocket.url.path
-        query = websocket.scope.get("query_string", b"").decode("latin-1")
-        host = websocket.headers.get("host", "")
-        url = f"http://{host}{raw_path}" + (f"?{query}" if query else "")
-        headers = {k.lower(): v for k, v in websocket.headers.items()}
-        return self.verifier.verify_presigned("GET", url, headers)
-
     def _open(self, websocket: WebSocket) -> tuple[StreamRequest, Contact]:
         instance_id = str(websocket.path_params["InstanceId"])
         contact_id = str(websocket.path_params["ContactId"])
-        caller = self._authenticate(websocket)
+        caller = self.verifier.verify_connection(websocket, socket_base_url(websocket), presigned_only=True)
         if self.authorizer is not None:
             self.authorizer.check(caller.access_key, caller.region, "livelens", OPERATION,
                                   {"InstanceId": instance_id})
         request = parse_request(instance_id, contact_id, websocket.query_params)
-        contact = self.voice.center.describe_contact(instance_id, contact_id)
-        if contact.channel != "VOICE":
-            raise InvalidRequestException(f"Contact {contact_id} is a {contact.channel} contact; audio is for "
-                                          "VOICE contacts.")
-        if contact.ended:
-            raise ContactNotFoundException(f"Contact {contact_id} has ended.")
-        return request, contact
+        return request, live_voice_contact(self.voice.center.describe_contact(instance_id, contact_id))
 
     async def handle(self, websocket: WebSocket) -> None:
         reason = unavailable_reason()

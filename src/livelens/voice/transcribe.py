@@ -44,7 +44,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from livelens.api.auth import AuthError, Caller
 from livelens.contacts.models import Contact
-from livelens.errors import AccessDeniedException, ContactNotFoundException, LivelensError
+from livelens.errors import AccessDeniedException, LivelensError
 from livelens.voice import unavailable_reason
 from livelens.voice.audio import SAMPLE_RATES, AudioFormat
 from livelens.voice.eventstream import Decoder, FramingError, event, exception
@@ -55,7 +55,9 @@ from livelens.voice.stream import (
     AudioSession,
     AudioStream,
     StreamRequest,
+    live_voice_contact,
     offset_since_start,
+    socket_base_url,
 )
 
 PATH = "/stream-transcription-websocket"
@@ -109,11 +111,8 @@ class TranscribeStream:
         self.audio = audio
 
     def _authenticate(self, websocket: WebSocket) -> tuple[Caller, str]:
-        raw_path = websocket.scope.get("raw_path", b"").decode("latin-1") or websocket.url.path
-        query = websocket.scope.get("query_string", b"").decode("latin-1")
-        url = f"http://{websocket.headers.get('host', '')}{raw_path}" + (f"?{query}" if query else "")
-        headers = {k.lower(): v for k, v in websocket.headers.items()}
-        caller = self.audio.verifier.verify_presigned("GET", url, headers, service=SIGNING_NAME)
+        caller = self.audio.verifier.verify_connection(websocket, socket_base_url(websocket), service=SIGNING_NAME,
+                                                       presigned_only=True)
         return caller, str(websocket.query_params.get("X-Amz-Signature", ""))
 
     def _contact(self, caller: Caller, contact_id: str) -> Contact:
@@ -126,12 +125,7 @@ class TranscribeStream:
         if self.audio.authorizer is not None:
             self.audio.authorizer.check(caller.access_key, caller.region, "livelens", OPERATION,
                                         {"InstanceId": record["instance_id"]})
-        contact = center.describe_contact(record["instance_id"], contact_id)
-        if contact.channel != "VOICE":
-            raise BadRequest(f"Contact {contact_id} is a {contact.channel} contact; audio is for VOICE contacts.")
-        if contact.ended:
-            raise ContactNotFoundException(f"Contact {contact_id} has ended.")
-        return contact
+        return live_voice_contact(center.describe_contact(record["instance_id"], contact_id))
 
     async def handle(self, websocket: WebSocket) -> None:
         reason = unavailable_reason()
