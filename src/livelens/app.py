@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from livelens.analysis.extraction import Extractor, LlmExtractor, OfflineExtractor
 from livelens.api.app import WireEndpoint
@@ -32,6 +36,7 @@ from livelens.api.recordings import GET_PATH as RECORDING_PATH
 from livelens.api.recordings import LIST_PATH as RECORDINGS_PATH
 from livelens.api.recordings import RecordingEndpoint
 from livelens.api.routing import load_service_models
+from livelens.api.serialize import error_body
 from livelens.api.stream import PATH as STREAM_PATH
 from livelens.api.stream import SegmentStream
 from livelens.api.throttle import Throttle
@@ -60,6 +65,7 @@ from livelens.ingest.websocket import PATH as WEBSOCKET_PATH
 from livelens.ingest.websocket import ParticipantWebsocket
 from livelens.rules.alerts import Deliverer
 from livelens.storage import Storage, is_postgres_url, open_storage
+from livelens.storage.base import StorageConflict, StorageUnavailable
 from livelens.voice import configure as configure_voice
 from livelens.voice import unavailable_reason
 from livelens.voice.partials import PartialHub
@@ -294,6 +300,24 @@ async def end_inactive_contacts_forever(runtime: Runtime) -> None:
             log.warning("ending inactive contacts failed (%s); retrying", exc)
 
 
+async def storage_unavailable(connection: HTTPConnection, exc: Exception) -> Response | None:
+    """A database that cannot be reached (or a conflict it aborted) on the routes beside the wire endpoint
+    (streams, recordings, sockets) gets what the wire endpoint gives (api/app.py): one log line and a
+    retryable AWS-shaped 500, not Starlette's bare 500 and a traceback. A socket is closed (1011)."""
+    conflict = isinstance(exc, StorageConflict)
+    log.warning("%s %s not served: %s (%s)", connection.scope.get("method", "WEBSOCKET"), connection.url.path,
+                "conflicted with a concurrent request" if conflict else "database unavailable", exc)
+    if isinstance(connection, WebSocket):
+        await connection.close(code=1011)
+        return None
+    request_id = str(uuid.uuid4())
+    reason = "The request conflicted with a concurrent change" if conflict else "The database is unavailable"
+    message = f"{reason}; nothing was changed, retry (request id {request_id})."
+    body = error_body("InternalServiceException", message)
+    return Response(body, 500, media_type="application/json",
+                    headers={"x-amzn-ErrorType": "InternalServiceException", "x-amzn-RequestId": request_id})
+
+
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or build_runtime(settings)
     verifier = SigV4Verifier(runtime.credentials, settings.max_clock_skew)
@@ -415,6 +439,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route(RECORDING_PATH, recording_endpoint.get, methods=["GET"]),
         ],
         lifespan=lifespan,
+        exception_handlers={StorageUnavailable: storage_unavailable},
     )
     # Every path, whatever it contains, goes to the wire endpoint (a catch-all
     # route's pattern would not match paths with a newline in them).

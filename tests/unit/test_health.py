@@ -49,3 +49,28 @@ def test_metrics_from_loopback_need_none(tmp_path: Path) -> None:
     answer = local.get("/livelens/v1/metrics")
     assert answer.status_code == 200
     assert "# TYPE livelens_items_accepted_total counter" in answer.text
+
+
+def test_routes_beside_the_wire_answer_a_lost_database_as_the_wire_does(tmp_path: Path) -> None:
+    """Streams and recordings get the retryable AWS-shaped 500 of the API routes, not a bare 500."""
+    from livelens.storage.base import StorageUnavailable
+
+    credentials = tmp_path / "credentials"
+    credentials.write_text(f"{KEY} {SECRET}\n")
+    app = create_app(Settings(db=str(tmp_path / "lost.db"), credentials=str(credentials), analysis_workers="0"))
+    storage = app.state.runtime.services.center.storage
+
+    def unreachable() -> None:
+        raise StorageUnavailable("connection refused")
+
+    storage.read = unreachable
+    client = TestClient(app, raise_server_exceptions=False)
+    for leaf in ("recordings", "stream"):
+        path = f"/livelens/v1/instances/i-1/contacts/c-1/{leaf}"
+        request = AWSRequest("GET", f"http://testserver{path}", headers={})
+        SigV4Auth(Credentials(KEY, SECRET), "connect", "us-east-1").add_auth(request)
+        answer = client.get(path, headers=dict(request.headers))
+        assert answer.status_code == 500, (path, answer.text)
+        assert answer.headers["x-amzn-ErrorType"] == "InternalServiceException"
+        assert answer.json()["__type"] == "InternalServiceException"
+        assert "The database is unavailable; nothing was changed, retry" in answer.json()["Message"]
