@@ -63,6 +63,15 @@ sqlite_only = pytest.mark.skipif(
 )
 
 
+def card_number_leaks(stored: bytes, groups: tuple[str, ...] = ("4539", "1488", "0343", "6467")) -> list[bytes]:
+    """Where a spoken card number (read out in four-digit groups) shows through in ``stored`` as text: a group
+    next to another group, next to ``[PII]`` or after "is". A lone group is not enough: a database holds
+    floats, offsets and ids in which any four digits turn up by chance (a CI run found "4539" that way)."""
+    group = b"|".join(g.encode() for g in groups)
+    pattern = re.compile(rb"(?:%s)\W{1,3}(?:%s|\[PII\])|(?:\[PII\]|\bis)\W{1,3}(?:%s)(?!\d)" % (group, group, group))
+    return [match.group() for match in pattern.finditer(stored)]
+
+
 @dataclass
 class Server:
     url: str

@@ -19,7 +19,17 @@ from websockets.sync.client import connect as ws_connect
 
 from livelens.voice.audio import AudioFormat, read_wav
 from livelens.voice.client import presigned_audio_url, stream_pcm
-from tests.e2e.conftest import ACCESS_KEY, LIVELENS, REGION, SECRET_KEY, Server, list_v1_all, start_server, wait_for
+from tests.e2e.conftest import (
+    ACCESS_KEY,
+    LIVELENS,
+    REGION,
+    SECRET_KEY,
+    Server,
+    card_number_leaks,
+    list_v1_all,
+    start_server,
+    wait_for,
+)
 from tests.speech import mono
 
 # Left out of make test's PostgreSQL pass: speech decoding; its utterances take the ingestion path test_voice.py
@@ -125,8 +135,11 @@ def test_spoken_pii_is_redacted_and_never_stored(private_server: Server) -> None
     for secret in ("jane", "doe", "example", "4539", "six four six seven"):
         assert secret not in text
     stored = server.stored_bytes()
-    for secret in (b"jane dot doe", b"jane.doe", b"four five three nine", b"4539"):
+    assert b"My card number is" in stored, "the grep cannot find the stored transcript at all"
+    for secret in (b"jane dot doe", b"jane.doe", b"four five three nine"):
         assert secret not in stored
+    assert card_number_leaks(b"My card number is 4539 [PII]"), "the card grep finds nothing"
+    assert not card_number_leaks(stored)
 
 
 def _refused(url: str) -> tuple[int, dict[str, Any]]:

@@ -1,12 +1,15 @@
 // The few browser globals amazon-connect-chatjs reads, so that it runs in Node with `ws` as WebSocket.
 // Import this module before anything else; it loads the library and exports its global `connect`.
-// Every aws/chat frame a socket receives is also recorded in `pushed` (to check order and uniqueness).
+// Every aws/chat frame a socket receives is also recorded in `pushed` (to check order and uniqueness), and
+// every successful aws/subscribe answer in `subscribed`: the socket delivers what is sent after that.
 import { createRequire } from "node:module";
 import WebSocket from "ws";
 
 export const pushed = [];
 /** The URL of every websocket chatjs opened. */
 export const opened = [];
+/** The URL of every websocket whose subscription to aws/chat succeeded. */
+export const subscribed = [];
 
 class RecordingWebSocket extends WebSocket {
   constructor(address, ...rest) {
@@ -15,6 +18,7 @@ class RecordingWebSocket extends WebSocket {
     this.addEventListener("message", (event) => {
       const frame = JSON.parse(event.data);
       if (frame.topic === "aws/chat") pushed.push(JSON.parse(frame.content));
+      if (frame.topic === "aws/subscribe" && frame.content?.status === "success") subscribed.push(String(address));
     });
   }
 }

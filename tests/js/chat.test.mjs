@@ -2,7 +2,7 @@
 // http://localhost:PORT, so the websocket URL must be one chatjs accepts), the agent through
 // @aws-sdk/client-connectparticipant, a Contact Lens rule made with @aws-sdk/client-connect, and the
 // analysis read back page by page (MaxResults=1) while the contact is live and after it ended.
-import { chatjs, opened, pushed } from "./browser.mjs";
+import { chatjs, opened, pushed, subscribed } from "./browser.mjs";
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -101,6 +101,8 @@ test("a whole chat: chatjs customer, JS participant-client agent, rules and V2 p
   assert.equal(connected.connectSuccess, true);
   await until(() => opened.length === 1, { what: "chatjs opening its websocket" });
   assert.match(opened[0], /^ws:\/\/127\.0\.0\.1:\d+\/livelens\/v1\/participant\/websocket\?token=/);
+  // connect() can resolve before the socket has subscribed; what is sent before that is not pushed to it
+  await until(() => subscribed.length === 1, { what: "chatjs subscribing to aws/chat" });
 
   // the customer speaks; the agent reads it with GetTranscript
   const sent = await session.sendMessage({ contentType: "text/plain", message: CUSTOMER_SAYS });
