@@ -1,12 +1,17 @@
 import json
+import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from livelens.storage import Storage, open_storage
 from livelens.storage.base import Record
-from livelens.storage.sqlite import MIGRATIONS_PACKAGE, SqliteStorage, apply_migrations
+from livelens.storage.sqlite import MIGRATIONS_PACKAGE, SqliteStorage, apply_migrations, begin_immediate
 
 
 def _contact(storage: Storage, contact_id: str = "c1") -> None:
@@ -429,3 +434,34 @@ def test_recordings_are_listed_per_contact_in_order(open_test_storage: Callable[
         with storage.read() as tx:
             assert tx.recording_audio("r1") == b"\x01\x02\x03\x04" and tx.recording_audio("r2") == b""
     storage.close()
+
+
+def test_a_writer_takes_the_sqlite_write_lock_soon_after_another_process_frees_it(tmp_path: Path) -> None:
+    """SQLite's own busy handler sleeps up to 100 ms between tries; ``begin_immediate`` tries every
+    millisecond or two, and still gives up after its timeout with SQLite's error."""
+    path = tmp_path / "lock.db"
+    SqliteStorage(path).close()
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    waiter = sqlite3.connect(path, isolation_level=None)
+    waiter.execute("PRAGMA busy_timeout=30000")
+    holder.execute("BEGIN IMMEDIATE")
+    released = []
+
+    def release() -> None:
+        time.sleep(0.4)  # long enough that SQLite's handler would be sleeping 25-100 ms at a time
+        released.append(time.monotonic())
+        holder.execute("COMMIT")
+
+    threading.Thread(target=release).start()
+    begin_immediate(waiter)
+    late = time.monotonic() - released[0]
+    waiter.execute("COMMIT")
+    assert late < 0.03, f"took the lock {late * 1000:.0f} ms after it was freed"
+    assert waiter.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+
+    holder.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        begin_immediate(waiter, timeout=0.2)
+    assert 0.2 <= time.monotonic() - started < 1.0
+    holder.execute("ROLLBACK")

@@ -36,12 +36,44 @@ def _loads(value: str | None) -> Any:
     return None if value is None else json.loads(value)
 
 
+#: How long a statement waits for a lock another process holds (SQLite's busy timeout), in seconds.
+BUSY_TIMEOUT = 30.0
+#: The longest pause between two tries for the write lock in :func:`begin_immediate`, in seconds.
+WRITE_LOCK_RETRY_MAX = 0.002
+
+
 def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     return conn
+
+
+def begin_immediate(conn: sqlite3.Connection, timeout: float = BUSY_TIMEOUT) -> None:
+    """``BEGIN IMMEDIATE``, tried again every millisecond or two while another process holds the write lock.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, … 50, 100 ms between its tries, so a writer
+    that meets a busy database takes the lock up to 100 ms after it was freed. The server and its worker
+    processes write in turns many times a second, and that overshoot was most of a worker's wait (p99
+    161 ms to begin a claim at 5 turns/s, against 9 ms for the server's longest commit). Here the wait
+    ends within :data:`WRITE_LOCK_RETRY_MAX` of the lock's release; the busy timeout still bounds it.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.0002
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, WRITE_LOCK_RETRY_MAX)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
 
 
 def apply_migrations(conn: sqlite3.Connection) -> list[str]:
@@ -147,7 +179,7 @@ class SqliteStorage:
             conn = self._writer
             group = self._group
             if group is None:
-                conn.execute("BEGIN IMMEDIATE")
+                begin_immediate(conn)
                 group = self._group = _Group(time.monotonic())
             group.writers += 1
             conn.execute("SAVEPOINT writer")
