@@ -451,7 +451,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            WebSocketRoute(WEBSOCKET_PATH, ParticipantWebsocket(runtime.services.center, sessions, runtime.wakeups).handle),
+            WebSocketRoute(WEBSOCKET_PATH,
+                           ParticipantWebsocket(runtime.services.center, sessions, runtime.wakeups).handle),
             Route(HEALTH_PATH, observatory.health, methods=["GET"]),
             Route(METRICS_PATH, observatory.metrics, methods=["GET"]),
             Route(STREAM_PATH, stream.handle, methods=["GET"]),

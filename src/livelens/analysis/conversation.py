@@ -163,7 +163,8 @@ def _name_span(text: str, begin: int, end: int) -> tuple[int, int] | None:
         if token.endswith(".") and len(token) > 2:  # "ravi. ravi subramanian": a repeat follows
             continue
     # Up to four words, not counting a first try said before the repeat ("maria. maria de la cruz").
-    repeat = max((i + 1 for i, w in enumerate(kept[:-1]) if w.group(0).endswith(".") and len(w.group(0)) > 2), default=0)
+    repeat = max((i + 1 for i, w in enumerate(kept[:-1]) if w.group(0).endswith(".") and len(w.group(0)) > 2),
+                 default=0)
     if not kept or len(kept) - repeat > 4 or repeat > 4:
         return None
     return begin + kept[0].start(), begin + kept[-1].end()

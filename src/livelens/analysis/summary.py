@@ -286,7 +286,8 @@ def _retold(sentence: str, speaker: str, listener: str) -> str:
     lowered = text.lower()
     if not (lowered.startswith(speaker) or lowered.startswith(listener)):
         first = text.split(maxsplit=1)[0] if text.split() else ""
-        if re.split(r"['’]", first.strip(",."))[0].lower() in _function_words():  # "It happens", not "American men" or "Karen"
+        # "It happens", not "American men" or "Karen"
+        if re.split(r"['’]", first.strip(",."))[0].lower() in _function_words():
             text = text[:1].lower() + text[1:]
         verb = "asks" if text.rstrip().endswith("?") else "says"
         text = f"{speaker} {verb} {text}"

@@ -23,7 +23,8 @@ def access() -> None:
 
 
 @access.command("list")
-@click.option("--db", default=None, help="SQLite database file or PostgreSQL URL [default: $LIVELENS_DB or livelens.db].")
+@click.option("--db", default=None,
+              help="SQLite database file or PostgreSQL URL [default: $LIVELENS_DB or livelens.db].")
 def list_policies(db: str | None) -> None:
     """Show the policies stored in the database."""
     storage = open_storage(_db(db))
@@ -42,7 +43,8 @@ def list_policies(db: str | None) -> None:
 @click.option("--role", type=click.Choice(sorted(ROLES)), required=True, help="What the key may do.")
 @click.option("--instances", default="own", show_default=True,
               help="Comma-separated: own (instances the key created), * (all) or instance ids.")
-@click.option("--db", default=None, help="SQLite database file or PostgreSQL URL [default: $LIVELENS_DB or livelens.db].")
+@click.option("--db", default=None,
+              help="SQLite database file or PostgreSQL URL [default: $LIVELENS_DB or livelens.db].")
 def set_policy(access_key: str, role: str, instances: str, db: str | None) -> None:
     """Give ACCESS_KEY a role over some instances."""
     try:
@@ -59,7 +61,8 @@ def set_policy(access_key: str, role: str, instances: str, db: str | None) -> No
 
 @access.command("remove")
 @click.argument("access_key")
-@click.option("--db", default=None, help="SQLite database file or PostgreSQL URL [default: $LIVELENS_DB or livelens.db].")
+@click.option("--db", default=None,
+              help="SQLite database file or PostgreSQL URL [default: $LIVELENS_DB or livelens.db].")
 def remove_policy(access_key: str, db: str | None) -> None:
     """Remove ACCESS_KEY's stored policy (its credentials-file policy, if any, applies again)."""
     storage = open_storage(_db(db))

@@ -129,7 +129,8 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="TCP port (0 picks a free one) [default: 8765].")
-@click.option("--db", default=None, help="SQLite database file or postgresql://user@host:port/dbname [default: livelens.db].")
+@click.option("--db", default=None,
+              help="SQLite database file or postgresql://user@host:port/dbname [default: livelens.db].")
 @click.option("--credentials", default=None, type=click.Path(dir_okay=False),
               help="File with one 'ACCESS_KEY_ID SECRET_ACCESS_KEY' pair per line.")
 @click.option("--analysis-workers", default=None,
@@ -146,7 +147,8 @@ def serve(host: str | None, port: int | None, db: str | None, credentials: str |
 
 
 @main.command()
-@click.option("--db", default=None, help="SQLite database file or postgresql://user@host:port/dbname [default: livelens.db].")
+@click.option("--db", default=None,
+              help="SQLite database file or postgresql://user@host:port/dbname [default: livelens.db].")
 def worker(db: str | None) -> None:
     """Run one analysis worker on a database (serve starts its own; run more, elsewhere, with this)."""
     from livelens.worker.process import run_worker
@@ -255,7 +257,8 @@ def ensure_demo_rules(endpoint: Any, instance_id: str) -> None:
     connect = endpoint.client("connect")
     existing = {r["Name"] for r in connect.list_rules(InstanceId=instance_id, MaxResults=100)["RuleSummaryList"]}
     for name, function in DEMO_RULES.items():
-        for channel, source in (("chat", "OnRealTimeChatAnalysisAvailable"), ("voice", "OnRealTimeCallAnalysisAvailable")):
+        for channel, source in (("chat", "OnRealTimeChatAnalysisAvailable"),
+                                ("voice", "OnRealTimeCallAnalysisAvailable")):
             if f"{name} {channel}" in existing:
                 continue
             connect.create_rule(

@@ -173,7 +173,8 @@ def check_database(settings: Settings) -> Check:
         except psycopg.Error as exc:
             return Check(False, f"database {hide_password(settings.db)}: {' '.join(str(exc).split())}",
                          "check the URL, that PostgreSQL runs and that the database exists")
-        return Check(True, f"database {hide_password(settings.db)} answers (PostgreSQL {version[0] if version else '?'})")
+        release = version[0] if version else "?"
+        return Check(True, f"database {hide_password(settings.db)} answers (PostgreSQL {release})")
     try:
         path = sqlite_path(settings.db)
         probe_database(path)

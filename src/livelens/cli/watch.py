@@ -1,8 +1,8 @@
 """``livelens watch``: a live terminal view of one contact, drawn with rich.
 
 The view is built from the contact's segments only (V2 for chat, V1 for voice),
-pushed over the segment stream as ``--follow`` reads it (polling where the server has no stream): the transcript with each
-speaker and a per-turn sentiment colour, redacted spans marked, issues
+pushed over the segment stream as ``--follow`` reads it (polling where the server has no stream): the
+transcript with each speaker and a per-turn sentiment colour, redacted spans marked, issues
 underlined, categories as they fire, the sentiment trend and, at the end, the
 post-contact summary. Segments without a Sentiment show no colour (the
 analysis may not have run); nothing is invented.

@@ -398,7 +398,8 @@ class PostgresTransaction(PostgresClaims):
     # idempotency ----------------------------------------------------------
     def get_idempotent(self, scope: str, token: str) -> tuple[str, Record] | None:
         self._lock_key("idempotency", scope, token)
-        row = self._one("SELECT request_hash, response FROM idempotency WHERE scope = %s AND token = %s", (scope, token))
+        row = self._one("SELECT request_hash, response FROM idempotency WHERE scope = %s AND token = %s",
+                        (scope, token))
         return None if row is None else (row[0], _loads(row[1]))
 
     def put_idempotent(self, scope: str, token: str, request_hash: str, response: Record) -> None:
@@ -423,7 +424,8 @@ class PostgresTransaction(PostgresClaims):
     def put_attachment_body(self, attachment_id: str, body: bytes) -> None:
         """PostgreSQL only: the uploaded body, shared by every node (see :class:`livelens.ingest.chat.Uploads`)."""
         self._exec(
-            "INSERT INTO attachment_bodies (id, body) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body",
+            "INSERT INTO attachment_bodies (id, body) VALUES (%s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body",
             (attachment_id, body),
         )
 
