@@ -16,12 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
 
 from livelens.analysis.extraction import Extractor, LlmExtractor, OfflineExtractor
@@ -463,7 +464,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route(RECORDING_PATH, recording_endpoint.get, methods=["GET"]),
         ],
         lifespan=lifespan,
-        exception_handlers={StorageUnavailable: storage_unavailable},
+        # one handler for both kinds of connection (Starlette calls it with the Request or the WebSocket)
+        exception_handlers={StorageUnavailable: cast(ExceptionHandler, storage_unavailable)},
     )
     # Every path, whatever it contains, goes to the wire endpoint (a catch-all
     # route's pattern would not match paths with a newline in them).

@@ -127,10 +127,12 @@ class InstanceFeed:
             marks = tx.segment_marks(list(contacts))
         changed = []
         for contact_id, contact in contacts.items():
-            tracked = self.tracked.get(contact_id)
-            if tracked is None:
+            known = self.tracked.get(contact_id)
+            if known is None:
                 tracked = self.tracked[contact_id] = _Tracked(
                     Card(contact.id, contact.channel, contact.initiation_timestamp))
+            else:
+                tracked = known
             mark = marks.get(contact_id)
             if tracked.seen and mark == tracked.mark and contact.ended == tracked.ended:
                 continue

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from livelens.contacts.models import Contact, Participant, iso, now_iso, parse_iso
 from livelens.contacts.service import (
@@ -39,6 +39,7 @@ from livelens.errors import (
 from livelens.files import FILE_MODE, private_dir
 from livelens.ingest.attachments import CONTENT_TYPES, MAX_ATTACHMENT_BYTES, bytes_match, safe_name
 from livelens.ingest.websocket import websocket_url
+from livelens.storage.base import BodyTransaction, Storage, Transaction
 
 TYPING = "application/vnd.amazonaws.connect.event.typing"
 DELIVERED = "application/vnd.amazonaws.connect.event.message.delivered"
@@ -62,11 +63,11 @@ class Uploads:
     def path(self, attachment_id: str) -> Path:
         return self.folder / attachment_id
 
-    def save(self, storage: Any, attachment_id: str, body: bytes) -> None:
+    def save(self, storage: Storage, attachment_id: str, body: bytes) -> None:
         """Keep ``body`` durably (fsynced file, or committed row) before the upload is acknowledged."""
         if self.in_database:
             with storage.write() as tx:
-                tx.put_attachment_body(attachment_id, body)
+                cast(BodyTransaction, tx).put_attachment_body(attachment_id, body)
             return
         private_dir(self.folder)
         partial = self.path(attachment_id).with_suffix(".part")
@@ -77,11 +78,10 @@ class Uploads:
             os.fsync(file.fileno())
         os.replace(partial, self.path(attachment_id))
 
-    def size(self, tx: Any, attachment_id: str) -> int | None:
+    def size(self, tx: Transaction, attachment_id: str) -> int | None:
         """The stored body's size, or ``None`` if nothing was uploaded."""
         if self.in_database:
-            size: int | None = tx.attachment_body_size(attachment_id)
-            return size
+            return cast(BodyTransaction, tx).attachment_body_size(attachment_id)
         path = self.path(attachment_id)
         return path.stat().st_size if path.exists() else None
 
@@ -114,7 +114,7 @@ class ChatIngest:
             answer["ConnectionCredentials"] = {"ConnectionToken": token, "Expiry": participant.connection_expiry}
         return answer
 
-    def _connection(self, tx: Any, token: str) -> tuple[Participant, Contact]:
+    def _connection(self, tx: Transaction, token: str) -> tuple[Participant, Contact]:
         return self.center.authenticate(tx, CONNECTION, token)
 
     # messages and events --------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 from livelens.contacts.models import PARTICIPANT_ROLES, Contact
 from livelens.contacts.service import MESSAGE, PRECEDING_WINDOW, UTTERANCE, ContactCenter, preceding_text
 from livelens.errors import ContactNotFoundException, IdempotencyException, InvalidRequestException
+from livelens.storage.base import Transaction
 
 MAX_BATCH = 100
 MAX_CONTENT = 16384
@@ -126,7 +127,7 @@ class VoiceIngest:
             answer["Id"] = ids[0]
         return answer
 
-    def _live_voice_contact(self, tx: Any, instance_id: str, contact_id: str) -> Any:
+    def _live_voice_contact(self, tx: Transaction, instance_id: str, contact_id: str) -> Contact:
         contact = self.center.get_contact(tx, instance_id, contact_id)
         if contact.channel != "VOICE":
             raise InvalidRequestException(

@@ -37,8 +37,9 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from livelens.storage.base import Record, StorageConflict, StorageUnavailable
-from livelens.storage.postgres_claims import PostgresClaims, _dumps, _loads
+from livelens.storage.postgres_claims import PostgresClaims, _loads
 from livelens.storage.shared_sql import contact_update
+from livelens.storage.shared_sql import dumps as _dumps
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.postgres"
 #: pg_advisory_lock key held while migrations run (nodes and workers starting together take turns).

@@ -35,14 +35,14 @@ class PostgresClaims:
     # statement helpers ------------------------------------------------------
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
-        return self.conn.execute(sql.encode(), params).rowcount  # type: ignore[arg-type]
+        return self.conn.execute(sql.encode(), params).rowcount
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self.conn.execute(sql.encode(), params).fetchone()  # type: ignore[arg-type]
+        row: tuple[Any, ...] | None = self.conn.execute(sql.encode(), params).fetchone()
         return row
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self.conn.execute(sql.encode(), params).fetchall())  # type: ignore[arg-type]
+        return list(self.conn.execute(sql.encode(), params).fetchall())
 
     # analysis claims ----------------------------------------------------------
     def claim_contacts(self, worker_id: str, now: float, lease_seconds: float, limit: int) -> list[Claim]:

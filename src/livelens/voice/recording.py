@@ -32,12 +32,13 @@ import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from livelens.contacts.models import now_iso
 from livelens.files import FILE_MODE, private_dir
+from livelens.storage.base import BodyTransaction, Storage
 from livelens.voice.audio import AudioFormat
 
 #: Silence this much more than the words' timestamps either side: Whisper tiny.en's word times are
@@ -59,25 +60,25 @@ class RecordingStore:
     def path(self, recording_id: str) -> Path:
         return self.folder / f"{recording_id}.pcm"
 
-    def start(self, storage: Any, record: dict[str, Any]) -> None:
+    def start(self, storage: Storage, record: dict[str, Any]) -> None:
         if not self.in_database:
             private_dir(self.folder)
             os.close(os.open(self.path(record["RecordingId"]), os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         with storage.write() as tx:
             tx.insert_recording(record["RecordingId"], record["ContactId"], record)
 
-    def append(self, storage: Any, recording_id: str, index: int, pcm: bytes) -> None:
+    def append(self, storage: Storage, recording_id: str, index: int, pcm: bytes) -> None:
         """Keep ``pcm`` (already redacted) durably: committed row, or fsynced file."""
         if self.in_database:
             with storage.write() as tx:
-                tx.append_recording_chunk(recording_id, index, pcm)
+                cast(BodyTransaction, tx).append_recording_chunk(recording_id, index, pcm)
             return
         with open(self.path(recording_id), "ab") as file:
             file.write(pcm)
             file.flush()
             os.fsync(file.fileno())
 
-    def finish(self, storage: Any, recording_id: str, frames: int) -> None:
+    def finish(self, storage: Storage, recording_id: str, frames: int) -> None:
         with storage.write() as tx:
             record = tx.get_recording(recording_id)
             if record is not None:
@@ -85,15 +86,14 @@ class RecordingStore:
                               EndTimestamp=now_iso())
                 tx.update_recording(recording_id, record)
 
-    def audio(self, storage: Any, recording_id: str) -> bytes:
+    def audio(self, storage: Storage, recording_id: str) -> bytes:
         if self.in_database:
             with storage.read() as tx:
-                data: bytes = tx.recording_audio(recording_id)
-                return data
+                return cast(BodyTransaction, tx).recording_audio(recording_id)
         path = self.path(recording_id)
         return path.read_bytes() if path.exists() else b""
 
-    def wav(self, storage: Any, record: dict[str, Any]) -> bytes:
+    def wav(self, storage: Storage, record: dict[str, Any]) -> bytes:
         """The recording as a WAV file (whole frames only: a crash may have cut the last one)."""
         pcm = self.audio(storage, record["RecordingId"])
         frame = 2 * record["Channels"]
@@ -139,7 +139,7 @@ class Recorder:
     writer of what has settled. Thread-safe (the socket feeds it from one thread, finals settle from
     another)."""
 
-    def __init__(self, store: RecordingStore, storage: Any, record: dict[str, Any]) -> None:
+    def __init__(self, store: RecordingStore, storage: Storage, record: dict[str, Any]) -> None:
         self.store = store
         self.storage = storage
         self.id: str = record["RecordingId"]

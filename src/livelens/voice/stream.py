@@ -300,7 +300,7 @@ class AudioSession:
         pcm = self.remainder + data
         usable = len(pcm) - len(pcm) % self.request.fmt.frame_bytes
         pcm, self.remainder = pcm[:usable], pcm[usable:]
-        found = []
+        found: list[tuple[int, Any]] = []
         partial = None
         with self.lock:
             if self.recorder is not None:
