@@ -465,3 +465,44 @@ def test_a_writer_takes_the_sqlite_write_lock_soon_after_another_process_frees_i
         begin_immediate(waiter, timeout=0.2)
     assert 0.2 <= time.monotonic() - started < 1.0
     holder.execute("ROLLBACK")
+
+
+def test_sqlite_commits_claims_without_fsync_and_never_lets_a_durable_write_share_that(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``write(durable=False)`` commits with synchronous=NORMAL (no fsync); a durable writer that arrives
+    while such a group is open does not join it: that group commits, and the durable one gets its own,
+    with synchronous=FULL. Both are visible to other connections once their block returns."""
+    import livelens.storage.sqlite as sqlite_storage
+
+    monkeypatch.setattr(sqlite_storage, "GROUP_MAX_SECONDS", 30.0)  # else the slow first group ends at once
+    storage = SqliteStorage(tmp_path / "sync.db")
+    seen: dict[str, int] = {}
+    inside = threading.Event()
+    go_on = threading.Event()
+
+    def light() -> None:
+        with storage.write(durable=False) as tx:
+            seen["light"] = tx.conn.execute("PRAGMA synchronous").fetchone()[0]
+            tx.set_meta("claim", "w1")
+            inside.set()
+            go_on.wait(5)
+
+    def durable() -> None:
+        with storage.write() as tx:
+            seen["durable"] = tx.conn.execute("PRAGMA synchronous").fetchone()[0]
+            tx.set_meta("item", "i1")
+
+    first = threading.Thread(target=light)
+    first.start()
+    inside.wait(5)
+    second = threading.Thread(target=durable)
+    second.start()
+    time.sleep(0.05)  # the durable writer now waits behind the open, fsync-less group
+    go_on.set()
+    first.join(5)
+    second.join(5)
+    assert seen == {"light": 1, "durable": 2}  # NORMAL, FULL
+    assert storage.commits == 2
+    with storage.read() as tx:
+        assert (tx.get_meta("claim"), tx.get_meta("item")) == ("w1", "i1")
+    storage.close()

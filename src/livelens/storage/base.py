@@ -293,5 +293,14 @@ class BodyTransaction(Transaction, Protocol):
 
 class Storage(Protocol):
     def read(self) -> AbstractContextManager[Transaction]: ...
-    def write(self) -> AbstractContextManager[Transaction]: ...
+
+    def write(self, *, durable: bool = True) -> AbstractContextManager[Transaction]:
+        """A write transaction, committed before the ``with`` block is left: on disk, unless ``durable`` is
+        false and the backend can do better. Only for writes whose loss in a crash of the machine is
+        harmless because nothing outlives that crash to rely on them: an analysis worker's claims and
+        heartbeats on SQLite (its workers run on the database's machine and die with it). PostgreSQL
+        commits every transaction durably: its workers may run elsewhere and outlive a database crash,
+        and a claim lost in one would hand the same fence out twice."""
+        ...
+
     def close(self) -> None: ...

@@ -119,8 +119,9 @@ class PostgresStorage:
                 yield PostgresTransaction(conn, writing=False)
 
     @contextmanager
-    def write(self) -> Iterator[PostgresTransaction]:
-        """A READ COMMITTED transaction, committed (durably) before the ``with`` block is left."""
+    def write(self, *, durable: bool = True) -> Iterator[PostgresTransaction]:
+        """A READ COMMITTED transaction, committed (durably, whatever ``durable`` says: see
+        :meth:`livelens.storage.base.Storage.write`) before the ``with`` block is left."""
         with _unavailable_as_storage_error(), self.pool.connection() as conn:
             conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
             with conn.transaction():
