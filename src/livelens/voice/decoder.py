@@ -111,12 +111,13 @@ class WindowedDecoder:
         transcribe, no timestamps (the utterance is one segment)."""
         tokens: list[int] = []
         if prompt:
-            tokens = [self.tokenizer.sot_prev, *self.tokenizer.encode(" " + prompt.strip())[-(self.model.max_length // 2 - 1):]]
+            previous = self.tokenizer.encode(" " + prompt.strip())[-(self.model.max_length // 2 - 1):]
+            tokens = [self.tokenizer.sot_prev, *previous]
         return tokens + [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """The utterance's log-mel features, ``(n_mels, content frames)``."""
-        mel = self.model.feature_extractor(np.asarray(samples, dtype=np.float32))
+        mel: np.ndarray = self.model.feature_extractor(np.asarray(samples, dtype=np.float32))
         return mel[:, :-1]  # faster-whisper's content frames: the last frame is the padding's
 
     def decode(self, utterances: list[np.ndarray], prompt: str | None) -> list[list[DecodedWord]]:
@@ -130,13 +131,14 @@ class WindowedDecoder:
         results = self._generate(encoded, [tokens] * len(mels), self.temperatures[0])
         single: np.ndarray | None = None
         for index, hypothesis in enumerate(results):
-            if not self._needs_fallback(hypothesis) and not _loops(self.tokenizer.decode(hypothesis.tokens)):
+            if not self._needs_fallback(hypothesis) and not self._loops(hypothesis):
                 continue
             if single is None:
                 single = np.asarray(encoded)
             alone = self._storage(single[index:index + 1])
-            hypothesis = self._fallback(alone, tokens, hypothesis)
-            if prompt and _loops(self.tokenizer.decode(hypothesis.tokens)):
+            if self._needs_fallback(hypothesis):
+                hypothesis = self._fallback(alone, tokens, hypothesis)
+            if prompt and self._loops(hypothesis):
                 # The prompt sometimes sends tiny.en into a loop ("a little bit of a little bit of …").
                 hypothesis = self._fallback(alone, self.prompt_tokens(None), None)
             results[index] = hypothesis
@@ -158,14 +160,17 @@ class WindowedDecoder:
         results = self.model.model.generate(
             encoded, prompts, max_length=self.model.max_length, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=self.suppress, **sampling)
-        out = []
         from faster_whisper.transcribe import get_compression_ratio
 
+        out = []
         for result in results:
             tokens = list(result.sequences_ids[0])
             out.append(_Hypothesis(tokens, result.scores[0] * len(tokens) / (len(tokens) + 1), result.no_speech_prob,
                                    get_compression_ratio(self.tokenizer.decode(tokens).strip())))
         return out
+
+    def _loops(self, hypothesis: _Hypothesis) -> bool:
+        return has_repetition_loop(self.tokenizer.decode(hypothesis.tokens).split())
 
     @staticmethod
     def _needs_fallback(hypothesis: _Hypothesis) -> bool:
@@ -174,23 +179,22 @@ class WindowedDecoder:
         return hypothesis.avg_logprob < LOGPROB_FLOOR and not _silence(hypothesis)
 
     def _fallback(self, encoded: Any, prompt: list[int], first: _Hypothesis | None) -> _Hypothesis:
-        """faster-whisper's temperature fallback for one utterance: sample at each higher temperature until a
-        decode passes; if none does, the most probable of those that are not loops (or of all)."""
+        """faster-whisper's temperature fallback for one utterance (``first``: its greedy decode, already
+        made): sample at each higher temperature until a decode passes; if none does, the most probable of
+        those not too compressible (or of all)."""
         tried = [first] if first is not None else []
-        for temperature in self.temperatures[1:] if first is not None else self.temperatures:
+        for temperature in self.temperatures[len(tried):]:
             hypothesis = self._generate(encoded, [prompt], temperature)[0]
             if not self._needs_fallback(hypothesis):
                 return hypothesis
             tried.append(hypothesis)
-        if not tried:
-            return self._generate(encoded, [prompt], 0.0)[0]
         usable = [h for h in tried if h.compression_ratio <= COMPRESSION_LIMIT] or tried
         return max(usable, key=lambda h: h.avg_logprob)
 
     def _words(self, encoded: Any, tokens: list[list[int]], frames: list[int],
                durations: list[float]) -> list[list[DecodedWord]]:
         """Word timestamps by faster-whisper's cross-attention alignment over each utterance's own frames."""
-        segments = [[{"tokens": t, "seek": 0, "start": 0.0, "end": duration}]
+        segments: list[list[dict[str, Any]]] = [[{"tokens": t, "seek": 0, "start": 0.0, "end": duration}]
                     for t, duration in zip(tokens, durations, strict=True)]
         if any(tokens):
             self.model.add_word_timestamps(segments, self.tokenizer, encoded, frames, "\"'“¿([{-",
@@ -198,18 +202,14 @@ class WindowedDecoder:
         out = []
         for segment, duration in zip(segments, durations, strict=True):
             words = segment[0].get("words") or []
-            out.append([DecodedWord(w["word"], min(max(0.0, w["start"]), duration), min(max(0.0, w["end"]), duration),
-                                    float(w["probability"])) for w in words])
+            out.append([DecodedWord(w["word"], min(max(0.0, float(w["start"])), duration),
+                                    min(max(0.0, float(w["end"])), duration), float(w["probability"])) for w in words])
         return out
 
 
 def _silence(hypothesis: _Hypothesis) -> bool:
     """What faster-whisper skips as no speech."""
     return hypothesis.no_speech_prob > NO_SPEECH and hypothesis.avg_logprob < LOGPROB_FLOOR
-
-
-def _loops(text: str) -> bool:
-    return has_repetition_loop(text.split())
 
 
 def has_repetition_loop(words: list[str], repeats: int = 3) -> bool:

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-
 from livelens.voice import DEFAULT_MODEL, MODELS, selected
 from livelens.voice.audio import MODEL_RATE, Samples
-from livelens.voice.decoder import DEFAULT_WINDOW, WINDOWS, WindowedDecoder, WindowPolicy, has_repetition_loop
+from livelens.voice.decoder import DEFAULT_WINDOW, WINDOWS, WindowedDecoder, WindowPolicy
 
 INITIAL_PROMPT = ("Customer support call. Sure, my email is jane dot doe at example dot com, my card number is "
                   "four one one one, two two two two, and my phone number is four one five, five five five, "
