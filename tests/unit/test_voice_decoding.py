@@ -166,7 +166,7 @@ def test_word_times_stay_within_the_utterance(recognizer: Any) -> None:
 
     samples = speak("my card number is four five three nine one four eight eight", 16000).astype(np.float32) / 32768
     transcription = recognizer.transcribe(samples)
-    assert "four five three nine" in transcription.text.lower()
+    assert "my card number is four five three" in transcription.text.lower()
     duration_ms = len(samples) * 1000 // 16000
     assert transcription.words and all(0 <= w.start_ms <= w.end_ms <= duration_ms for w in transcription.words)
     starts = [w.start_ms for w in transcription.words]
@@ -182,5 +182,10 @@ def test_the_utterance_window_decodes_spoken_pii_as_the_full_window_does(recogni
     full = WhisperRecognizer(cpu_threads=2, workers=1, model="tiny.en", window="full")
     lines = ["my email is jane dot doe at example dot com", "yes", "my phone number is four one five five five five"]
     utterances = [speak(line, 16000).astype(np.float32) / 32768 for line in lines]
-    trimmed = [t.text for t in recognizer.transcribe_batch(utterances)]
-    assert trimmed == [t.text for t in full.transcribe_batch(utterances)]
+
+    def words(text: str) -> list[str]:  # punctuation may differ ("five, five" / "five five")
+        return "".join(c for c in text.lower() if c.isalnum() or c == " ").split()
+
+    trimmed = [words(t.text) for t in recognizer.transcribe_batch(utterances)]
+    assert trimmed == [words(t.text) for t in full.transcribe_batch(utterances)]
+    assert "jane dot doe at example dot com" in " ".join(trimmed[0])
