@@ -102,6 +102,18 @@ def test_concurrent_requests_are_decoded_in_batches_and_each_gets_its_own_text()
     assert max(inner.batches) > 1 and max(inner.batches) <= 4 and sum(inner.batches) == 9
 
 
+def test_a_burst_is_shared_between_the_decoders() -> None:
+    inner = _SlowRecognizer()
+    batching = BatchingRecognizer(inner, max_batch=8, decoders=2)  # type: ignore[arg-type]
+    threads = [threading.Thread(target=batching.transcribe, args=(np.zeros(1000, dtype=np.float32),))
+               for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(inner.batches) == 10 and max(inner.batches) <= 5  # no decoder takes more than half of 10
+
+
 def test_a_partial_asked_while_the_decoder_is_busy_is_answered_empty_at_once() -> None:
     inner = _SlowRecognizer()
     batching = BatchingRecognizer(inner, max_batch=4)  # type: ignore[arg-type]
