@@ -7,7 +7,9 @@ output is then half as many positions as frames), so :class:`WindowedDecoder` dr
 with faster-whisper's feature extractor, tokenizer, prompt, temperature fallback and word alignment:
 the mel features of each utterance are padded only to a :class:`WindowPolicy` window (the utterance
 plus a margin, rounded up to a few bucket sizes, so the utterances of a batch share one shape), or to
-the full 30 s with :data:`FULL`.
+the full 30 s with :data:`FULL`. Whisper was trained on 30 s windows: much shorter ones make it repeat
+phrases and drop the start of utterances, hence the ``utterance`` window's minimum of 17.5 s (chosen on
+bench/voice_dev.py's development set; BENCHMARKS.md, issue 17, third pass).
 
 One decode of a batch (one utterance is a batch of one, decoded by the same code): one encoder pass,
 one greedy ``generate`` over the batch; an utterance whose greedy text looks wrong (compressible beyond
@@ -24,10 +26,9 @@ from typing import Any
 
 import numpy as np
 
-#: Mel frames per second of audio, and Whisper's full window (30 s).
-FRAMES_PER_SECOND = 100
+#: Whisper's full window: 30 s of mel frames (100 a second, of 16 kHz audio).
 FULL_FRAMES = 3000
-SAMPLES_PER_FRAME = 160
+SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class WindowPolicy:
     margin: int
     step: int
     minimum: int
-    floor: bool = False  # pad with the log-mel of silence (as OpenAI's Whisper pads) rather than zeros
+    floor: bool = False  # pad with the log-mel of silence (OpenAI's Whisper) not zeros: measured, not kept
 
     def frames(self, content: int) -> int:
         if content < 0:
@@ -143,7 +144,7 @@ class WindowedDecoder:
                 hypothesis = self._fallback(alone, self.prompt_tokens(None), None)
             results[index] = hypothesis
         kept = [[] if _silence(h) else [t for t in h.tokens if t < self.tokenizer.eot] for h in results]
-        return self._words(encoded, kept, [mel.shape[-1] for mel in mels], [len(s) / 16000 for s in utterances])
+        return self._words(encoded, kept, [mel.shape[-1] for mel in mels], [len(s) / SAMPLE_RATE for s in utterances])
 
     def _encode(self, features: np.ndarray) -> Any:
         return self.model.model.encode(self._storage(features), to_cpu=False)
