@@ -14,7 +14,8 @@ interpolation), ``denoise`` (spectral subtraction), ``beam5``, ``noprompt``, ``g
 temperature fallback), ``vad04`` (VAD threshold 0.4 instead of
 0.5), ``full`` (the encoder's full 30 s window, ``voice_window=full``), ``w<margin>.<step>.<minimum>`` (an encoder
 window of the utterance plus ``margin`` mel frames rounded up to ``step``, at least ``minimum``: 100 frames
-a second); without either, the ``utterance`` window as shipped.
+a second); without either, the ``utterance`` window as shipped; ``lowmel`` (8 kHz audio: the mel bands above
+3.8 kHz set to the log-mel floor in the decoder's features, the VAD unchanged).
 
 A ``short`` kind (eight one-to-three-word espeak turns) shows what short windows do to short utterances.
 """
@@ -106,6 +107,24 @@ def denoise(samples: np.ndarray, frame: int = 512, hop: int = 128, over: float =
     return out.astype(np.float32)
 
 
+def low_band_only(decoder: Any, cutoff_hz: float = 3800.0) -> Any:
+    """The ``lowmel`` option: the decoder's features with the mel bands centred above ``cutoff_hz`` set to
+    the log-mel floor (what silence gives), so Whisper sees nothing where 8 kHz audio has no content
+    (linear upsampling leaves images of the 0-4 kHz band, and of its noise, up there). In the features only:
+    the VAD still hears the audio as it is."""
+    plain = decoder.features
+    filters = decoder.model.feature_extractor.mel_filters  # (n_mels, n_fft // 2 + 1)
+    centres = np.argmax(filters, axis=1) * 16000 / (2 * (filters.shape[1] - 1))
+    top = int(np.argmax(centres > cutoff_hz))
+
+    def features(samples: np.ndarray) -> np.ndarray:
+        mel = plain(samples).copy()
+        mel[top:, :] = mel.max() - 2.0
+        return mel
+
+    return features
+
+
 def references(path: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -155,7 +174,10 @@ def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> d
         window = WindowPolicy(0, 3000, 3000, floor=True)
     recognizer = WhisperRecognizer(cpu_threads=1, workers=1, model=model, options=options, window=window)
     out: dict[str, Any] = {}
+    plain_features = recognizer.decoder.features
     for which in ("16k", "8k", "8k+noise"):
+        narrow = "lowmel" in flags and which != "16k"
+        recognizer.decoder.features = low_band_only(recognizer.decoder) if narrow else plain_features
         for kind in ("espeak", "short", "real"):
             edits = total = 0
             cpu = audio = 0.0
