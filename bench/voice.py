@@ -11,7 +11,10 @@
   socket's answer) and → analysed segment visible in ListRealtimeContactAnalysisSegments, p50/p99;
   speech start → first partial p50; the server's CPU seconds per second of call audio (from /proc).
 
-    python bench/voice.py [--models tiny.en,base] [--calls 1,4,8] [--modes batch8,batch1] [--out ...]
+    python bench/voice.py [--models tiny.en,base] [--windows utterance,full] [--calls 1,4,8] [--modes batch8,batch1]
+                          [--out ...]
+
+``--windows`` compares the encoder windows of the ``voice_window`` setting side by side in every part.
 """
 
 from __future__ import annotations
@@ -98,14 +101,15 @@ def telephone(samples16k: np.ndarray, source: Path | None, snr_db: float = 20.0)
     return np.clip(low + noise, -32768, 32767).astype("<i2")
 
 
-def transcribe(samples: np.ndarray, rate: int, model: str) -> tuple[str, float, float, float]:
+def transcribe(samples: np.ndarray, rate: int, model: str, window: str) -> tuple[str, float, float, float]:
     """(text, decode CPU seconds, decode wall seconds, audio seconds) through the VAD and recogniser of the
     audio WebSocket (one utterance at a time, one core)."""
     from livelens.voice.audio import AudioFormat, split_channels
     from livelens.voice.recognizer import WhisperRecognizer
     from livelens.voice.vad import ChannelCutter
 
-    recognizer = _recognizers.get(model) or _recognizers.setdefault(model, WhisperRecognizer(1, 1, model))
+    recognizer = (_recognizers.get((model, window))
+                  or _recognizers.setdefault((model, window), WhisperRecognizer(1, 1, model, window=window)))
     channel = split_channels(samples.astype("<i2").tobytes(), AudioFormat(rate, 1))[0]
     cutter = ChannelCutter()
     texts = []
@@ -115,10 +119,10 @@ def transcribe(samples: np.ndarray, rate: int, model: str) -> tuple[str, float, 
     return " ".join(texts), time.process_time() - cpu, time.perf_counter() - wall, len(samples) / rate
 
 
-_recognizers: dict[str, Any] = {}
+_recognizers: dict[tuple[str, str], Any] = {}
 
 
-def wer_table(models: list[str]) -> dict[str, Any]:
+def wer_table(models: list[str], windows: list[str]) -> dict[str, Any]:
     assets = moonshine_assets()
     silence = np.zeros(8000, dtype=np.int16)
     support16 = np.concatenate([np.concatenate([speak(text, 16000), silence]) for text in SUPPORT])
@@ -130,7 +134,7 @@ def wer_table(models: list[str]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, items in sets.items():
         for band in ("16 kHz", "8 kHz", "8 kHz + noise (SNR 20 dB)"):
-            for model in models:
+            for model, window in [(m, w) for m in models for w in windows]:
                 edits = total = 0
                 cpu = wall = audio = 0.0
                 hypotheses = []
@@ -141,20 +145,20 @@ def wer_table(models: list[str]) -> dict[str, Any]:
                         samples, rate = (load(source, 8000) if source is not None else samples[::2]), 8000
                     elif band.startswith("8"):
                         samples, rate = telephone(samples, source), 8000
-                    text, cpu_s, wall_s, length = transcribe(samples, rate, model)
+                    text, cpu_s, wall_s, length = transcribe(samples, rate, model, window)
                     e, n = wer(reference, text)
                     edits, total, audio = edits + e, total + n, audio + length
                     cpu, wall = cpu + cpu_s, wall + wall_s
                     hypotheses.append(text)
-                results[f"{model}: {name}, {band}"] = {
+                results[f"{model} {window}: {name}, {band}"] = {
                     "wer": round(edits / total, 3), "words": total, "cpu_rtf": round(cpu / audio, 3),
                     "wall_rtf": round(wall / audio, 3), "audio_s": round(audio, 1), "hypotheses": hypotheses}
-                print(f"{model:8s} {name:45s} {band:26s} WER {edits / total:.3f} ({total} words)  "
+                print(f"{model:8s} {window:9s} {name:45s} {band:26s} WER {edits / total:.3f} ({total} words)  "
                       f"CPU-RTF {cpu / audio:.3f}  wall RTF {wall / audio:.3f}", flush=True)
     return results
 
 
-def decode_cost(models: list[str], batches: list[int]) -> dict[str, Any]:
+def decode_cost(models: list[str], windows: list[str], batches: list[int]) -> dict[str, Any]:
     """CPU seconds to decode the same utterances one by one and in batches of each size (process CPU
     time, all threads: what a shared machine does not distort much). The utterances: examples/call.wav's
     and the espeak support sentences', cut by the VAD as the socket cuts them, 8 kHz upsampled."""
@@ -171,8 +175,8 @@ def decode_cost(models: list[str], batches: list[int]) -> dict[str, Any]:
         utterances += [u.samples for u in cutter.feed(channel) + cutter.flush()]
     speech_s = sum(len(u) for u in utterances) / 16000
     results: dict[str, Any] = {"utterances": len(utterances), "speech_s": round(speech_s, 1)}
-    for model in models:
-        single = WhisperRecognizer(cpu_threads=1, workers=1, model=model)
+    for model, window in [(m, w) for m in models for w in windows]:
+        single = WhisperRecognizer(cpu_threads=1, workers=1, model=model, window=window)
         single.transcribe(utterances[0])
         started = time.process_time()
         for samples in utterances:
@@ -187,8 +191,8 @@ def decode_cost(models: list[str], batches: list[int]) -> dict[str, Any]:
             cpu = time.process_time() - started
             row[f"batch{size}_cpu_s_per_speech_s"] = round(cpu / speech_s, 3)
             row[f"batch{size}_vs_one_by_one"] = round(one_by_one / cpu, 2)
-        results[model] = row
-        print(f"{model}: decode CPU s per speech second {row} ({len(utterances)} utterances, {speech_s:.0f} s)",
+        results[f"{model} {window}"] = row
+        print(f"{model} {window}: decode CPU s per speech second {row} ({len(utterances)} utterances, {speech_s:.0f} s)",
               flush=True)
     return results
 
@@ -219,7 +223,7 @@ def tree_cpu_seconds(root: int) -> tuple[float, float]:
 
 
 def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: float,
-                     redaction: str) -> dict[str, Any]:
+                     redaction: str, window: str) -> dict[str, Any]:
     import boto3
 
     from livelens.voice.audio import read_wav
@@ -230,7 +234,7 @@ def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: 
     (directory / "credentials").write_text(f"{key} {secret}\n")
     batch = int(mode.removeprefix("batch"))
     env = {**os.environ, "LIVELENS_VOICE_BATCH": str(batch), "LIVELENS_VOICE_MODEL": model,
-           "LIVELENS_VOICE_PARTIAL_SECONDS": str(partial_seconds)}
+           "LIVELENS_VOICE_PARTIAL_SECONDS": str(partial_seconds), "LIVELENS_VOICE_WINDOW": window}
     server = subprocess.Popen([str(Path(sys.executable).parent / "livelens"), "serve", "--port", "0", "--db",
                                str(directory / "l.db"), "--credentials", str(directory / "credentials")],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -255,7 +259,7 @@ def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: 
         idle_after = tree_cpu_seconds(server.pid)
         results["idle_cpu_per_second"] = {"server": round((idle_after[0] - idle_before[0]) / 10, 3),
                                           "analysis_workers": round((idle_after[1] - idle_before[1]) / 10, 3)}
-        print(f"{mode} {model}: idle CPU s per second: {results['idle_cpu_per_second']}", flush=True)
+        print(f"{mode} {model} {window}: idle CPU s per second: {results['idle_cpu_per_second']}", flush=True)
         fmt, pcm = read_wav(CALL)
         for count in counts:
             stored: list[float] = []
@@ -333,7 +337,7 @@ def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: 
                                         if first_partials else None),
                 "partials": len(first_partials),
             }
-            print(f"{mode} {model}: {count:3d} concurrent calls: CPU s per call second: server "
+            print(f"{mode} {model} {window}: {count:3d} concurrent calls: CPU s per call second: server "
                   f"{cpu / call_seconds:.3f}, analysis workers {workers_cpu / call_seconds:.3f}; "
                   f"end of utterance → stored p50/p99 "
                   f"{results[str(count)]['stored_p50_s']}/{results[str(count)]['stored_p99_s']} s, → analysed "
@@ -352,6 +356,7 @@ def main() -> None:
     parser.add_argument("--calls", default="1,4,8")
     parser.add_argument("--models", default="tiny.en,base", help="speech models compared in the WER table")
     parser.add_argument("--modes", default="batch8,batch1", help="decoding modes of the concurrent calls")
+    parser.add_argument("--windows", default="utterance", help="encoder windows (voice_window) compared")
     parser.add_argument("--call-model", default="tiny.en", help="speech model of the concurrent calls")
     parser.add_argument("--partial-seconds", type=float, default=1.0, help="voice_partial_seconds of the server")
     parser.add_argument("--redaction", default="None", help="the calls' redaction (None: partials are sent)")
@@ -363,16 +368,18 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {"load_average_at_start": list(os.getloadavg())}
     if not args.skip_wer:
-        results["wer"] = wer_table(args.models.split(","))
+        results["wer"] = wer_table(args.models.split(","), args.windows.split(","))
         Path(args.out).write_text(json.dumps(results, indent=2))
     if not args.skip_cost:
-        results["decode_cost"] = decode_cost(args.models.split(","), [int(n) for n in args.batches.split(",")])
+        results["decode_cost"] = decode_cost(args.models.split(","), args.windows.split(","),
+                                             [int(n) for n in args.batches.split(",")])
         Path(args.out).write_text(json.dumps(results, indent=2))
     if not args.skip_calls:
         results["concurrent"] = {
-            f"{mode} {args.call_model}": concurrent_calls([int(n) for n in args.calls.split(",") if n], mode,
-                                                          args.call_model, args.partial_seconds, args.redaction)
-            for mode in args.modes.split(",")}
+            f"{mode} {args.call_model} {window}": concurrent_calls(
+                [int(n) for n in args.calls.split(",") if n], mode, args.call_model, args.partial_seconds,
+                args.redaction, window)
+            for window in args.windows.split(",") for mode in args.modes.split(",")}
     results["load_average_at_end"] = list(os.getloadavg())
     Path(args.out).write_text(json.dumps(results, indent=2))
 

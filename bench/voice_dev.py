@@ -12,7 +12,12 @@ with white noise at 20 dB SNR (other seed).
 Each config is ``model[-option...]``: ``fir`` (windowed-sinc upsampling of 8 kHz audio instead of linear
 interpolation), ``denoise`` (spectral subtraction), ``beam5``, ``noprompt``, ``greedyonly`` (no
 temperature fallback), ``vad04`` (VAD threshold 0.4 instead of
-0.5), ``firvad`` (with ``fir``: the VAD still hears the linearly interpolated audio, as the audio path does).
+0.5), ``full`` (the encoder's full 30 s window, ``voice_window=full``), ``w<margin>.<step>.<minimum>`` (an encoder
+window of the utterance plus ``margin`` mel frames rounded up to ``step``, at least ``minimum``: 100 frames
+a second); without either, the ``utterance`` window as shipped; ``lowmel`` (8 kHz audio: the mel bands above
+3.8 kHz set to the log-mel floor in the decoder's features, the VAD unchanged).
+
+A ``short`` kind (eight one-to-three-word espeak turns) shows what short windows do to short utterances.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ DEV_SENTENCES = [
     ("en-us-nyc", "My account number is seven two four nine and the postcode is one zero zero one."),
     ("en-029", "Your payment of forty dollars was received on Monday morning."),
     ("en-us-nyc", "Please send the confirmation to my email address, thanks a lot."),
+]
+# Short turns (where a trimmed encoder window is shortest), other voices and texts than bench/voice.py's.
+DEV_SHORT = [
+    ("en-us+f3", "Yes."), ("en-gb-x-rp", "No, thank you."), ("en-029", "Okay, sure."), ("en-us-nyc", "Hello?"),
+    ("en-us+f3", "That's right."), ("en-gb-x-rp", "One moment please."), ("en-029", "Bye now."),
+    ("en-us-nyc", "Seven."),
 ]
 # The two recordings whose texts are not published; references in bench/voice_dev_references.json.
 REAL_DEV = ("clone-test.wav", "endgame_nagg_nell.wav")
@@ -96,6 +107,24 @@ def denoise(samples: np.ndarray, frame: int = 512, hop: int = 128, over: float =
     return out.astype(np.float32)
 
 
+def low_band_only(decoder: Any, cutoff_hz: float = 3800.0) -> Any:
+    """The ``lowmel`` option: the decoder's features with the mel bands centred above ``cutoff_hz`` set to
+    the log-mel floor (what silence gives), so Whisper sees nothing where 8 kHz audio has no content
+    (linear upsampling leaves images of the 0-4 kHz band, and of its noise, up there). In the features only:
+    the VAD still hears the audio as it is."""
+    plain = decoder.features
+    filters = decoder.model.feature_extractor.mel_filters  # (n_mels, n_fft // 2 + 1)
+    centres = np.argmax(filters, axis=1) * 16000 / (2 * (filters.shape[1] - 1))
+    top = int(np.argmax(centres > cutoff_hz))
+
+    def features(samples: np.ndarray) -> np.ndarray:
+        mel = plain(samples).copy()
+        mel[top:, :] = mel.max() - 2.0
+        return mel
+
+    return features
+
+
 def references(path: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -103,8 +132,10 @@ def references(path: Path) -> dict[str, str]:
 def dev_items(refs: dict[str, str]) -> list[tuple[str, np.ndarray, str, Path | None]]:
     silence = np.zeros(8000, dtype=np.int16)
     espeak = np.concatenate([np.concatenate([speak(text, 16000, voice), silence]) for voice, text in DEV_SENTENCES])
+    short = np.concatenate([np.concatenate([speak(text, 16000, voice), silence]) for voice, text in DEV_SHORT])
     items: list[tuple[str, np.ndarray, str, Path | None]] = [
-        ("espeak", espeak, " ".join(text for _, text in DEV_SENTENCES), None)]
+        ("espeak", espeak, " ".join(text for _, text in DEV_SENTENCES), None),
+        ("short", short, " ".join(text for _, text in DEV_SHORT), None)]
     assets = moonshine_assets()
     for name in REAL_DEV:
         if name in refs:
@@ -126,6 +157,7 @@ def band(samples: np.ndarray, source: Path | None, which: str) -> tuple[np.ndarr
 
 def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> dict[str, Any]:
     from livelens.voice.audio import to_model_rate
+    from livelens.voice.decoder import WindowPolicy
     from livelens.voice.recognizer import DecodeOptions, WhisperRecognizer
     from livelens.voice.vad import ChannelCutter, VadSettings
 
@@ -133,10 +165,20 @@ def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> d
     model = {"tiny": "tiny.en"}.get(model, model)
     options = DecodeOptions(beam_size=5 if "beam5" in flags else 1, prompt="noprompt" not in flags,
                             temperatures=(0.0,) if "greedyonly" in flags else DecodeOptions().temperatures)
-    recognizer = WhisperRecognizer(cpu_threads=1, workers=1, model=model, options=options)
+    window: str | WindowPolicy = "full" if "full" in flags else "utterance"
+    for flag in flags:
+        if flag.startswith("w") and flag[1:2].isdigit():  # w<margin>.<step>.<minimum>, mel frames
+            margin, step, minimum = (int(n) for n in flag[1:].split("."))
+            window = WindowPolicy(margin, step, minimum, floor="floor" in flags)
+    if "full" in flags and "floor" in flags:
+        window = WindowPolicy(0, 3000, 3000, floor=True)
+    recognizer = WhisperRecognizer(cpu_threads=1, workers=1, model=model, options=options, window=window)
     out: dict[str, Any] = {}
+    plain_features = recognizer.decoder.features
     for which in ("16k", "8k", "8k+noise"):
-        for kind in ("espeak", "real"):
+        narrow = "lowmel" in flags and which != "16k"
+        recognizer.decoder.features = low_band_only(recognizer.decoder) if narrow else plain_features
+        for kind in ("espeak", "short", "real"):
             edits = total = 0
             cpu = audio = 0.0
             texts = []
@@ -145,15 +187,13 @@ def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> d
                     continue
                 pcm, rate = band(samples, source, which)
                 floats = pcm.astype(np.float32) / 32768.0
-                heard = channel = to_model_rate(floats, rate)
+                channel = to_model_rate(floats, rate)
                 if rate != 16000 and "fir" in flags:
                     channel = Upsampler().feed(floats)
-                    if "firvad" not in flags:  # the VAD hears the band-limited audio too
-                        heard = channel
                 cutter = ChannelCutter(VadSettings(threshold=0.4) if "vad04" in flags else VadSettings())
                 started = time.process_time()
                 hypothesis = []
-                for utterance in cutter.feed(channel, heard) + cutter.flush():
+                for utterance in cutter.feed(channel) + cutter.flush():
                     samples16 = utterance.samples
                     if "denoise" in flags:
                         samples16 = denoise(samples16)

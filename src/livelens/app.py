@@ -383,7 +383,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     runtime.services.center.on_revoke = sessions.revoke
     # Speech is decoded in its own threads, not in the event loop nor the analysis workers: audio stays in
     # memory (never queued through the database) and CTranslate2 releases the GIL while it decodes.
-    configure_voice(settings.voice_model, settings.voice_batch)
+    configure_voice(settings.voice_model, settings.voice_batch, settings.voice_window)
     # Batched, the pool's threads mostly wait for their batch: enough of them to fill one while another decodes.
     pool = settings.voice_decode_threads if settings.voice_batch <= 1 else 2 * settings.voice_batch
     decoder = ThreadPoolExecutor(max(1, pool), thread_name_prefix="livelens-voice")

@@ -29,6 +29,12 @@ def _voice_model(value: str) -> str:
     return value
 
 
+def _voice_window(value: str) -> str:
+    if value not in ("utterance", "full"):
+        raise ValueError(f"{value!r} is not an encoder window; choose utterance or full")
+    return value
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -145,6 +151,8 @@ SETTINGS: tuple[Setting, ...] = (
             "when the decoder frees up, at most this many); 1: one by one.", int),
     Setting("voice_model", "tiny.en", "Speech model: tiny.en (the voice extra) or base (the voice-base extra, "
             "Whisper base).", _voice_model),
+    Setting("voice_window", "utterance", "Encoder window of the speech model: utterance (the utterance's audio, at "
+            "least 17.5 s: cheaper) or full (Whisper's 30 s window, as faster-whisper pads).", _voice_window),
     Setting("voice_partial_seconds", 1.0, "While speech goes on, re-decode the utterance heard so far every this many "
             "seconds of audio and push it as a partial (audio socket, segment stream); 0 turns partials off.", float),
 )
@@ -196,6 +204,7 @@ class Settings:
     voice_decode_threads: int = 2
     voice_batch: int = 8
     voice_model: str = "tiny.en"
+    voice_window: str = "utterance"
     voice_partial_seconds: float = 1.0
 
     @classmethod

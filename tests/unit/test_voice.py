@@ -107,7 +107,8 @@ def test_wav_that_is_not_16_bit_pcm_is_refused(tmp_path: Path) -> None:
 
 
 def test_repetition_loops_are_told_from_spoken_digits() -> None:
-    from livelens.voice.recognizer import has_repetition_loop, without_trailing_hallucination
+    from livelens.voice.decoder import has_repetition_loop
+    from livelens.voice.recognizer import without_trailing_hallucination
 
     loop = "I'm going to show you a little bit of a little bit of a little bit of a little bit.".split()
     assert has_repetition_loop(loop)

@@ -13,7 +13,8 @@ import pytest
 import livelens.voice
 from livelens.config import Settings
 from livelens.voice.batching import BatchingRecognizer
-from livelens.voice.recognizer import Transcription, _clip_of
+from livelens.voice.decoder import FULL_FRAMES, WINDOWS, WindowPolicy, padded
+from livelens.voice.recognizer import Transcription
 
 
 @pytest.fixture(autouse=True)
@@ -40,11 +41,29 @@ def test_a_model_whose_extra_is_missing_is_named_with_its_extra(monkeypatch: pyt
     assert livelens.voice.unavailable_reason() is None  # make test installs the voice extra
 
 
-def test_a_segment_maps_to_the_clip_it_starts_in() -> None:
-    clips = [(0, 0, 16000), (3, 16000, 8000), (5, 24000, 32000)]
-    assert _clip_of(clips, 0) == 0
-    assert _clip_of(clips, 15840) == 3  # seek rounds the clip's start down to 10 ms
-    assert _clip_of(clips, 24000) == 5
+def test_the_window_is_the_utterance_plus_the_margin_rounded_up_to_a_bucket() -> None:
+    policy = WindowPolicy(margin=100, step=500, minimum=1000)
+    assert policy.frames(0) == 1000  # at least the minimum
+    assert policy.frames(900) == 1000
+    assert policy.frames(901) == 1500  # 1001 frames rounded up to the next bucket
+    assert policy.frames(1400) == 1500
+    assert policy.frames(2950) == FULL_FRAMES  # never beyond Whisper's 30 s
+    assert {policy.frames(n) for n in range(0, FULL_FRAMES + 1, 7)} == {1000, 1500, 2000, 2500, 3000}
+    assert all(WINDOWS["full"].frames(n) == FULL_FRAMES for n in (0, 150, 2999))
+    for content in range(0, FULL_FRAMES + 1, 50):
+        assert WINDOWS["utterance"].frames(content) >= content
+
+
+def test_audio_longer_than_its_window_is_an_error_not_a_silent_cut() -> None:
+    with pytest.raises(ValueError, match="longer than Whisper's window"):
+        WINDOWS["utterance"].frames(FULL_FRAMES + 1)
+    features = np.ones((80, 700), dtype=np.float32)
+    with pytest.raises(ValueError, match="shorter than the utterance"):
+        padded(features, 600)
+    out = padded(features, 1000)
+    assert out.shape == (80, 1000) and out[:, :700].all() and not out[:, 700:].any()
+    floor = padded(features * 3, 800, floor=True)  # silence's log-mel: 2 below the maximum (8 log10 units)
+    assert np.allclose(floor[:, 700:], 1.0)
 
 
 class _SlowRecognizer:
@@ -83,6 +102,18 @@ def test_concurrent_requests_are_decoded_in_batches_and_each_gets_its_own_text()
     assert max(inner.batches) > 1 and max(inner.batches) <= 4 and sum(inner.batches) == 9
 
 
+def test_a_burst_is_shared_between_the_decoders() -> None:
+    inner = _SlowRecognizer()
+    batching = BatchingRecognizer(inner, max_batch=8, decoders=2)  # type: ignore[arg-type]
+    threads = [threading.Thread(target=batching.transcribe, args=(np.zeros(1000, dtype=np.float32),))
+               for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(inner.batches) == 10 and max(inner.batches) <= 5  # no decoder takes more than half of 10
+
+
 def test_a_partial_asked_while_the_decoder_is_busy_is_answered_empty_at_once() -> None:
     inner = _SlowRecognizer()
     batching = BatchingRecognizer(inner, max_batch=4)  # type: ignore[arg-type]
@@ -119,3 +150,54 @@ def test_a_batch_decodes_each_utterance_as_one_by_one_does() -> None:
     email = [w for w in batched[1].words if w.text.lower().strip(".") == "com"][0]
     assert 0 < email.start_ms < len(utterances[1]) / 16  # word times are the utterance's own, not the batch's
 
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Any:
+    from livelens.voice.recognizer import WhisperRecognizer
+
+    return WhisperRecognizer(cpu_threads=2, workers=1, model="tiny.en")
+
+
+def test_the_encoder_sees_the_utterance_window_not_30_seconds(recognizer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.speech import speak
+
+    shapes: list[tuple[int, ...]] = []
+    encode = recognizer.decoder._encode
+    monkeypatch.setattr(recognizer.decoder, "_encode",
+                        lambda features: shapes.append(features.shape) or encode(features))
+    short = speak("thank you for calling", 16000).astype(np.float32) / 32768
+    longer = speak("I was charged twice for my last bill and I would like a refund", 16000).astype(np.float32) / 32768
+    recognizer.transcribe_batch([short, longer])
+    frames = WINDOWS["utterance"].frames(len(longer) // 160)
+    assert shapes == [(2, 80, frames)] and frames < FULL_FRAMES  # one encoder pass, one shape for the batch
+
+
+def test_word_times_stay_within_the_utterance(recognizer: Any) -> None:
+    from tests.speech import speak
+
+    samples = speak("my card number is four five three nine one four eight eight", 16000).astype(np.float32) / 32768
+    transcription = recognizer.transcribe(samples)
+    assert "my card number is four five three" in transcription.text.lower()
+    duration_ms = len(samples) * 1000 // 16000
+    assert transcription.words and all(0 <= w.start_ms <= w.end_ms <= duration_ms for w in transcription.words)
+    starts = [w.start_ms for w in transcription.words]
+    assert starts == sorted(starts) and starts[-1] > duration_ms // 2  # spread over the utterance, in order
+    for word in transcription.words:
+        assert transcription.text[word.begin_char:word.end_char] == word.text
+
+
+def test_the_utterance_window_decodes_spoken_pii_as_the_full_window_does(recognizer: Any) -> None:
+    from livelens.voice.recognizer import WhisperRecognizer
+    from tests.speech import speak
+
+    full = WhisperRecognizer(cpu_threads=2, workers=1, model="tiny.en", window="full")
+    lines = ["my email is jane dot doe at example dot com", "yes", "my phone number is four one five five five five"]
+    utterances = [speak(line, 16000).astype(np.float32) / 32768 for line in lines]
+
+    def words(text: str) -> list[str]:  # punctuation may differ ("five, five" / "five five")
+        return "".join(c for c in text.lower() if c.isalnum() or c == " ").split()
+
+    trimmed = [words(t.text) for t in recognizer.transcribe_batch(utterances)]
+    assert trimmed == [words(t.text) for t in full.transcribe_batch(utterances)]
+    assert "jane dot doe at example dot com" in " ".join(trimmed[0])

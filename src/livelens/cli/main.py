@@ -70,7 +70,8 @@ def prepare_server(settings: Settings) -> tuple[Any, socket.socket]:
         config = analysis_config(settings, settings.redaction_mask)
         report = check_analysers(settings, lambda components: load_pipeline(components, config))
         unavailable = refuse_or_warn(report, settings, log.warning)
-        configure_voice(settings.voice_model, settings.voice_batch)  # the model's extra is checked too
+        # the model's extra is checked too
+        configure_voice(settings.voice_model, settings.voice_batch, settings.voice_window)
         voice_missing = unavailable_reason()
         if voice_missing is not None:
             log.warning("%s", voice_missing)

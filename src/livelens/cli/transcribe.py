@@ -24,7 +24,7 @@ def transcribe(file: Path, channel_roles: str, role: str, as_json: bool) -> None
         settings = Settings.load()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    configure(settings.voice_model, settings.voice_batch)  # LIVELENS_VOICE_MODEL picks the model here too
+    configure(settings.voice_model, settings.voice_batch, settings.voice_window)  # LIVELENS_VOICE_* apply here too
     reason = unavailable_reason()
     if reason is not None:
         raise click.ClickException(reason)

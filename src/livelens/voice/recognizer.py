@@ -15,7 +15,6 @@ find.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import importlib.util
@@ -26,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from livelens.voice import DEFAULT_MODEL, MODELS, selected
 from livelens.voice.audio import MODEL_RATE, Samples
+from livelens.voice.decoder import DEFAULT_WINDOW, WINDOWS, WindowedDecoder, WindowPolicy
 
 INITIAL_PROMPT = ("Customer support call. Sure, my email is jane dot doe at example dot com, my card number is "
                   "four one one one, two two two two, and my phone number is four one five, five five five, "
@@ -111,11 +109,14 @@ class Recognizer(Protocol):
 
 
 class WhisperRecognizer:
-    """faster-whisper, greedy decoding, ``cpu_threads`` cores per call; up to ``workers`` calls (single
-    utterances or batches) run side by side (CTranslate2 releases the GIL)."""
+    """Whisper, greedy decoding with the temperature fallback and word timestamps, ``cpu_threads`` cores per
+    call; up to ``workers`` calls (single utterances or batches) run side by side (CTranslate2 releases the
+    GIL). The encoder sees each utterance through ``window`` (a :data:`~livelens.voice.decoder.WINDOWS` name
+    or a :class:`~livelens.voice.decoder.WindowPolicy`): ``utterance`` trims the 30 s window to the
+    utterance, ``full`` is faster-whisper's 30 s."""
 
     def __init__(self, cpu_threads: int = 1, workers: int = 2, model: str = DEFAULT_MODEL,
-                 options: DecodeOptions = DecodeOptions()) -> None:
+                 options: DecodeOptions = DecodeOptions(), window: str | WindowPolicy = DEFAULT_WINDOW) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # not a line per utterance
         from faster_whisper import WhisperModel
@@ -124,16 +125,11 @@ class WhisperRecognizer:
         self.name, self.options = model, options
         self.model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=cpu_threads,
                                   num_workers=workers, local_files_only=True, files=files)
+        policy = WINDOWS[window] if isinstance(window, str) else window
+        self.decoder = WindowedDecoder(self.model, policy, options.beam_size, options.temperatures)
 
     def transcribe(self, samples: Samples) -> Transcription:
-        if len(samples) < MODEL_RATE // 10:
-            return Transcription("", ())
-        decoded = self._decode(samples, self._prompt)
-        if has_repetition_loop([w.word for w in decoded]):
-            # The prompt sometimes sends tiny.en into a loop ("a little bit of a little bit of …"):
-            # decode once more without it.
-            decoded = self._decode(samples, None)
-        return _kept(decoded)
+        return self.transcribe_batch([samples])[0]
 
     def transcribe_partial(self, samples: Samples) -> Transcription:
         return self.transcribe(samples)
@@ -141,58 +137,19 @@ class WhisperRecognizer:
     def transcribe_batch(self, utterances: list[Samples]) -> list[Transcription]:
         """Several utterances (from any streams) decoded together: one encoder pass and one greedy decoding
         run over the batch (CTranslate2's batched ``generate``), which costs less CPU than one by one. An
-        utterance whose batched decode looks wrong (compressible text: a loop; or a repetition loop) is
-        decoded again alone, with the temperature fallback of :meth:`transcribe`."""
-        from faster_whisper import BatchedInferencePipeline
-
-        results: list[Transcription | None] = [None] * len(utterances)
-        clips, pieces, position = [], [], 0
-        for index, samples in enumerate(utterances):
-            if len(samples) < MODEL_RATE // 10:
-                results[index] = Transcription("", ())
-                continue
-            samples = samples[:MAX_CLIP]
-            clips.append((index, position, len(samples)))
-            pieces.append(samples)
-            position += len(samples)
-        if clips:
-            segments, _ = BatchedInferencePipeline(self.model).transcribe(
-                np.concatenate(pieces), language="en", beam_size=self.options.beam_size,
-                initial_prompt=self._prompt, word_timestamps=True, without_timestamps=True,
-                batch_size=len(clips), log_progress=False,
-                clip_timestamps=[{"start": start / MODEL_RATE, "end": (start + length) / MODEL_RATE}
-                                 for _, start, length in clips])
-            by_clip: dict[int, list[Any]] = {index: [] for index, _, _ in clips}
-            again: set[int] = set()
-            for segment in segments:
-                index = _clip_of(clips, segment.seek * MODEL_RATE // 100)
-                if segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0:
-                    continue  # what faster-whisper's one-by-one decoding skips as silence
-                if segment.compression_ratio > 2.4:
-                    again.add(index)
-                by_clip[index].extend(segment.words or ())
-            for index, start, _ in clips:
-                offset = start / MODEL_RATE
-                words = [dataclasses.replace(w, start=max(0.0, w.start - offset), end=max(0.0, w.end - offset))
-                         for w in by_clip[index]]
-                if index in again or has_repetition_loop([w.word for w in words]):
-                    results[index] = self.transcribe(utterances[index])
-                else:
-                    results[index] = _kept(words)
-        return [result if result is not None else Transcription("", ()) for result in results]
+        utterance whose decode looks wrong (compressible text: a loop; improbable text; a repetition loop)
+        is decoded again alone with the temperature fallback, and without the prompt if it still loops
+        (:class:`~livelens.voice.decoder.WindowedDecoder`). Utterances shorter than 100 ms are empty."""
+        decodable = [index for index, samples in enumerate(utterances) if len(samples) >= MODEL_RATE // 10]
+        decoded = self.decoder.decode([utterances[index][:MAX_CLIP] for index in decodable], self._prompt)
+        results = [Transcription("", ())] * len(utterances)
+        for index, words in zip(decodable, decoded, strict=True):
+            results[index] = _kept(words)
+        return results
 
     @property
     def _prompt(self) -> str | None:
         return INITIAL_PROMPT if self.options.prompt else None
-
-    def _decode(self, samples: Samples, prompt: str | None) -> list[Any]:
-        segments, _ = self.model.transcribe(
-            samples, language="en", beam_size=self.options.beam_size, initial_prompt=prompt,
-            temperature=list(self.options.temperatures),
-            condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
-            compression_ratio_threshold=2.4, no_speech_threshold=0.6,
-        )
-        return [word for segment in segments for word in segment.words or ()]
 
 
 def assemble(decoded: list[tuple[str, float, float]]) -> Transcription:
@@ -214,29 +171,9 @@ def assemble(decoded: list[tuple[str, float, float]]) -> Transcription:
 MAX_CLIP = 30 * MODEL_RATE
 
 
-def _clip_of(clips: list[tuple[int, int, int]], sample: int) -> int:
-    """The utterance whose clip starts nearest ``sample`` of the joined audio (a segment's ``seek`` is its
-    clip's start, rounded down to 10 ms)."""
-    return min(clips, key=lambda clip: abs(clip[1] - sample))[0]
-
-
 def _kept(decoded: list[Any]) -> Transcription:
     kept = without_trailing_hallucination([(w.word, w.probability) for w in decoded])
     return assemble([(w.word, w.start, w.end) for w in decoded[:kept]])
-
-
-def has_repetition_loop(words: list[str], repeats: int = 3) -> bool:
-    """Whether a run of 2 to 8 words comes ``repeats`` times in a row (a decoding loop). Single words
-    repeating are left alone: spoken digits do that ("one one one one")."""
-    tokens = [w.strip(" .,?!").lower() for w in words]
-    for period in range(2, 9):
-        for start in range(len(tokens) - period * repeats + 1):
-            chunk = tokens[start:start + period]
-            if len(set(chunk)) < 2:
-                continue
-            if all(tokens[start + k * period:start + (k + 1) * period] == chunk for k in range(1, repeats)):
-                return True
-    return False
 
 
 def without_trailing_hallucination(words: list[tuple[str, float]], floor: float = HALLUCINATION_FLOOR) -> int:
@@ -253,18 +190,18 @@ _lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=2)
-def _load(workers: int, model: str, batch: int) -> Recognizer:
+def _load(workers: int, model: str, batch: int, window: str) -> Recognizer:
+    recognizer = WhisperRecognizer(cpu_threads=1, workers=workers, model=model, window=window)
     if batch <= 1:  # each pool thread decodes its own utterance on one core
-        return WhisperRecognizer(cpu_threads=1, workers=workers, model=model)
+        return recognizer
     from livelens.voice.batching import BatchingRecognizer
 
-    # ``workers`` batches side by side, one core each
-    return BatchingRecognizer(WhisperRecognizer(cpu_threads=1, workers=workers, model=model), batch, workers)
+    return BatchingRecognizer(recognizer, batch, workers)  # ``workers`` batches side by side, one core each
 
 
 def load_recognizer(workers: int = 2, model: str | None = None) -> Recognizer:
     """The process' recogniser (loaded once, on first use): ``model`` or the configured one
     (:func:`livelens.voice.configure`), decoding on ``workers`` cores."""
-    configured, batch = selected()
+    configured, batch, window = selected()
     with _lock:
-        return _load(workers, model or configured, batch)
+        return _load(workers, model or configured, batch, window)
