@@ -7,6 +7,7 @@ model file and the exact texts, never inside the repository.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -21,9 +22,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LIVELENS_EMBED_CACHE", "/tmp/livelens-embeddings"))
 
 
-def _key(texts: Sequence[str]) -> str:
+@functools.lru_cache(maxsize=4)
+def _model_digest(path: Path, size: int, mtime_ns: int) -> str:
+    """SHA-256 of the model file: two models of the same size (a fine-tuned one and its original) differ."""
     digest = hashlib.sha256()
-    digest.update(str(model_file().stat().st_size).encode())
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _key(texts: Sequence[str]) -> str:
+    path = model_file()
+    stat = path.stat()
+    digest = hashlib.sha256()
+    digest.update(_model_digest(path, stat.st_size, stat.st_mtime_ns).encode())
     for text in texts:
         digest.update(text.encode("utf-8"))
         digest.update(b"\0")
