@@ -76,16 +76,7 @@ from livelens.voice.stream import AudioStream
 from livelens.voice.transcribe import PATH as TRANSCRIBE_PATH
 from livelens.voice.transcribe import TranscribeStream
 from livelens.worker.loop import Worker
-from livelens.worker.notify import (
-    DatagramListener,
-    DatagramNotifier,
-    EventWaker,
-    Listener,
-    Notifier,
-    Notifiers,
-    analysed_directory,
-    wake_directory,
-)
+from livelens.worker.notify import DatagramNotifier, EventWaker, Notifier, Notifiers, wake_directory
 from livelens.worker.supervisor import Supervisor
 
 log = logging.getLogger("livelens")
@@ -107,9 +98,6 @@ class Runtime:
     policies: dict[str, Policy] = field(default_factory=dict)
     unavailable: frozenset[str] = frozenset()  # analysers left out (skip_unavailable_analysers)
     wakeups: ItemWakeups = field(default_factory=ItemWakeups)  # wakes this node's participant websockets
-    # told of every analysis commit (this node's worker directly, other workers through a listener):
-    # wakes this node's stream readers
-    analysed: Notifiers = field(default_factory=lambda: Notifiers([]))
 
 
 def server_key(storage: Storage) -> bytes:
@@ -213,10 +201,8 @@ def warm_up(settings: Settings, unavailable: frozenset[str] = frozenset()) -> No
 
 
 def build_worker(settings: Settings, storage: Storage, center: ContactCenter, waker: Any,
-                 on_alert: Callable[[], None] = lambda: None, unavailable: frozenset[str] = frozenset(),
-                 on_commit: Notifier | None = None) -> Worker:
-    """An analysis worker over ``storage`` (in the server, or in a ``livelens worker`` process);
-    ``on_commit`` is told of every round it commits (the servers' streams, see :mod:`livelens.api.ticks`)."""
+                 on_alert: Callable[[], None] = lambda: None, unavailable: frozenset[str] = frozenset()) -> Worker:
+    """An analysis worker over ``storage`` (in the server, or in a ``livelens worker`` process)."""
     rules = RuleRunner(center, embedder, on_alert=on_alert, extractor=extractor_for(settings),
                        extractor_is_local=settings.extractor == "offline")
     analyser = Analyser(pipeline_factory(settings, unavailable), rules)
@@ -225,7 +211,6 @@ def build_worker(settings: Settings, storage: Storage, center: ContactCenter, wa
         lease_seconds=settings.analysis_lease_seconds,
         batch=settings.analysis_batch,
         poll_interval=settings.analysis_poll_interval,
-        on_commit=on_commit,
     )
 
 
@@ -270,12 +255,10 @@ def build_runtime(settings: Settings, storage: Storage | None = None,
 
         notifiers.append(PostgresNotifier(storage.pool))  # type: ignore[attr-defined]
     worker = supervisor = None
-    analysed = Notifiers([])  # this node's stream readers, added by create_app
     if settings.analysis_worker_count == 0:
         waker = EventWaker()
         notifiers.append(waker)
-        worker = build_worker(settings, storage, center, waker, on_alert=deliverer.notify, unavailable=unavailable,
-                              on_commit=analysed)
+        worker = build_worker(settings, storage, center, waker, on_alert=deliverer.notify, unavailable=unavailable)
     else:
         def free_claims(pid: int) -> None:
             with storage.write() as tx:
@@ -297,7 +280,7 @@ def build_runtime(settings: Settings, storage: Storage | None = None,
         search=ContactSearch(center),
     )
     return Runtime(settings, storage, services, worker, credentials, generated, deliverer, supervisor, notifier,
-                   policies, unavailable, wakeups, analysed)
+                   policies, unavailable, wakeups)
 
 
 def inactivity_timeouts(settings: Settings) -> InactivityTimeouts:
@@ -358,7 +341,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
                            heartbeat_seconds=settings.stream_heartbeat_seconds,
                            base_url=endpoint.base_url, partials=partials)
     instance_stream = InstanceStream(stream)
-    runtime.analysed.notifiers += [stream.watcher, instance_stream.tails]
     supervisor = runtime.supervisor
     observatory = Observatory(
         runtime.storage,
@@ -419,21 +401,16 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         alerts = (asyncio.create_task(runtime.deliverer.run(), name="livelens-alert-delivery")
                   if runtime.deliverer is not None else None)
         sweeper = asyncio.create_task(end_inactive_contacts_forever(runtime), name="livelens-contact-timeouts")
-        listeners: list[Listener] = []
-        if is_postgres_url(settings.db):
-            from livelens.worker.pg_notify import ANALYSED_CHANNEL, ChannelListener
+        listener = None
+        if is_postgres_url(settings.db):  # items accepted by other nodes wake this node's websockets too
+            from livelens.worker.pg_notify import ItemListener
 
-            # items accepted by other nodes wake this node's websockets too; any worker's commit its streams
-            listeners += [ChannelListener(settings.db, runtime.wakeups.notify),
-                          ChannelListener(settings.db, runtime.analysed.notify, ANALYSED_CHANNEL)]
-        else:  # worker processes on this machine say when they committed
-            listeners.append(DatagramListener(analysed_directory(settings.db), runtime.analysed.notify))
-        for listener in listeners:
+            listener = ItemListener(settings.db, runtime.wakeups.notify)
             listener.start()
         try:
             yield
         finally:
-            for listener in listeners:
+            if listener is not None:
                 listener.stop()
             stop.set()
             if runtime.worker is not None:

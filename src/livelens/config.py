@@ -134,9 +134,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Base URL clients reach the server at (e.g. https://livelens.example.com behind a proxy); used in the "
         "URLs livelens hands out (chat websocket, attachment uploads). Empty: from each request's Host.",
     ),
-    Setting("stream_poll_interval", 0.1, "Longest wait between reads of the segment log by open segment and "
-            "instance streams (/livelens/v1/.../stream) waiting for new segments; a worker's commit wakes them "
-            "at once.", float),
+    Setting("stream_poll_interval", 0.1, "Seconds between reads of the segment log by an open segment stream "
+            "(/livelens/v1/.../stream) waiting for new segments.", float),
     Setting("stream_heartbeat_seconds", 15.0, "Seconds of silence after which a segment stream sends a ': ping' "
             "comment, so proxies keep idle streams open.", float),
     Setting("dashboard_session_hours", 8.0, "Hours a dashboard sign-in lasts (the session cookie's expiry).",

@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import re
 import signal
-import threading
 import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from tests.e2e.conftest import (
     SHARED_WORKERS,
@@ -24,7 +21,6 @@ from tests.e2e.conftest import (
     wait_v2_completed,
 )
 from tests.e2e.test_rules import create_rule
-from tests.e2e.test_stream import signed_headers, stream_path
 
 
 def worker_pids(server: Server) -> list[int]:
@@ -111,42 +107,3 @@ def test_health_is_unsigned_and_metrics_show_the_analysis(server: Server, connec
     assert metric(text, "livelens_analysis_workers") >= 1  # the one(s) that analysed this contact, at least
     assert re.search(r'^livelens_analysis_stage_seconds_count\{stage="sentiment",worker="[^"]+"\} [1-9]', text, re.M)
     assert "# TYPE livelens_analysis_oldest_pending_age_seconds gauge" in text
-
-
-def test_a_worker_processs_commit_reaches_the_streams_at_once(tmp_path: Path) -> None:
-    """The streams read the log when a worker process says it committed (a datagram on SQLite, NOTIFY on
-    PostgreSQL), not at their next poll: with a 30 s poll interval, the analysed turn arrives on both the
-    contact's stream and the instance stream within seconds."""
-    server = start_server(tmp_path, workers="1", env={"LIVELENS_STREAM_POLL_INTERVAL": "30"})
-    try:
-        connect, participant = server.client("connect"), server.client("connectparticipant")
-        instance_id = str(connect.create_instance(
-            IdentityManagementType="CONNECT_MANAGED", InboundCallsEnabled=True, OutboundCallsEnabled=True)["Id"])
-        chat = start_chat(connect, participant, instance_id)
-        wait_for(lambda: metric(get(server, "/livelens/v1/metrics")[1], "livelens_analysis_workers") == 1,
-                 timeout=120, interval=0.2)
-        arrived: dict[str, float] = {}
-        urls = {"contact": f"{server.url}{stream_path(instance_id, chat.contact_id)}?OutputType=Raw",
-                "instance": f"{server.url}/livelens/v1/instances/{instance_id}/stream?OutputType=Raw"}
-
-        def follow(name: str, url: str) -> None:
-            with httpx.stream("GET", url, headers=signed_headers(url), timeout=httpx.Timeout(60, read=60)) as answer:
-                assert answer.status_code == 200
-                for line in answer.iter_lines():
-                    if line.startswith("data:") and '"Transcript"' in line:
-                        arrived[name] = time.monotonic()
-                        return
-
-        readers = [threading.Thread(target=follow, args=item, daemon=True) for item in urls.items()]
-        for reader in readers:
-            reader.start()
-        time.sleep(1.0)  # both streams open and waiting (their first poll is 30 s away)
-        sent = time.monotonic()
-        participant.send_message(ContentType="text/plain", Content="My router keeps dropping the line.",
-                                 ConnectionToken=chat.customer)
-        for reader in readers:
-            reader.join(timeout=20)
-        assert set(arrived) == {"contact", "instance"}, server.output[-20:]
-        assert max(arrived.values()) - sent < 10, {name: at - sent for name, at in arrived.items()}
-    finally:
-        server.stop()

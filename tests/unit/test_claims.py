@@ -273,24 +273,3 @@ def test_a_fence_check_holds_off_a_takeover_until_commit(storage: Storage,
     with storage.write() as tx:
         assert not tx.holds_claim("c1", "old", old.fence)  # the old owner's next commit is refused
         assert tx.get_contact("c1")["analysed_seq"] == 1  # its earlier commit stands
-
-
-def test_a_worker_says_it_committed_once_its_segments_are_visible(
-        storage: Storage, open_test_storage: Callable[[], Storage]) -> None:
-    """``on_commit`` (what wakes the servers' streams) is called after the round's commit, when another
-    connection already sees the segments, and not for a round with nothing to do."""
-    add_contact(storage, "c1")
-    add_turn(storage, "c1", "hello")
-    seen: list[list[str]] = []
-
-    class Recorder:
-        def notify(self, contact_id: str = "") -> None:
-            seen.append(transcript(storage, "c1"))  # read by the test's own connection
-
-    pipeline = FakePipeline()
-    worker = Worker(open_test_storage(), Analyser(lambda contact: pipeline), None, EventWaker(), worker_id="w1",
-                    on_commit=Recorder())
-    assert worker.step() == 1
-    assert seen == [["hello"]]
-    assert worker.step() == 0  # nothing pending: no wake-up
-    assert seen == [["hello"]]

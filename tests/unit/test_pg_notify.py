@@ -50,7 +50,7 @@ def test_a_worker_polls_on_while_the_database_is_unreachable() -> None:
 
 
 def test_a_nodes_listener_hands_on_the_contact_ids_other_nodes_notify(postgres_database: str) -> None:
-    from livelens.worker.pg_notify import ChannelListener
+    from livelens.worker.pg_notify import ItemListener
 
     other_node = PostgresStorage(postgres_database)
     received: list[str] = []
@@ -60,7 +60,7 @@ def test_a_nodes_listener_hands_on_the_contact_ids_other_nodes_notify(postgres_d
         received.append(contact_id)
         arrived.set()
 
-    listener = ChannelListener(postgres_database, deliver)
+    listener = ItemListener(postgres_database, deliver)
     listener.start()
     try:
         for _ in range(50):  # until the listener LISTENs

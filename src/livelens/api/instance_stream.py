@@ -21,8 +21,7 @@ CHAT segments; ``EventTypes``, ``Channels``, ``SegmentTypes`` (comma-separated
 filters).
 
 Waking comes through the database: one :class:`Tails` per process reads the
-log's newest position as soon as a worker says it committed and at the latest
-every ``stream_poll_interval`` seconds (:mod:`livelens.api.ticks`; one query for
+log's newest position every ``stream_poll_interval`` seconds (one query for
 all instance streams); when it moved, it reads each followed instance's new
 rows once and wakes that instance's streams, which render them from memory
 (streams at the same place with the same filters share the encoded bytes) and
@@ -58,7 +57,6 @@ from starlette.responses import Response, StreamingResponse
 from livelens.api.auth import AuthError
 from livelens.api.serialize import error_status
 from livelens.api.stream import OPERATION, SegmentStream
-from livelens.api.ticks import Ticks
 from livelens.contacts.instance_events import (
     CHANNELS,
     EVENT_TYPES,
@@ -126,15 +124,14 @@ class Tail:
 
 
 class Tails:
-    """Per process: one :class:`Tail` per instance some stream follows. On each tick (a worker's commit,
-    or ``interval`` seconds) it reads the log's newest position (one query for all instances); when it
-    moved, each followed instance's new rows are read once, kept in memory, and its streams are woken.
-    A stream catches up from storage when it is behind what memory holds."""
+    """Per process: one :class:`Tail` per instance some stream follows. Every ``interval`` seconds it
+    reads the log's newest position (one query for all instances); when it moved, each followed
+    instance's new rows are read once, kept in memory, and its streams are woken. A stream catches up
+    from storage when it is behind what memory holds."""
 
     def __init__(self, center: ContactCenter, interval: float) -> None:
         self.center = center
         self.interval = interval
-        self.ticks = Ticks(interval)  # workers' commit wake-ups reach it through notify()
         self.tails: dict[str, Tail] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -149,15 +146,10 @@ class Tails:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(wake)
 
-    def notify(self, contact_id: str = "") -> None:
-        """A worker committed (any thread): read the log's end now rather than at the next interval."""
-        self.ticks.notify(contact_id)
-
     def follow(self, instance_id: str, head: int, due: float) -> tuple[Tail, Listener]:
         """Wake the caller when ``instance_id`` has new rows or at ``due``; ``head``: the log's end, read
         just before."""
         self._loop = asyncio.get_running_loop()
-        self.ticks.bind()
         tail = self.tails.get(instance_id)
         if tail is None:
             tail = self.tails[instance_id] = Tail(head)
@@ -188,7 +180,7 @@ class Tails:
 
     async def _run(self) -> None:
         while self.tails:
-            await self.ticks.wait()
+            await asyncio.sleep(self.interval)
             tails = dict(self.tails)
             try:
                 head, found = await run_in_threadpool(

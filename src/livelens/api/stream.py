@@ -20,9 +20,8 @@ FAILED and every segment has been sent, a last ``event: end`` carries
 ``{"Channel", "Status"}`` and the response closes.
 
 Segments are appended by worker processes, so waking comes through the
-database: one :class:`LogWatcher` per server process reads, as soon as a worker
-says it committed and at the latest every ``stream_poll_interval`` seconds
-(:mod:`livelens.api.ticks`), the last segment seq and analysis status of
+database: one :class:`LogWatcher` per server process reads, every
+``stream_poll_interval`` seconds, the last segment seq and analysis status of
 every contact some stream waits on (one query for all of them), and wakes the
 streams whose contact changed; only those read their log. ``: ping`` comments
 go out after ``stream_heartbeat_seconds`` of silence. For a VOICE contact whose audio
@@ -62,7 +61,6 @@ from starlette.responses import Response, StreamingResponse
 from livelens.api.auth import AuthError, Caller, SigV4Verifier
 from livelens.api.authz import Authorizer
 from livelens.api.serialize import error_body, error_status
-from livelens.api.ticks import Ticks
 from livelens.contacts.segment_log import V2_KINDS, Page, SegmentLog
 from livelens.errors import InvalidRequestException, LivelensError
 from livelens.storage.base import Storage
@@ -85,7 +83,6 @@ class LogWatcher:
     def __init__(self, storage: Storage, interval: float) -> None:
         self.storage = storage
         self.interval = interval
-        self.ticks = Ticks(interval)  # workers' commit wake-ups reach it through notify()
         self._waiting: dict[str, set[asyncio.Event]] = {}
         self._marks: dict[str, tuple[int, str]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -101,13 +98,8 @@ class LogWatcher:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(wake)
 
-    def notify(self, contact_id: str = "") -> None:
-        """A worker committed (any thread): read the marks now rather than at the next interval."""
-        self.ticks.notify(contact_id)
-
     def watch(self, contact_id: str) -> asyncio.Event:
         self._loop = asyncio.get_running_loop()
-        self.ticks.bind()
         event = asyncio.Event()
         self._waiting.setdefault(contact_id, set()).add(event)
         if self._task is None or self._task.done():
@@ -128,7 +120,7 @@ class LogWatcher:
 
     async def _run(self) -> None:
         while self._waiting:
-            await self.ticks.wait()
+            await asyncio.sleep(self.interval)
             contact_ids = list(self._waiting)
             try:
                 marks = await run_in_threadpool(self._read, contact_ids)

@@ -1,7 +1,7 @@
 """Wake the participant websockets of one node when their contact gets a new item.
 
 The server's notifier calls :meth:`ItemWakeups.notify` for every item this node accepts; on PostgreSQL
-a ``LISTEN`` thread (:class:`livelens.worker.pg_notify.ChannelListener`) calls it for items any node
+a ``LISTEN`` thread (:class:`livelens.worker.pg_notify.ItemListener`) calls it for items any node
 accepted. A socket waits on its contact's event for at most its poll interval, so a lost wake-up costs
 one poll, never an item.
 """

@@ -16,9 +16,6 @@ A heartbeat thread extends the leases of the contacts in hand every
 its leases expire another worker claims the contacts (with a higher fence)
 and redoes the uncommitted items, and the stalled worker's commit, should it
 ever come, is refused.
-
-After a round's commit the worker calls ``on_commit`` (the servers' streams then read the new
-segments at once; see :mod:`livelens.api.ticks`).
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ from collections.abc import Callable
 from livelens.contacts.analysis_worker import Analyser, Commit, Failure, apply_commit, back_off, load_units
 from livelens.contacts.rules import RuleRunner
 from livelens.storage.base import Claim, Storage, Transaction
-from livelens.worker.notify import Notifier, Waker
+from livelens.worker.notify import Waker
 from livelens.worker.stats import WorkerStats
 
 log = logging.getLogger("livelens.worker")
@@ -58,7 +55,6 @@ class Worker:
         poll_interval: float = 1.0,
         worker_id: str | None = None,
         clock: Callable[[], float] = time.time,
-        on_commit: Notifier | None = None,
     ) -> None:
         self.storage = storage
         self.analyser = analyser
@@ -70,7 +66,6 @@ class Worker:
         self.poll_interval = poll_interval
         self.id = worker_id or new_worker_id()
         self.clock = clock
-        self.on_commit = on_commit  # tells the servers' streams to read the new segments now
         self.stats = WorkerStats()
         self.started_at = clock()
         self.analyser.observe = self.stats.observe
@@ -137,8 +132,6 @@ class Worker:
                 self.stats.count("batches")
                 self.stats.count("items", committed)
                 self._publish(tx)  # the figures in /livelens/v1/metrics are as fresh as the commits
-            if results and self.on_commit is not None:  # segments, or a contact now FAILED
-                self.on_commit.notify()
             return max(committed, 1)
         finally:
             with self._held_lock:

@@ -13,15 +13,9 @@ calls per accepted item is a :class:`Notifier`:
   (:class:`DatagramWaker`). Sending is non-blocking and never fails a request:
   a lost datagram costs at most one poll interval.
 
-On PostgreSQL a ``LISTEN/NOTIFY`` pair stands behind the same two protocols
-(:mod:`livelens.worker.pg_notify`).
-
-The other way round, a worker tells the servers when it has committed a round,
-so their streams read the new segments at once instead of at their next poll
-(:mod:`livelens.api.ticks`): the same datagrams, sent by the worker to every
-server socket in :func:`analysed_directory` (a server binds one there with a
-:class:`DatagramListener`); ``NOTIFY livelens_analysed`` on PostgreSQL; a direct
-call for the in-process worker.
+A PostgreSQL backend would add a ``LISTEN/NOTIFY`` pair behind the same two
+protocols (``NOTIFY livelens_items`` in the item's transaction; workers
+``LISTEN`` on their connection and wake on it).
 """
 
 from __future__ import annotations
@@ -34,8 +28,7 @@ import socket
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -50,14 +43,6 @@ class Waker(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class Listener(Protocol):
-    """A thread that hands wake-ups from elsewhere (other processes, other nodes) to a notifier."""
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 class EventWaker:
@@ -83,11 +68,6 @@ def wake_directory(db_path: str) -> Path:
     return Path(tempfile.gettempdir()) / f"livelens-{os.getuid()}" / digest
 
 
-def analysed_directory(db_path: str) -> Path:
-    """The directory of the servers' sockets that workers notify after each commit (one per server)."""
-    return wake_directory(db_path) / "servers"
-
-
 class DatagramWaker:
     """A worker process's wake-up socket (a Unix datagram socket in :func:`wake_directory`)."""
 
@@ -101,16 +81,11 @@ class DatagramWaker:
         self._sock.setblocking(False)
 
     def wait(self, timeout: float) -> None:
-        self.wait_for_datagram(timeout)
-
-    def wait_for_datagram(self, timeout: float) -> bool:
-        """Like :meth:`wait`; true when a datagram came (false: the timeout passed)."""
         readable, _, _ = select.select([self._sock], [], [], timeout)
         if readable:
             with contextlib.suppress(BlockingIOError, InterruptedError):
                 while True:  # coalesce every notification that arrived meanwhile
                     self._sock.recv(64)
-        return bool(readable)
 
     def interrupt(self) -> None:
         """Wake the waiting worker from within its own process (a signal handler)."""
@@ -169,28 +144,3 @@ class Notifiers:
     def notify(self, contact_id: str = "") -> None:
         for notifier in self.notifiers:
             notifier.notify(contact_id)
-
-
-class DatagramListener:
-    """A server's socket in :func:`analysed_directory`: a thread hands every wake-up to ``deliver``
-    (several datagrams that arrive together make one call)."""
-
-    def __init__(self, directory: Path, deliver: Callable[[], None]) -> None:
-        self.deliver = deliver
-        self._waker = DatagramWaker(directory, f"{os.getpid()}-{uuid.uuid4().hex[:6]}")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="livelens-commit-listener", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self._waker.wait_for_datagram(1.0) and not self._stop.is_set():
-                self.deliver()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._waker.interrupt()
-        self._thread.join(timeout=3)
-        self._waker.close()

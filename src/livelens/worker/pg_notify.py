@@ -5,10 +5,6 @@ A server calls :meth:`PostgresNotifier.notify` after each accepted item's commit
 on the database ``LISTEN``s on its own connection (:class:`PostgresWaker`) and wakes on it. As with
 the datagrams, a lost notification (PostgreSQL restarting, a connection being replaced) costs at most
 one poll interval: workers poll anyway.
-
-After each round's commit a worker sends ``pg_notify('livelens_analysed', '')`` the same way, and every
-server ``LISTEN``s on it (:class:`ChannelListener`) to read its streams' new segments at once
-(:mod:`livelens.api.ticks`).
 """
 
 from __future__ import annotations
@@ -18,28 +14,25 @@ import logging
 import os
 import select
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 CHANNEL = "livelens_items"
-ANALYSED_CHANNEL = "livelens_analysed"
 
 log = logging.getLogger("livelens.worker")
 
 
 class PostgresNotifier:
-    """Sends ``NOTIFY <channel>, '<contact id>'`` on a pooled connection (never fails a request)."""
+    """Sends ``NOTIFY livelens_items, '<contact id>'`` on a pooled connection (never fails a request)."""
 
-    def __init__(self, pool: Any, channel: str = CHANNEL) -> None:
+    def __init__(self, pool: Any) -> None:
         self.pool = pool
-        self.channel = channel
 
     def notify(self, contact_id: str = "") -> None:
         try:
             with self.pool.connection(timeout=2.0) as conn:
-                conn.execute("SELECT pg_notify(%s, %s)", (self.channel, contact_id))
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, contact_id))
         except Exception as exc:  # the poll picks the item up; the request was accepted already
             log.debug("NOTIFY failed (%s); workers poll", exc)
 
@@ -94,18 +87,16 @@ class PostgresWaker:
                 os.close(fd)
 
 
-class ChannelListener:
-    """A node's ``LISTEN <channel>`` thread: hands each notification's payload (a contact id, or "") to
-    ``deliver``. On ``livelens_items`` that is the node's :class:`livelens.ingest.wakeups.ItemWakeups`, so
-    a chat client on this node learns at once of an item another node accepted; on ``livelens_analysed``
-    the streams' log readers. Reconnects after a lost connection; clients poll meanwhile."""
+class ItemListener:
+    """A node's ``LISTEN livelens_items`` thread: hands each notified contact id to ``deliver`` (the node's
+    :class:`livelens.ingest.wakeups.ItemWakeups`), so a chat client on this node learns at once of an item
+    another node accepted. Reconnects after a lost connection; clients poll meanwhile."""
 
-    def __init__(self, url: str, deliver: Callable[[str], None], channel: str = CHANNEL) -> None:
+    def __init__(self, url: str, deliver: Any) -> None:
         self.url = url
         self.deliver = deliver
-        self.channel = channel
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"livelens-listen-{channel}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="livelens-item-listener", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -114,13 +105,12 @@ class ChannelListener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {self.channel}")
+                    conn.execute(f"LISTEN {CHANNEL}")
                     while not self._stop.is_set():
                         for notification in conn.notifies(timeout=0.5):
                             self.deliver(notification.payload)
             except psycopg.Error as exc:
-                log.warning("listener on %s: %s; reconnecting (clients poll meanwhile)", self.channel,
-                            " ".join(str(exc).split()))
+                log.warning("item listener: %s; reconnecting (clients poll meanwhile)", " ".join(str(exc).split()))
                 self._stop.wait(1.0)
 
     def stop(self) -> None:

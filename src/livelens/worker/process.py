@@ -11,8 +11,7 @@ from types import FrameType
 
 from livelens.config import Settings
 from livelens.storage import is_postgres_url
-from livelens.storage.base import Storage
-from livelens.worker.notify import DatagramNotifier, DatagramWaker, Notifier, analysed_directory, wake_directory
+from livelens.worker.notify import DatagramWaker, wake_directory
 from livelens.worker.pg_notify import PostgresWaker
 from livelens.worker.supervisor import PARENT_ENV
 
@@ -40,16 +39,6 @@ def unavailable_analysers(settings: Settings) -> frozenset[str]:
     config = analysis_config(settings, settings.redaction_mask)
     report = check_analysers(settings, lambda components: load_pipeline(components, config))
     return refuse_or_warn(report, settings, log.warning)
-
-
-def commit_notifier(settings: Settings, storage: Storage) -> Notifier:
-    """What tells the servers' streams of this worker's commits: ``NOTIFY livelens_analysed`` on
-    PostgreSQL (servers on any machine), else a datagram to each server's socket on this machine."""
-    if is_postgres_url(settings.db):
-        from livelens.worker.pg_notify import ANALYSED_CHANNEL, PostgresNotifier
-
-        return PostgresNotifier(storage.pool, ANALYSED_CHANNEL)  # type: ignore[attr-defined]
-    return DatagramNotifier(analysed_directory(settings.db))
 
 
 def run_worker(settings: Settings) -> None:
@@ -85,8 +74,7 @@ def run_worker(settings: Settings) -> None:
         raise SystemExit(f"livelens: error: {exc}") from None
     try:
         center = contact_center(settings, storage, pipeline_factory(settings, unavailable))
-        worker = build_worker(settings, storage, center, waker, unavailable=unavailable,
-                              on_commit=commit_notifier(settings, storage))
+        worker = build_worker(settings, storage, center, waker, unavailable=unavailable)
         warm_up(settings, unavailable)
         log.info("analysis worker %s ready (database %s)", worker.id, settings.db_display)
         if not stop.is_set():
