@@ -134,8 +134,9 @@ SETTINGS: tuple[Setting, ...] = (
         "Base URL clients reach the server at (e.g. https://livelens.example.com behind a proxy); used in the "
         "URLs livelens hands out (chat websocket, attachment uploads). Empty: from each request's Host.",
     ),
-    Setting("stream_poll_interval", 0.1, "Seconds between reads of the segment log by an open segment stream "
-            "(/livelens/v1/.../stream) waiting for new segments.", float),
+    Setting("stream_poll_interval", 0.02, "Seconds between checks of the instance event log's newest position by "
+            "the open segment streams (/livelens/v1/.../stream) of a process; the log itself is read only when "
+            "it moved. The most a new segment waits to be pushed.", float),
     Setting("stream_heartbeat_seconds", 15.0, "Seconds of silence after which a segment stream sends a ': ping' "
             "comment, so proxies keep idle streams open.", float),
     Setting("dashboard_session_hours", 8.0, "Hours a dashboard sign-in lasts (the session cookie's expiry).",
@@ -195,7 +196,7 @@ class Settings:
     extractor: str = "offline"
     throttle: str = "default"
     public_url: str = ""
-    stream_poll_interval: float = 0.1
+    stream_poll_interval: float = 0.02
     stream_heartbeat_seconds: float = 15.0
     dashboard_session_hours: float = 8.0
     dashboard_wall_interval: float = 0.5

@@ -78,6 +78,11 @@ class LogWatcher:
 
     A stream clears its event *before* it reads the log, and the watcher sets it on every change it
     sees after that (the first sight of a contact counts as a change), so no commit is missed.
+
+    Each tick first reads the instance event log's newest position (one index lookup): every
+    appended segment and every end of analysis adds an event in the transaction that writes it, so
+    while that position stands still no contact's marks can have moved and the marks query is
+    skipped. That keeps a short ``interval`` cheap when nothing happens.
     """
 
     def __init__(self, storage: Storage, interval: float) -> None:
@@ -87,6 +92,7 @@ class LogWatcher:
         self._marks: dict[str, tuple[int, str]] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._head = -1  # the event log's newest position at the last marks read
 
     def wake_all(self) -> None:
         """Wake every waiting stream; callable from any thread (a signal handler)."""
@@ -114,19 +120,28 @@ class LogWatcher:
                 del self._waiting[contact_id]
                 self._marks.pop(contact_id, None)
 
-    def _read(self, contact_ids: list[str]) -> dict[str, tuple[int, str]]:
+    def _read(self, contact_ids: list[str]) -> dict[str, tuple[int, str]] | None:
+        """The contacts' marks, or None when the event log has not moved and none is new."""
         with self.storage.read() as tx:
-            return tx.segment_marks(contact_ids)
+            head = tx.last_instance_event()
+            if head == self._head and all(contact_id in self._marks for contact_id in contact_ids):
+                return None
+            marks = tx.segment_marks(contact_ids)
+            self._head = head
+            return marks
 
     async def _run(self) -> None:
         while self._waiting:
             await asyncio.sleep(self.interval)
             contact_ids = list(self._waiting)
             try:
-                marks = await run_in_threadpool(self._read, contact_ids)
+                read = await run_in_threadpool(self._read, contact_ids)
             except Exception as exc:  # a busy or closed database: wake everyone, they read and report
                 log.warning("reading segment marks failed (%s)", exc)
-                marks = {}
+                read = {}
+            if read is None:
+                continue
+            marks = read
             for contact_id in contact_ids:
                 mark = marks.get(contact_id)
                 if mark is None or mark != self._marks.get(contact_id):
