@@ -13,6 +13,8 @@ from livelens.api.stream import LogWatcher
 class FakeReads:
     """The two reads the watcher makes, over a mutable event-log head and per-contact marks."""
 
+    reads_without_waiting = True
+
     def __init__(self) -> None:
         self.head = 7
         self.marks: dict[str, tuple[int, str]] = {"c1": (3, "IN_PROGRESS"), "c2": (1, "IN_PROGRESS")}

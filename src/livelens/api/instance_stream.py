@@ -21,11 +21,12 @@ CHAT segments; ``EventTypes``, ``Channels``, ``SegmentTypes`` (comma-separated
 filters).
 
 Waking comes through the database: one :class:`Tails` per process reads the
-log's newest position every ``stream_poll_interval`` seconds (one query for
-all instance streams); when it moved, it reads each followed instance's new
-rows once and wakes that instance's streams, which render them from memory
-(streams at the same place with the same filters share the encoded bytes) and
-send what one wake-up found as one chunk. The same tick wakes the streams whose
+log's newest position every ``stream_poll_interval`` seconds (one index lookup
+for all instance streams, on the event loop where that never waits); when it
+moved, it reads each followed instance's new rows once and wakes that
+instance's streams, which render them from memory (streams at the same place
+with the same filters share the encoded bytes) and send what one wake-up found
+as one chunk. The same tick wakes the streams whose
 heartbeat is due: a waiting stream holds no timer.
 A stream further behind than memory reaches reads storage until it catches up.
 When filters drop events, the cursor still moves: a heartbeat then carries it
@@ -56,7 +57,7 @@ from starlette.responses import Response, StreamingResponse
 
 from livelens.api.auth import AuthError
 from livelens.api.serialize import error_status
-from livelens.api.stream import OPERATION, SegmentStream
+from livelens.api.stream import OPERATION, SegmentStream, event_log_head
 from livelens.contacts.instance_events import (
     CHANNELS,
     EVENT_TYPES,
@@ -182,9 +183,13 @@ class Tails:
         while self.tails:
             await asyncio.sleep(self.interval)
             tails = dict(self.tails)
+            found: dict[str, list[Record]]
             try:
-                head, found = await run_in_threadpool(
-                    self._read, [(i, t.position, t.contacts) for i, t in tails.items()])
+                if await event_log_head(self.center.storage) == self.head:
+                    head, found = self.head, {}  # nothing new anywhere: only heartbeats may be due
+                else:
+                    head, found = await run_in_threadpool(
+                        self._read, [(i, t.position, t.contacts) for i, t in tails.items()])
             except Exception as exc:  # a busy database: wake everyone, they read storage and report
                 log.warning("reading the instance event log failed (%s)", exc)
                 head, found = -1, {}

@@ -292,6 +292,10 @@ class BodyTransaction(Transaction, Protocol):
 
 
 class Storage(Protocol):
+    #: A small read costs microseconds and never waits (SQLite in WAL mode: a reader never waits for a
+    #: writer), so a watcher may run it on the event loop; false for a database across a network.
+    reads_without_waiting: bool
+
     def read(self) -> AbstractContextManager[Transaction]: ...
 
     def write(self, *, durable: bool = True) -> AbstractContextManager[Transaction]:

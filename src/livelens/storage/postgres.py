@@ -101,6 +101,8 @@ def _unavailable_as_storage_error() -> Iterator[None]:
 class PostgresStorage:
     """The storage interface over one PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
+    reads_without_waiting = False  # every read is a round trip
+
     def __init__(self, url: str, *, max_connections: int = POOL_MAX) -> None:
         self.url = url
         with psycopg.connect(url, connect_timeout=10) as conn:

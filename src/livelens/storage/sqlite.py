@@ -124,6 +124,8 @@ class _Group:
 
 
 class SqliteStorage:
+    reads_without_waiting = True
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
