@@ -134,7 +134,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Base URL clients reach the server at (e.g. https://livelens.example.com behind a proxy); used in the "
         "URLs livelens hands out (chat websocket, attachment uploads). Empty: from each request's Host.",
     ),
-    Setting("stream_poll_interval", 0.02, "Seconds between checks of the instance event log's newest position by "
+    Setting("stream_poll_interval", 0.01, "Seconds between checks of the instance event log's newest position by "
             "the open segment streams (/livelens/v1/.../stream) of a process; the log itself is read only when "
             "it moved. The most a new segment waits to be pushed.", float),
     Setting("stream_heartbeat_seconds", 15.0, "Seconds of silence after which a segment stream sends a ': ping' "
@@ -196,7 +196,7 @@ class Settings:
     extractor: str = "offline"
     throttle: str = "default"
     public_url: str = ""
-    stream_poll_interval: float = 0.02
+    stream_poll_interval: float = 0.01
     stream_heartbeat_seconds: float = 15.0
     dashboard_session_hours: float = 8.0
     dashboard_wall_interval: float = 0.5
@@ -261,8 +261,8 @@ class Settings:
             raise ValueError("analysis_lease_seconds must be between 0.5 and 3600")
         if not 0.01 <= self.analysis_poll_interval <= 60:
             raise ValueError("analysis_poll_interval must be between 0.01 and 60")
-        if not 0.01 <= self.stream_poll_interval <= 60:
-            raise ValueError("stream_poll_interval must be between 0.01 and 60")
+        if not 0.005 <= self.stream_poll_interval <= 60:
+            raise ValueError("stream_poll_interval must be between 0.005 and 60")
         if not 1 <= self.stream_heartbeat_seconds <= 3600:
             raise ValueError("stream_heartbeat_seconds must be between 1 and 3600")
         if not 0.01 <= self.dashboard_session_hours <= 24 * 30:
