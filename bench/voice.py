@@ -125,7 +125,7 @@ _recognizers: dict[tuple[str, str], Any] = {}
 def wer_table(models: list[str], windows: list[str]) -> dict[str, Any]:
     assets = moonshine_assets()
     silence = np.zeros(8000, dtype=np.int16)
-    support16 = np.concatenate([np.concatenate([speak(text, 16000), silence]) for text in SUPPORT])
+    support16 = np.concatenate([np.concatenate([speak(text, 16000, dither=False), silence]) for text in SUPPORT])
     sets = {
         "real: moonshine-voice beckett + two_cities": [
             (assets / "beckett.wav", BECKETT), (assets / "two_cities.wav", TWO_CITIES)],
@@ -167,8 +167,8 @@ def decode_cost(models: list[str], windows: list[str], batches: list[int]) -> di
     from livelens.voice.vad import ChannelCutter
 
     fmt, pcm = read_wav(CALL)
-    espeak = (np.concatenate([np.concatenate([speak(text, 16000), np.zeros(8000, np.int16)]) for text in SUPPORT])
-              .astype(np.float32) / 32768)
+    espeak = (np.concatenate([np.concatenate([speak(text, 16000, dither=False), np.zeros(8000, np.int16)])
+                              for text in SUPPORT]).astype(np.float32) / 32768)
     utterances = []
     for channel in split_channels(pcm, fmt) + [espeak]:
         cutter = ChannelCutter()

@@ -11,11 +11,16 @@ with white noise at 20 dB SNR (other seed).
 
 Each config is ``model[-option...]``: ``fir`` (windowed-sinc upsampling of 8 kHz audio instead of linear
 interpolation), ``denoise`` (spectral subtraction), ``beam5``, ``noprompt``, ``greedyonly`` (no
-temperature fallback), ``vad04`` (VAD threshold 0.4 instead of
-0.5), ``full`` (the encoder's full 30 s window, ``voice_window=full``), ``w<margin>.<step>.<minimum>`` (an encoder
-window of the utterance plus ``margin`` mel frames rounded up to ``step``, at least ``minimum``: 100 frames
-a second); without either, the ``utterance`` window as shipped; ``lowmel`` (8 kHz audio: the mel bands above
-3.8 kHz set to the log-mel floor in the decoder's features, the VAD unchanged).
+temperature fallback), ``nonoise`` (faster-whisper's features without the decoder's mel-domain noise
+subtraction, as before the fourth pass), ``melsub<over>_<floor>[_<percentile>]`` (that subtraction with
+other parameters), ``nr`` / ``nrns`` / ``rnn`` (noisereduce's stationary / non-stationary spectral gating,
+RNNoise, on each utterance's waveform; ``pip install noisereduce pyrnnoise``, in no extra: not kept),
+``img<gain>`` (8 kHz audio upsampled with its mirror images at ``gain``), ``vad04`` (VAD threshold 0.4
+instead of 0.5), ``full`` (the encoder's full 30 s window, ``voice_window=full``),
+``w<margin>.<step>.<minimum>`` (an encoder window of the utterance plus ``margin`` mel frames rounded up to
+``step``, at least ``minimum``: 100 frames a second); without either, the ``utterance`` window as shipped;
+``lowmel`` (8 kHz audio: the mel bands above 3.8 kHz set to the log-mel floor in the decoder's features, the
+VAD unchanged).
 
 A ``short`` kind (eight one-to-three-word espeak turns) shows what short windows do to short utterances.
 """
@@ -107,6 +112,51 @@ def denoise(samples: np.ndarray, frame: int = 512, hop: int = 128, over: float =
     return out.astype(np.float32)
 
 
+def reduce_noise(samples: np.ndarray, how: str) -> np.ndarray:
+    """The noise-reduction front ends tried in the fourth pass (``nr``: noisereduce's stationary spectral
+    gating; ``nrns``: its non-stationary gating; ``rnn``: RNNoise through pyrnnoise, at 48 kHz), on one
+    utterance's 16 kHz samples."""
+    if how in ("nr", "nrns"):
+        import noisereduce
+
+        return noisereduce.reduce_noise(y=samples, sr=16000, stationary=how == "nr").astype(np.float32)
+    from pyrnnoise import rnnoise
+
+    state = rnnoise.create()
+    try:
+        up = np.interp(np.arange(3 * len(samples)) / 3, np.arange(len(samples)), samples) * 32767
+        frames = [up[i:i + rnnoise.FRAME_SIZE] for i in range(0, len(up), rnnoise.FRAME_SIZE)]
+        out = np.concatenate([rnnoise.process_mono_frame(state, f.astype(np.int16))[0] for f in frames])
+    finally:
+        rnnoise.destroy(state)
+    lag = rnnoise.FRAME_SIZE  # RNNoise delays its output by one 10 ms frame
+    out = np.concatenate([out[lag:], np.zeros(lag)])
+    return (out[::3] / 32768.0).astype(np.float32)
+
+
+def with_images(samples16: np.ndarray, gain: float) -> np.ndarray:
+    """The ``img<gain>`` option: 8 kHz audio (recovered from the linearly upsampled utterance, whose even
+    samples are the 8 kHz ones) upsampled with the mirror image of its 0-4 kHz band in 4-8 kHz at ``gain``
+    (0: band-limited, 1: zero-stuffing's full images; linear interpolation's are attenuated by its sinc²
+    response: ~-4 dB near 4 kHz, falling to nothing at 8 kHz)."""
+    low = samples16[0::2].astype(np.float64)
+    smooth = Upsampler().feed(low).astype(np.float64)
+    stuffed = np.zeros(2 * len(low))
+    stuffed[0::2] = 2 * low
+    delay = len(_FILTER) // 2 - 1  # the FIR's group delay, in 16 kHz samples
+    smooth = np.concatenate([smooth[delay:], np.zeros(delay)])
+    return (smooth + gain * (stuffed - smooth)).astype(np.float32)
+
+
+def mel_subtraction(decoder: Any, over: float, floor: float, percentile: float = 10.0) -> Any:
+    """The ``melsub<over>_<floor>[_<percentile>]`` option: the decoder's mel-domain noise subtraction
+    (``voice.decoder.NoiseSubtraction``) with other parameters."""
+    from livelens.voice.decoder import NoiseSubtraction, log_mel
+
+    noise = NoiseSubtraction(over, floor, percentile)
+    return lambda samples: log_mel(decoder.model.feature_extractor, samples, noise)[:, :-1]
+
+
 def low_band_only(decoder: Any, cutoff_hz: float = 3800.0) -> Any:
     """The ``lowmel`` option: the decoder's features with the mel bands centred above ``cutoff_hz`` set to
     the log-mel floor (what silence gives), so Whisper sees nothing where 8 kHz audio has no content
@@ -131,8 +181,10 @@ def references(path: Path) -> dict[str, str]:
 
 def dev_items(refs: dict[str, str]) -> list[tuple[str, np.ndarray, str, Path | None]]:
     silence = np.zeros(8000, dtype=np.int16)
-    espeak = np.concatenate([np.concatenate([speak(text, 16000, voice), silence]) for voice, text in DEV_SENTENCES])
-    short = np.concatenate([np.concatenate([speak(text, 16000, voice), silence]) for voice, text in DEV_SHORT])
+    espeak = np.concatenate([np.concatenate([speak(text, 16000, voice, dither=False), silence])
+                             for voice, text in DEV_SENTENCES])
+    short = np.concatenate([np.concatenate([speak(text, 16000, voice, dither=False), silence])
+                            for voice, text in DEV_SHORT])
     items: list[tuple[str, np.ndarray, str, Path | None]] = [
         ("espeak", espeak, " ".join(text for _, text in DEV_SENTENCES), None),
         ("short", short, " ".join(text for _, text in DEV_SHORT), None)]
@@ -155,16 +207,21 @@ def band(samples: np.ndarray, source: Path | None, which: str) -> tuple[np.ndarr
     return np.clip(low + noise, -32768, 32767).astype("<i2"), 8000
 
 
-def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> dict[str, Any]:
+def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]],
+        bands: tuple[str, ...] = ("16k", "8k", "8k+noise")) -> dict[str, Any]:
+    import ctranslate2
+
     from livelens.voice.audio import to_model_rate
     from livelens.voice.decoder import WindowPolicy
     from livelens.voice.recognizer import DecodeOptions, WhisperRecognizer
     from livelens.voice.vad import ChannelCutter, VadSettings
 
+    ctranslate2.set_random_seed(17)  # the temperature fallback samples: the same draws for every config
     model, *flags = config.split("-")
     model = {"tiny": "tiny.en"}.get(model, model)
     options = DecodeOptions(beam_size=5 if "beam5" in flags else 1, prompt="noprompt" not in flags,
-                            temperatures=(0.0,) if "greedyonly" in flags else DecodeOptions().temperatures)
+                            temperatures=(0.0,) if "greedyonly" in flags else DecodeOptions().temperatures,
+                            noise_subtraction="nonoise" not in flags)
     window: str | WindowPolicy = "full" if "full" in flags else "utterance"
     for flag in flags:
         if flag.startswith("w") and flag[1:2].isdigit():  # w<margin>.<step>.<minimum>, mel frames
@@ -175,9 +232,13 @@ def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> d
     recognizer = WhisperRecognizer(cpu_threads=1, workers=1, model=model, options=options, window=window)
     out: dict[str, Any] = {}
     plain_features = recognizer.decoder.features
-    for which in ("16k", "8k", "8k+noise"):
+    for which in bands:
         narrow = "lowmel" in flags and which != "16k"
         recognizer.decoder.features = low_band_only(recognizer.decoder) if narrow else plain_features
+        for flag in flags:
+            if flag.startswith("melsub"):
+                over, floor, *percentile = (float(v) for v in flag[6:].split("_"))
+                recognizer.decoder.features = mel_subtraction(recognizer.decoder, over, floor, *percentile)
         for kind in ("espeak", "short", "real"):
             edits = total = 0
             cpu = audio = 0.0
@@ -197,6 +258,12 @@ def run(config: str, items: list[tuple[str, np.ndarray, str, Path | None]]) -> d
                     samples16 = utterance.samples
                     if "denoise" in flags:
                         samples16 = denoise(samples16)
+                    images = [float(f[3:]) for f in flags if f.startswith("img")]
+                    if images and rate != 16000:
+                        samples16 = with_images(samples16, images[0])
+                    for how in ("nr", "nrns", "rnn"):
+                        if how in flags:
+                            samples16 = reduce_noise(samples16, how)
                     hypothesis.append(recognizer.transcribe(samples16).text)
                 cpu += time.process_time() - started
                 audio += len(pcm) / rate
@@ -216,10 +283,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--configs", default="tiny,base")
     parser.add_argument("--refs", default=str(Path(__file__).with_name("voice_dev_references.json")))
+    parser.add_argument("--bands", default="16k,8k,8k+noise")
     parser.add_argument("--out", default=str(Path(__file__).with_name("voice_dev_results.json")))
     args = parser.parse_args()
     items = dev_items(references(Path(args.refs)))
-    results = {config: run(config, items) for config in args.configs.split(",")}
+    results = {config: run(config, items, tuple(args.bands.split(","))) for config in args.configs.split(",")}
     Path(args.out).write_text(json.dumps(results, indent=2))
 
 

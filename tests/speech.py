@@ -29,12 +29,16 @@ def require_tools() -> None:
         raise RuntimeError(f"{', '.join(missing)} missing: apt-get install espeak-ng sox (.ci/run does)")
 
 
-def speak(text: str, rate: int, voice: str = "en-us", words_per_minute: int = 150) -> np.ndarray:
-    """``text`` spoken, as int16 samples at ``rate`` Hz."""
+def speak(text: str, rate: int, voice: str = "en-us", words_per_minute: int = 150, dither: bool = True) -> np.ndarray:
+    """``text`` spoken, as int16 samples at ``rate`` Hz. sox dithers (random) when it resamples; the
+    benchmarks turn that off (``dither=False``: the same samples every run; with dither tiny.en's decode of
+    the same sentences varied between runs by up to 7 words in 106). The tests keep it: undithered espeak-ng
+    pauses are exact zeros, which tests/e2e/test_recordings.py would find everywhere on disk."""
     require_tools()
     spoken = subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "--stdout", text],
                             capture_output=True, check=True).stdout
-    converted = subprocess.run(["sox", "-t", "wav", "-", "-r", str(rate), "-b", "16", "-c", "1", "-t", "wav", "-"],
+    converted = subprocess.run(["sox", *([] if dither else ["-D"]), "-t", "wav", "-", "-r", str(rate), "-b", "16",
+                                "-c", "1", "-t", "wav", "-"],
                                input=spoken, capture_output=True, check=True).stdout
     with wave.open(io.BytesIO(converted)) as wav:
         return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")

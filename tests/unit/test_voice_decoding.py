@@ -201,3 +201,35 @@ def test_the_utterance_window_decodes_spoken_pii_as_the_full_window_does(recogni
     trimmed = [words(t.text) for t in recognizer.transcribe_batch(utterances)]
     assert trimmed == [words(t.text) for t in full.transcribe_batch(utterances)]
     assert "jane dot doe at example dot com" in " ".join(trimmed[0])
+
+
+def test_noise_subtraction_takes_each_bands_noise_floor_out_and_keeps_the_speech() -> None:
+    from livelens.voice.decoder import NoiseSubtraction
+
+    noise = np.array([[1.0], [4.0]])  # two mel bands, their stationary noise power
+    power = np.tile(noise, (1, 100))
+    power[:, 40:60] += np.array([[100.0], [400.0]])  # a word: 20 frames far above the noise
+    out = NoiseSubtraction(over=2.0, floor=0.1, percentile=10.0).apply(power)
+    assert np.allclose(out[:, :40], 0.1 * noise) and np.allclose(out[:, 60:], 0.1 * noise)  # noise: down to the floor
+    assert np.allclose(out[:, 40:60], power[:, 40:60] - 2 * noise)  # the word loses twice the noise only
+    assert NoiseSubtraction().apply(np.zeros((80, 0))).shape == (80, 0)
+    quiet = power.copy()
+    quiet[1, :] = 1e-7 * power.max()  # a band whose floor is 70 dB below the loudest: left as it is
+    out = NoiseSubtraction().apply(quiet)
+    assert np.array_equal(out[1], quiet[1]) and np.allclose(out[0, :40], 0.1 * noise[0])
+
+
+def test_the_features_are_faster_whispers_when_nothing_is_subtracted(recognizer: Any) -> None:
+    from livelens.voice.decoder import NoiseSubtraction, log_mel
+    from tests.speech import speak
+
+    extractor = recognizer.model.feature_extractor
+    samples = np.random.default_rng(3).normal(0, 0.05, 24000).astype(np.float32)
+    plain = extractor(samples)
+    assert np.array_equal(log_mel(extractor, samples, None), plain)
+    assert np.array_equal(log_mel(extractor, samples, NoiseSubtraction(over=0.0, floor=1.0)), plain)
+    subtracted = log_mel(extractor, samples, NoiseSubtraction())  # white noise alone: taken down to the floor
+    assert subtracted.shape == plain.shape and subtracted.mean() < plain.mean()
+    assert recognizer.decoder.noise == NoiseSubtraction()  # what the audio path decodes with
+    clean = speak("my phone number is four one five five five five", 16000).astype(np.float32) / 32768
+    assert np.array_equal(log_mel(extractor, clean, NoiseSubtraction()), extractor(clean))  # clean speech: untouched

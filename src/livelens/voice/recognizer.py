@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from livelens.voice import DEFAULT_MODEL, MODELS, selected
 from livelens.voice.audio import MODEL_RATE, Samples
-from livelens.voice.decoder import DEFAULT_WINDOW, WINDOWS, WindowedDecoder, WindowPolicy
+from livelens.voice.decoder import DEFAULT_WINDOW, NOISE_SUBTRACTION, WINDOWS, WindowedDecoder, WindowPolicy
 
 INITIAL_PROMPT = ("Customer support call. Sure, my email is jane dot doe at example dot com, my card number is "
                   "four one one one, two two two two, and my phone number is four one five, five five five, "
@@ -99,6 +99,7 @@ class DecodeOptions:
     beam_size: int = 1
     prompt: bool = True
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    noise_subtraction: bool = True  # decoder.NoiseSubtraction in the features (False: faster-whisper's as they are)
 
 
 class Recognizer(Protocol):
@@ -126,7 +127,8 @@ class WhisperRecognizer:
         self.model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=cpu_threads,
                                   num_workers=workers, local_files_only=True, files=files)
         policy = WINDOWS[window] if isinstance(window, str) else window
-        self.decoder = WindowedDecoder(self.model, policy, options.beam_size, options.temperatures)
+        self.decoder = WindowedDecoder(self.model, policy, options.beam_size, options.temperatures,
+                                       NOISE_SUBTRACTION if options.noise_subtraction else None)
 
     def transcribe(self, samples: Samples) -> Transcription:
         return self.transcribe_batch([samples])[0]
