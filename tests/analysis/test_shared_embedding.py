@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from livelens.analysis import Pipeline, Turn
-from livelens.analysis.embeddings import CACHE_MAX_CHARS, Embedder, load_embedder, plan_runs
+from livelens.analysis.embeddings import CACHE_MAX_CHARS, Embedder, load_embedder, plan_runs, rows_per_run
 from livelens.analysis.issues import DEFAULT_CUE_WEIGHT, DEFAULT_THRESHOLD, is_routine_sentence, load_issue_detector
 
 MULTI = [
@@ -101,3 +101,34 @@ def test_vectors_do_not_depend_on_how_texts_are_grouped(model_runs: list[int]) -
     embedder.clear_cache()
     alone = np.stack([embedder.embed([text])[0] for text in texts])
     assert np.allclose(together, alone, atol=1e-5)
+
+
+def test_rows_per_run_read_from_the_model_metadata() -> None:
+    assert rows_per_run({}) == 0
+    assert rows_per_run({"livelens.rows_per_run": "1"}) == 1
+    with pytest.raises(RuntimeError, match="not a number"):
+        rows_per_run({"livelens.rows_per_run": "one"})
+
+
+def test_a_model_of_one_row_per_run_is_run_one_text_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An integer-arithmetic build quantises activations per run: a run then holds one text, whatever the batch."""
+    embedder = load_embedder()
+    rows: list[int] = []
+    real = Embedder._run
+
+    def spied(self: Embedder, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        rows.append(ids.shape[0])
+        return real(self, ids, mask)
+
+    monkeypatch.setattr(Embedder, "_run", spied)
+    monkeypatch.setattr(embedder, "rows_per_run", 1)
+    embedder.clear_cache()
+    texts = [f"{phrase} number {i}" for i, phrase in enumerate(["my card was declined", "thanks a lot", "ok"] * 3)]
+    one_by_one = embedder.embed(texts)
+    monkeypatch.setattr(embedder, "rows_per_run", 0)
+    embedder.clear_cache()
+    batched = embedder.embed(texts)
+    embedder.clear_cache()
+    assert rows[: len(texts)] == [1] * len(texts)
+    assert len(rows) < 2 * len(texts)  # rows_per_run 0: the same texts share runs again
+    assert np.allclose(one_by_one, batched, atol=1e-5)

@@ -7,6 +7,12 @@ livelens ships the model's ``tokenizer.json`` (Apache-2.0, 466 KB) in
 it with the Rust ``tokenizers`` library. Both therefore arrive with a plain
 ``pip install livelens``.
 
+A model may declare ``livelens.rows_per_run`` in its metadata (see
+:func:`rows_per_run`): an integer-arithmetic build of this model
+(``scripts/build_int8_encoder.py``) scales each run's activations by the run's
+largest value, so it must run one text at a time for a text's vector not to
+depend on the texts batched with it.
+
 Vectors are mean-pooled over the attention mask and L2-normalised, exactly as
 sentence-transformers does for this model, so cosine similarity is a dot
 product.
@@ -17,7 +23,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -80,6 +86,7 @@ class Embedder:
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in self._session.get_inputs()}
+        self.rows_per_run = rows_per_run(self._session.get_modelmeta().custom_metadata_map)
         self.cache_entries = CACHE_ENTRIES
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -139,7 +146,8 @@ class Embedder:
         order = sorted(range(len(texts)), key=lengths.__getitem__)
         out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
         start = 0
-        for end in plan_runs([lengths[i] for i in order], RUN_COST_TOKENS, batch_size):
+        max_rows = min(batch_size, self.rows_per_run) if self.rows_per_run else batch_size
+        for end in plan_runs([lengths[i] for i in order], RUN_COST_TOKENS, max_rows):
             rows = order[start:end]
             width = lengths[rows[-1]]
             ids = np.zeros((len(rows), width), dtype=np.int64)
@@ -161,6 +169,21 @@ class Embedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         unit: np.ndarray = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
         return unit
+
+
+def rows_per_run(metadata: Mapping[str, str]) -> int:
+    """The most texts one ONNX run may hold (0: any number), from the model's ``livelens.rows_per_run``.
+
+    A model whose activations are quantised per run (``DynamicQuantizeLinear``) scales every row of a
+    run by the run's largest value, so a text's vector would depend on its batch-mates; such a model
+    is built with ``rows_per_run=1`` and run one text at a time.
+    """
+    value = metadata.get("livelens.rows_per_run", "0")
+    try:
+        rows = int(value)
+    except ValueError:
+        raise RuntimeError(f"the MiniLM model's livelens.rows_per_run is not a number: {value!r}") from None
+    return max(0, rows)
 
 
 def plan_runs(lengths: Sequence[int], run_cost: int, max_rows: int) -> list[int]:
