@@ -13,7 +13,9 @@ Prints, as one JSON object:
   and VADER ±0.05 on the same rows, so the issue's "+10 points over VADER" can be read on dev;
 * ``sentiment_cv`` (with ``--cv``, instead of ``sentiment``): macro-F1 per source over all five folds,
   as ``train_sentiment.py`` cross-validates the joint model, at its chosen L2 strengths; ``--fold-seed``
-  shuffles the folds, to measure how much the scores move with the split alone;
+  shuffles the folds, to measure how much the scores move with the split alone; ``--exclude-sources``
+  leaves those sources out of every fit and scores them as held-out sets (``train_sentiment.py``'s
+  option of the same name), and ``vader_dev`` gives VADER ±0.05 on the whole of each set beside it;
 * ``issues``: the issue detector's rates at its default threshold and cue weight on the sets
   ``scripts/tune_issues.py`` tunes on (BANKING77 train and TwACS dev openings must fire; TwACS dev
   agent replies and MELD train/dev utterances should not);
@@ -80,21 +82,30 @@ def sentiment_scores(data_dir: Path, fold_id: int) -> dict[str, dict[str, float]
     return out
 
 
-def cross_validated(data_dir: Path, fold_seed: int | None) -> dict[str, float]:
+def cross_validated(
+    data_dir: Path, fold_seed: int | None, exclude: tuple[str, ...] = ()
+) -> tuple[dict[str, float], dict[str, float]]:
     """Macro-F1 per development source over all five held-out folds (``train_sentiment.py``'s
     ``cross_validation_macro_f1_with_hashed_ngrams`` at the shipped L2 strengths), folds shuffled with
-    ``fold_seed`` if given."""
+    ``fold_seed`` if given, and plain VADER ±0.05 on the same rows.
+
+    Sources in ``exclude`` take no part in any fit (weights, standardisation, the dense L2 strength's
+    per-row scaling) and are scored by fits that never saw them; the folds of the others are unchanged,
+    as ``ts.folds`` numbers each source on its own."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
     x, y, sources, names, texts = ts.load_dev(data_dir)
-    w = ts.sample_weights(y, sources)
+    trained = ~np.isin(sources, exclude)
+    w = ts.sample_weights(y, sources, trained)
     fold = ts.folds(sources, fold_seed)
     sparse = ts.Sparse([lexical_features(t, ts.HASH_DIM) for t in texts], ts.HASH_DIM)
-    logits = np.zeros((len(y), len(LABELS)))
-    for f in range(ts.FOLDS):
-        train, held = fold != f, fold == f
-        xs, mean, std = ts.standardise(x[train])
-        ws, wd, b = ts.fit_joint(sparse.take(train), xs, y[train], w[train], LEXICAL_LAMBDA, DENSE_LAMBDA / len(y))
-        logits[held] = sparse.take(held).dot(ws) + ((x[held] - mean) / std) @ wd + b
-    return ts.per_source_f1(y, np.argmax(logits, axis=1), sources, names)
+    lam_dense = DENSE_LAMBDA / int(trained.sum())
+    logits = ts.cv_joint_logits(x, y, w, sparse, fold, trained, LEXICAL_LAMBDA, lam_dense)
+    plain = SentimentIntensityAnalyzer()
+    vader = np.array(
+        [LABELS.index(TunedVader.label(plain.polarity_scores(t)["compound"], 0.05, -0.05)) for t in texts]
+    )
+    return ts.per_source_f1(y, np.argmax(logits, axis=1), sources, names), ts.per_source_f1(y, vader, sources, names)
 
 
 def issue_rates(data_dir: Path) -> dict[str, float]:
@@ -158,6 +169,12 @@ def main() -> int:
     parser.add_argument("--cv", action="store_true", help="all five folds instead of --fold")
     parser.add_argument("--fold-seed", type=int, default=None, help="with --cv: shuffle the folds")
     parser.add_argument("--skip-drift", action="store_true")
+    parser.add_argument(
+        "--exclude-sources",
+        type=ts.parse_sources,
+        default=(),
+        help="with --cv: dev sources left out of every fit and scored as held-out sets",
+    )
     args = parser.parse_args()
     model = args.model or embeddings.model_file()
     reference = args.reference or original_model()
@@ -166,7 +183,8 @@ def main() -> int:
         result["cosine_to_reference"] = drift(args.data_dir, reference, model)
     use_model(model)
     if args.cv:
-        result["sentiment_cv"] = cross_validated(args.data_dir, args.fold_seed)
+        result["sentiment_cv"], result["vader_dev"] = cross_validated(args.data_dir, args.fold_seed, args.exclude_sources)
+        result["excluded_from_training"] = list(args.exclude_sources)
     else:
         result["sentiment"] = sentiment_scores(args.data_dir, args.fold)
     if not args.skip_issues:

@@ -1,6 +1,7 @@
 """Train livelens' sentiment classifier from development splits only.
 
     .venv/bin/python scripts/train_sentiment.py [--data-dir ../shared/data] [--check]
+        [--exclude-sources meld-train,meld-dev --out-dir DIR]
 
 Features: the MiniLM int8 sentence embedding (384), the tuned-VADER scores
 (compound, pos, neg, neu) and hashed word 1-2-gram / character 3-5-gram
@@ -22,6 +23,11 @@ is one matrix product plus a gather of the hashed buckets. Output:
 ``src/livelens/analysis/data/sentiment_minilm.npy`` (3 x 389 float32),
 ``sentiment_lexical.npy`` (65536 x 3 float32) and ``sentiment_minilm.json`` (metadata). ``--check``
 retrains and fails unless the shipped files are reproduced byte for byte.
+
+``--exclude-sources`` trains on the other sources only (the licence question of issue 13: can the head
+be built without MELD's GPL-3.0 text?). The excluded sets are still loaded and cross-validated on the
+same folds, but as held-out sets: no fold's model, no VADER cut-off and no L2 choice sees them, so their
+scores say how a head trained without them does on them. Such a run must write to ``--out-dir``.
 """
 
 from __future__ import annotations
@@ -133,6 +139,15 @@ def fit_joint(
     return unpack(theta)
 
 
+def parse_sources(text: str) -> tuple[str, ...]:
+    """Comma-separated development source names, each one of ``SENTIMENT_DEV_SETS``."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in SENTIMENT_DEV_SETS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown source(s) {unknown}; choose from {', '.join(SENTIMENT_DEV_SETS)}")
+    return names
+
+
 def load_dev(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str]]:
     vader = load_vader()
     feats, labels, sources, texts = [], [], [], []
@@ -153,8 +168,14 @@ def load_dev(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[s
     )
 
 
-def sample_weights(y: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Balanced classes within each source; each source sums to the same weight."""
+def sample_weights(y: np.ndarray, sources: np.ndarray, trained: np.ndarray | None = None) -> np.ndarray:
+    """Balanced classes within each source; each source sums to the same weight.
+
+    Rows outside ``trained`` (the sources left out of training) get weight 0 and do not count."""
+    if trained is not None and not trained.all():
+        w = np.zeros(len(y))
+        w[trained] = sample_weights(y[trained], sources[trained])
+        return w
     w = np.zeros(len(y))
     names = sorted(set(sources.tolist()))
     for s in names:
@@ -217,6 +238,30 @@ def folds(sources: np.ndarray, seed: int | None = None) -> np.ndarray:
     return fold
 
 
+def cv_joint_logits(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    sparse: Sparse,
+    fold: np.ndarray,
+    trained: np.ndarray,
+    lam_sparse: float,
+    lam_dense: float,
+) -> np.ndarray:
+    """Out-of-fold logits of the joint model: fold f's rows scored by a fit on the other folds' trained rows.
+
+    Rows of sources outside ``trained`` are scored too, by fits that never saw any row of their source,
+    so one pass gives the cross-validated scores of the trained sources and held-out scores of the rest.
+    """
+    logits = np.zeros((len(y), len(LABELS)))
+    for f in range(FOLDS):
+        train, held = (fold != f) & trained, fold == f
+        xs, mean, std = standardise(x[train])
+        ws, wd, b = fit_joint(sparse.take(train), xs, y[train], w[train], lam_sparse, lam_dense)
+        logits[held] = sparse.take(held).dot(ws) + ((x[held] - mean) / std) @ wd + b
+    return logits
+
+
 def standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = x.mean(axis=0)
     std = x.std(axis=0) + 1e-6
@@ -235,6 +280,11 @@ def per_source_f1(y: np.ndarray, pred: np.ndarray, sources: np.ndarray, names: l
         s: round(macro_f1([LABELS[i] for i in y[sources == s]], [LABELS[i] for i in pred[sources == s]]), 4)
         for s in names
     }
+
+
+def selection_mean(scores: dict[str, float], used: list[str]) -> float:
+    """Mean cross-validated macro-F1 over the trained sources only: held-out sets never steer a choice."""
+    return float(np.mean([scores[s] for s in used]))
 
 
 def tune_vader(texts: list[str], y: np.ndarray, sources: np.ndarray, names: list[str]) -> tuple[float, float, float]:
@@ -259,13 +309,27 @@ def main() -> int:
     parser.add_argument(
         "--dense-lambda", type=float, default=None, help="fix the dense part's L2 strength instead of choosing it"
     )
+    parser.add_argument(
+        "--exclude-sources",
+        type=parse_sources,
+        default=(),
+        help="comma-separated dev sources to leave out of training (still scored, as held-out sets)",
+    )
     args = parser.parse_args()
+    excluded: tuple[str, ...] = args.exclude_sources
+    if excluded and (args.check or args.out_dir.resolve() == WEIGHTS_FILE.parent.resolve()):
+        parser.error("--exclude-sources never replaces the shipped files: give another --out-dir, without --check")
 
     x, y, sources, names, texts = load_dev(args.data_dir)
-    w = sample_weights(y, sources)
+    trained = ~np.isin(sources, excluded)
+    used = [s for s in names if s not in excluded]
+    n_trained = int(trained.sum())
+    w = sample_weights(y, sources, trained)
     print(f"development rows: {len(y)} from {', '.join(names)}")
+    if excluded:
+        print(f"trained on {n_trained} rows from {', '.join(used)}; {', '.join(excluded)} scored as held-out sets")
 
-    vader_score, pos_cut, neg_cut = tune_vader(texts, y, sources, names)
+    vader_score, pos_cut, neg_cut = tune_vader(texts, y, sources, used)
     print(
         f"tuned VADER cut-offs on dev: positive >= {pos_cut}, negative <= {neg_cut} "
         f"(mean dev macro-F1 {vader_score:.4f})"
@@ -276,41 +340,40 @@ def main() -> int:
     for lam in LAMBDAS if args.dense_lambda is None else ():
         pred = np.zeros(len(y), dtype=int)
         for f in range(FOLDS):
-            train, held = fold != f, fold == f
+            train, held = (fold != f) & trained, fold == f
             xs, mean, std = standardise(x[train])
-            theta = fit(xs, y[train], w[train], lam / len(y))
+            theta = fit(xs, y[train], w[train], lam / n_trained)
             pred[held] = predict(fold_scaling(theta, mean, std), x[held])
         scores = per_source_f1(y, pred, sources, names)
         cv[str(lam)] = scores
         print(
             f"lambda={lam:<5} cv macro-F1 "
             + "  ".join(f"{s}={v:.3f}" for s, v in scores.items())
-            + f"  mean={np.mean(list(scores.values())):.4f}"
+            + f"  mean={selection_mean(scores, used):.4f}"
         )
-    best_lam = args.dense_lambda or max(LAMBDAS, key=lambda lam: (np.mean(list(cv[str(lam)].values())), -lam))
+    best_lam = args.dense_lambda or max(LAMBDAS, key=lambda lam: (selection_mean(cv[str(lam)], used), -lam))
     print(f"chosen lambda={best_lam}")
 
     sparse = Sparse([lexical_features(t, HASH_DIM) for t in texts], HASH_DIM)
     cv_joint: dict[str, dict[str, float]] = {}
     for lam_s in LEXICAL_LAMBDAS:
-        logits = np.zeros((len(y), len(LABELS)))
-        for f in range(FOLDS):
-            train, held = fold != f, fold == f
-            xs, mean, std = standardise(x[train])
-            ws, wd, b = fit_joint(sparse.take(train), xs, y[train], w[train], lam_s, best_lam / len(y))
-            logits[held] = sparse.take(held).dot(ws) + ((x[held] - mean) / std) @ wd + b
+        logits = cv_joint_logits(x, y, w, sparse, fold, trained, lam_s, best_lam / n_trained)
         scores = per_source_f1(y, np.argmax(logits, axis=1), sources, names)
         cv_joint[str(lam_s)] = scores
         print(
             f"+ hashed n-grams, lambda={lam_s:<6} cv macro-F1 "
             + "  ".join(f"{s}={v:.3f}" for s, v in scores.items())
-            + f"  mean={np.mean(list(scores.values())):.4f}"
+            + f"  mean={selection_mean(scores, used):.4f}"
         )
-    best_lam_s = max(LEXICAL_LAMBDAS, key=lambda lam: (np.mean(list(cv_joint[str(lam)].values())), lam))
+    best_lam_s = max(LEXICAL_LAMBDAS, key=lambda lam: (selection_mean(cv_joint[str(lam)], used), lam))
     print(f"chosen hashed-feature lambda={best_lam_s}")
 
-    xs, mean, std = standardise(x)
-    ws, wd, b = fit_joint(sparse, xs, y, w, best_lam_s, best_lam / len(y))
+    if trained.all():
+        xs, mean, std = standardise(x)
+        ws, wd, b = fit_joint(sparse, xs, y, w, best_lam_s, best_lam / n_trained)
+    else:
+        xs, mean, std = standardise(x[trained])
+        ws, wd, b = fit_joint(sparse.take(trained), xs, y[trained], w[trained], best_lam_s, best_lam / n_trained)
     theta = fold_scaling(np.concatenate([wd.T, b[:, None]], axis=1), mean, std).astype(np.float32)
     lexical = ws.astype(np.float32)
 
@@ -339,12 +402,14 @@ def main() -> int:
             "lbfgs_iterations": LBFGS_ITERATIONS,
             "weights_sha256": hashlib.sha256(lexical_bytes).hexdigest(),
         },
-        "trained_on": {s: int((sources == s).sum()) for s in names},
+        "trained_on": {s: int((sources == s).sum()) for s in used},
         "cross_validation_macro_f1": cv,
         "vader_cutoffs": {"positive": pos_cut, "negative": neg_cut, "mean_dev_macro_f1": round(vader_score, 4)},
         "weights_sha256": digest,
         "script": "scripts/train_sentiment.py",
     }
+    if excluded:
+        meta["excluded_sources_scored_held_out"] = list(excluded)
     meta_text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     if args.check:
         same = (
