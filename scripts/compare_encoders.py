@@ -183,7 +183,8 @@ def main() -> int:
         result["cosine_to_reference"] = drift(args.data_dir, reference, model)
     use_model(model)
     if args.cv:
-        result["sentiment_cv"], result["vader_dev"] = cross_validated(args.data_dir, args.fold_seed, args.exclude_sources)
+        result["sentiment_cv"], result["vader_dev"] = cross_validated(args.data_dir, args.fold_seed,
+                                                                      args.exclude_sources)
         result["excluded_from_training"] = list(args.exclude_sources)
     else:
         result["sentiment"] = sentiment_scores(args.data_dir, args.fold)
