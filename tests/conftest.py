@@ -1,11 +1,27 @@
-"""Fixtures shared by every test folder: the storage backends (SQLite and PostgreSQL)."""
+"""Fixtures shared by every test folder: the storage backends (SQLite and PostgreSQL).
+
+The test session builds the integer-arithmetic MiniLM encoder into a model cache of its own (once, on
+the first model load; the servers the end-to-end tests start inherit it), so a test run exercises the
+build a new user's first start makes and never reads or writes ``~/.cache/livelens``.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+if "LIVELENS_TEST_MODEL_CACHE" not in os.environ:
+    _MODEL_CACHE = tempfile.mkdtemp(prefix="livelens-test-models-")
+    atexit.register(shutil.rmtree, _MODEL_CACHE, True)
+    os.environ["LIVELENS_MODEL_CACHE"] = _MODEL_CACHE
+else:  # a developer's reruns: keep one build between sessions
+    os.environ["LIVELENS_MODEL_CACHE"] = os.environ["LIVELENS_TEST_MODEL_CACHE"]
 
 from livelens.storage import Storage, open_storage
 from tests import postgres

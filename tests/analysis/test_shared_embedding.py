@@ -110,9 +110,12 @@ def test_rows_per_run_read_from_the_model_metadata() -> None:
         rows_per_run({"livelens.rows_per_run": "one"})
 
 
-def test_a_model_of_one_row_per_run_is_run_one_text_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An integer-arithmetic build quantises activations per run: a run then holds one text, whatever the batch."""
+def test_the_shipped_model_is_run_one_text_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped integer-arithmetic build quantises activations per run (its metadata says
+    ``rows_per_run=1``): every run holds one text, whatever the batch, so a vector never depends on
+    its batch-mates; run several to a run, the same model gives other vectors."""
     embedder = load_embedder()
+    assert embedder.rows_per_run == 1
     rows: list[int] = []
     real = Embedder._run
 
@@ -121,14 +124,16 @@ def test_a_model_of_one_row_per_run_is_run_one_text_at_a_time(monkeypatch: pytes
         return real(self, ids, mask)
 
     monkeypatch.setattr(Embedder, "_run", spied)
-    monkeypatch.setattr(embedder, "rows_per_run", 1)
     embedder.clear_cache()
     texts = [f"{phrase} number {i}" for i, phrase in enumerate(["my card was declined", "thanks a lot", "ok"] * 3)]
-    one_by_one = embedder.embed(texts)
+    batched = embedder.embed(texts)
+    assert rows == [1] * len(texts)
+    embedder.clear_cache()
+    alone = np.stack([embedder.embed([text])[0] for text in texts])
+    assert np.array_equal(batched, alone)
     monkeypatch.setattr(embedder, "rows_per_run", 0)
     embedder.clear_cache()
-    batched = embedder.embed(texts)
+    shared_runs = embedder.embed(texts)
     embedder.clear_cache()
-    assert rows[: len(texts)] == [1] * len(texts)
-    assert len(rows) < 2 * len(texts)  # rows_per_run 0: the same texts share runs again
-    assert np.allclose(one_by_one, batched, atol=1e-5)
+    assert len(rows) < 3 * len(texts)  # rows_per_run 0: the same texts share runs
+    assert not np.allclose(shared_runs, alone, atol=1e-6)

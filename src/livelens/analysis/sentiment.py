@@ -100,7 +100,7 @@ _FIXED = (
 _AGENT_FIX = (
     rf"\b(?:i've|i have|we've|we have|i just|we just|i'll|we'll)\s+(?:\w+ly\s+|now\s+|also\s+)?{_FIXED}\b|"
     r"\b(?:refund|credit|charge|payment|replacement|order|account|password|fee|parcel|package|duplicate \w+)\s+"
-    rf"(?:has been|have been|is now|was|is|will be)\s+(?:\w+ly\s+|now\s+)?{_FIXED}\b"
+    rf"(?:has been|have been|is now|was|is|will be|has|have)\s+(?:\w+ly\s+|now\s+)?{_FIXED}\b"
 )
 _CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
     (re.compile(pattern, re.I), valence)

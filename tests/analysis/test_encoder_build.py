@@ -1,0 +1,112 @@
+"""The integer-arithmetic MiniLM encoder made on first use from the packaged export (encoder_build.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livelens.analysis import encoder_build
+from livelens.analysis.embeddings import Embedder, load_embedder, model_file, source_model_file, tokenizer_file
+
+TEXTS = [
+    "My card was declined twice today and I need it fixed.",
+    "ok",
+    "Thanks, that fixed it!",
+    "I was charged for a subscription I cancelled last month.",
+]
+
+
+def test_the_build_keeps_the_exports_vectors() -> None:
+    built = load_embedder()
+    export = Embedder(source_model_file(), tokenizer_file())
+    cosines = np.sum(built.embed(TEXTS) * export.embed(TEXTS), axis=1)
+    assert cosines.min() > 0.98, cosines
+
+
+def test_the_build_is_made_in_the_model_cache_and_labelled() -> None:
+    import onnx
+
+    path = model_file()
+    assert path.parent == encoder_build.cache_dir()
+    metadata = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    assert metadata["livelens.rows_per_run"] == "1"
+    assert metadata["livelens.ranges_sha256"] == encoder_build._sha256(encoder_build.ranges_file())
+    model = onnx.load(str(path))
+    assert sum(node.op_type == "MatMulInteger" for node in model.graph.node) == 36
+    assert not encoder_build.weight_groups(model)  # no weight product is left in float
+
+
+def test_processes_starting_together_build_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVELENS_MODEL_CACHE", str(tmp_path / "cache"))
+    builds: list[Path] = []
+
+    def fake_build(source: Path, ranges: Path, out: Path, alpha: float = 0.7) -> None:
+        builds.append(out)
+        time.sleep(0.3)
+        out.write_bytes(b"model")
+
+    monkeypatch.setattr(encoder_build, "build", fake_build)
+    results: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(
+            encoder_build.built_model(source_model_file(), encoder_build.ranges_file())))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1
+    assert len(set(results)) == 1 and results[0].read_bytes() == b"model"
+    assert not list(results[0].parent.glob("*.partial"))  # nothing half-written is left
+
+
+def test_a_failed_build_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVELENS_MODEL_CACHE", str(tmp_path))
+
+    def broken(source: Path, ranges: Path, out: Path, alpha: float = 0.7) -> None:
+        out.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(encoder_build, "build", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        encoder_build.built_model(source_model_file(), encoder_build.ranges_file())
+    assert not list(tmp_path.glob("*.onnx")) and not list(tmp_path.glob("*.partial"))
+
+
+def test_a_cache_that_cannot_be_made_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("LIVELENS_MODEL_CACHE", str(blocker / "cache"))
+    with pytest.raises(RuntimeError, match="LIVELENS_MODEL_CACHE") as caught:
+        encoder_build.built_model(source_model_file(), encoder_build.ranges_file())
+    assert str(blocker / "cache") in str(caught.value)
+
+
+def test_ranges_that_do_not_fit_the_graph_are_refused(tmp_path: Path) -> None:
+    source = source_model_file()
+    folded, small = tmp_path / "folded.onnx", tmp_path / "small.onnx"
+    encoder_build.fold(source, folded)
+    encoder_build.int8_word_table(folded, source, small)
+    with pytest.raises(RuntimeError, match="do not match"):
+        encoder_build.smooth(small, tmp_path / "out.onnx", {}, encoder_build.SMOOTH_ALPHA)
+
+
+def test_the_shipped_ranges_cover_every_weight_group(tmp_path: Path) -> None:
+    import onnx
+
+    source = source_model_file()
+    folded, small = tmp_path / "folded.onnx", tmp_path / "small.onnx"
+    encoder_build.fold(source, folded)
+    encoder_build.int8_word_table(folded, source, small)
+    model = onnx.load(str(small))
+    rows = {t.name: t.dims[0] for t in model.graph.initializer if t.dims}
+    groups = encoder_build.weight_groups(model)
+    ranges = encoder_build.load_ranges(encoder_build.ranges_file())
+    assert list(ranges) == list(groups) and len(groups) == 24
+    for name, nodes in groups.items():  # one range per input channel of the group's weights
+        assert ranges[name].shape == (rows[nodes[0].input[1]],) and (ranges[name] > 0).all()
