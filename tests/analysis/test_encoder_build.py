@@ -34,7 +34,7 @@ def test_the_build_is_made_in_the_model_cache_and_labelled() -> None:
     assert path.parent == encoder_build.cache_dir()
     metadata = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     assert metadata["livelens.rows_per_run"] == "1"
-    assert metadata["livelens.ranges_sha256"] == encoder_build._sha256(encoder_build.ranges_file())
+    assert metadata["livelens.ranges_sha256"] == encoder_build.file_sha256(encoder_build.ranges_file())
     model = onnx.load(str(path))
     assert sum(node.op_type == "MatMulInteger" for node in model.graph.node) == 36
     assert not encoder_build.weight_groups(model)  # no weight product is left in float

@@ -24,6 +24,7 @@ the ranges' checksums, this recipe's version and the onnx and onnxruntime versio
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -62,7 +63,7 @@ def load_ranges(path: Path) -> dict[str, np.ndarray]:
 
 def save_ranges(path: Path, ranges: Mapping[str, np.ndarray]) -> None:
     arrays = {f"g{i:02d}": np.asarray(v, dtype=np.float32) for i, v in enumerate(ranges.values())}
-    np.savez(path, names=np.array(list(ranges)), **arrays)  # type: ignore[arg-type]
+    np.savez(path, names=np.array(list(ranges)), **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
 
 
 def fold(source: Path, out: Path) -> None:
@@ -205,8 +206,19 @@ def set_metadata(path: Path, entries: Mapping[str, str]) -> None:
     onnx.save(model, str(path))
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a model file, computed once per process for each version of the file."""
+    stat = path.stat()
+    return _digest(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def build(source: Path, ranges: Path, out: Path, alpha: float = SMOOTH_ALPHA) -> None:
@@ -222,8 +234,8 @@ def build(source: Path, ranges: Path, out: Path, alpha: float = SMOOTH_ALPHA) ->
         {
             # per-run activation scales make a vector depend on its batch-mates
             "livelens.rows_per_run": "1",
-            "livelens.source_sha256": _sha256(source),
-            "livelens.ranges_sha256": _sha256(ranges),
+            "livelens.source_sha256": file_sha256(source),
+            "livelens.ranges_sha256": file_sha256(ranges),
             "livelens.build": json.dumps({"recipe": RECIPE_VERSION, "smooth_alpha": alpha}, sort_keys=True),
         },
     )
@@ -244,7 +256,7 @@ def cache_key(source: Path, ranges: Path) -> str:
     import onnxruntime
 
     digest = hashlib.sha256()
-    for part in (_sha256(source), _sha256(ranges), RECIPE_VERSION, str(SMOOTH_ALPHA), onnx.__version__,
+    for part in (file_sha256(source), file_sha256(ranges), RECIPE_VERSION, str(SMOOTH_ALPHA), onnx.__version__,
                  onnxruntime.__version__):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]

@@ -7,7 +7,6 @@ model file and the exact texts, never inside the repository.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -16,27 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from livelens.analysis.embeddings import load_embedder, model_file
+from livelens.analysis.encoder_build import file_sha256
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("LIVELENS_EMBED_CACHE", "/tmp/livelens-embeddings"))
 
 
-@functools.lru_cache(maxsize=4)
-def _model_digest(path: Path, size: int, mtime_ns: int) -> str:
-    """SHA-256 of the model file: two models of the same size (a fine-tuned one and its original) differ."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _key(texts: Sequence[str]) -> str:
-    path = model_file()
-    stat = path.stat()
     digest = hashlib.sha256()
-    digest.update(_model_digest(path, stat.st_size, stat.st_mtime_ns).encode())
+    digest.update(file_sha256(model_file()).encode())
     for text in texts:
         digest.update(text.encode("utf-8"))
         digest.update(b"\0")
