@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from livelens.contacts.instance_events import EventFilter, read_events
+from livelens.contacts.instance_events import Batch, EventFilter, read_events
 from livelens.storage.base import Record, Storage, Transaction
 
 PUMP_ROWS = 500
@@ -40,20 +40,37 @@ def _behind(tx: Transaction) -> list[str]:
 
 
 def pump(storage: Storage, account_id: str, clock: Callable[[], float] = time.time) -> int:
-    """Queue the stream events every subscribed webhook is owed; the number queued."""
+    """Queue the stream events every subscribed webhook is owed; the number queued.
+
+    The events are read in a read transaction and queued in a write transaction that first takes the
+    webhooks' lock and checks that each webhook is still where the events were read from (its URL,
+    events and position unchanged): reading events reads contacts, so reading them while holding the
+    webhooks' lock would wait for a contact's row while a writer holding that row waits for the lock
+    (a deadlock on PostgreSQL). A webhook that moved meanwhile is left for the next round.
+    """
     with storage.read() as tx:
         instances = _behind(tx)
     queued = 0
     for instance_id in instances:
+        owed: dict[tuple[str, tuple[str, ...], int], Batch] = {}
+        with storage.read() as tx:
+            config = tx.get_webhooks(instance_id)
+            for hook in _subscribed((config or {}).get("Webhooks", [])):
+                position = int(hook.get("Position", 0))
+                owed[_where(hook)] = read_events(
+                    tx, account_id, instance_id, position, PUMP_ROWS,
+                    EventFilter(output_type="Redacted", event_types=frozenset(hook["StreamEvents"])))
+        if not owed:
+            continue
         with storage.write() as tx:
             config = tx.get_webhooks(instance_id)
             if not config:
                 continue
             changed = False
             for hook in _subscribed(config.get("Webhooks", [])):
-                position = int(hook.get("Position", 0))
-                batch = read_events(tx, account_id, instance_id, position, PUMP_ROWS,
-                                    EventFilter(output_type="Redacted", event_types=frozenset(hook["StreamEvents"])))
+                batch = owed.get(_where(hook))
+                if batch is None:  # reconfigured or advanced since the read
+                    continue
                 for event in batch.events:
                     tx.insert_alert(str(uuid.uuid4()), instance_id, clock(), {
                         "event_id": f"{instance_id}/{event.position}",
@@ -65,9 +82,14 @@ def pump(storage: Storage, account_id: str, clock: Callable[[], float] = time.ti
                         "contact_id": event.contact_id,
                     })
                     queued += 1
-                if batch.position != position:
+                if batch.position != int(hook.get("Position", 0)):
                     hook["Position"] = batch.position
                     changed = True
             if changed:
                 tx.put_webhooks(instance_id, config)
     return queued
+
+
+def _where(hook: Record) -> tuple[str, tuple[str, ...], int]:
+    """A webhook's identity and place: its URL, its events and its position in the log."""
+    return hook["Url"], tuple(hook["StreamEvents"]), int(hook.get("Position", 0))
