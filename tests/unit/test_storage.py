@@ -506,3 +506,37 @@ def test_sqlite_commits_claims_without_fsync_and_never_lets_a_durable_write_shar
     with storage.read() as tx:
         assert (tx.get_meta("claim"), tx.get_meta("item")) == ("w1", "i1")
     storage.close()
+
+
+def test_the_rules_fingerprint_changes_with_every_rule_write_and_only_then(
+    open_test_storage: Callable[[], Storage],
+) -> None:
+    storage = open_test_storage()
+
+    def fingerprint() -> tuple[int, int, int]:
+        with storage.read() as tx:
+            return tx.rules_fingerprint("i1")
+
+    seen = [fingerprint()]
+    with storage.write() as tx:
+        tx.insert_rule("r1", "i1", "one", {"v": 1})
+        tx.insert_rule("r2", "i1", "two", {"v": 1})
+        tx.insert_rule("other", "i2", "one", {"v": 1})  # another instance's rule changes nothing here
+    seen.append(fingerprint())
+    with storage.write() as tx:
+        tx.update_rule("r1", "one", {"v": 2})
+    seen.append(fingerprint())
+    with storage.write() as tx:
+        tx.update_rule("r1", "one", {"v": 2})  # written again unchanged: still a new revision
+    seen.append(fingerprint())
+    with storage.write() as tx:
+        tx.delete_rule("r2")
+    seen.append(fingerprint())
+    with storage.write() as tx:
+        tx.insert_rule("r3", "i1", "three", {"v": 1})  # the count is back, the newest seq is not
+    seen.append(fingerprint())
+    with storage.write() as tx:
+        tx.update_rule("other", "one", {"v": 2})
+    assert fingerprint() == seen[-1]
+    assert len(set(seen)) == len(seen), seen
+    assert seen[0] == (0, 0, 0)

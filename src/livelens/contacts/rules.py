@@ -22,7 +22,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -394,12 +394,15 @@ def _compile(rule_id: str, name: str, source: str, actions: str, arn: str) -> Co
 class RuleRunner:
     """The analysis worker's rules collaborator (see the module docstring).
 
-    It holds no state between calls: the worker reads the contact's rules and
-    rule states inside its claiming transaction, advances one
+    It carries no contact's state between calls: the worker reads the contact's
+    rules and rule states inside its claiming transaction, advances one
     :class:`~livelens.rules.engine.Evaluation` over the contact's turns
     (:meth:`start`, :meth:`on_turn`, :meth:`on_end`) and writes
     ``evaluation.changed`` and the firings with :meth:`write` inside its
-    fenced commit.
+    fenced commit. The only thing kept is each instance's compiled rules, reused
+    while the instance's :meth:`~livelens.storage.base.Transaction.rules_fingerprint`
+    read in the claiming transaction is unchanged (any CreateRule, UpdateRule or
+    DeleteRule changes it), so a rule change applies from the next claim on.
     """
 
     center: ContactCenter
@@ -408,21 +411,34 @@ class RuleRunner:
     clock: Callable[[], float] = time.time
     extractor: Extractor | None = None
     extractor_is_local: bool = True
+    #: instance id -> (its rules' fingerprint, {channel: the PUBLISHED rules compiled})
+    _compiled_rules: dict[str, tuple[tuple[int, int, int], dict[str, list[CompiledRule]]]] = field(
+        default_factory=dict, init=False, repr=False)
 
     # what applies -------------------------------------------------------------
     def rules_for(self, tx: Transaction, contact: Contact) -> list[CompiledRule]:
-        """The PUBLISHED rules of the contact's instance for its channel (deleted ones are gone)."""
-        rules: list[CompiledRule] = []
+        """The PUBLISHED rules of the contact's instance for its channel (deleted ones are gone), as
+        stored in ``tx``: compiled once per version of the instance's rules."""
+        fingerprint = tx.rules_fingerprint(contact.instance_id)
+        cached = self._compiled_rules.get(contact.instance_id)
+        if cached is None or cached[0] != fingerprint:
+            cached = fingerprint, self._published(tx, contact.instance_id)
+            self._compiled_rules[contact.instance_id] = cached
+        return list(cached[1].get(contact.channel, ()))
+
+    @staticmethod
+    def _published(tx: Transaction, instance_id: str) -> dict[str, list[CompiledRule]]:
+        by_channel: dict[str, list[CompiledRule]] = {}
         after = 0
         while True:
-            rows = tx.list_rules(contact.instance_id, after, 500)
+            rows = tx.list_rules(instance_id, after, 500)
             if not rows:
-                return rules
+                return by_channel
             for _, record in rows:
-                source = record["TriggerEventSource"]["EventSourceName"]
-                if record["PublishStatus"] == "PUBLISHED" and EVENT_SOURCES.get(source) == contact.channel:
+                channel = EVENT_SOURCES.get(record["TriggerEventSource"]["EventSourceName"])
+                if record["PublishStatus"] == "PUBLISHED" and channel is not None:
                     try:
-                        rules.append(_compiled(record))
+                        by_channel.setdefault(channel, []).append(_compiled(record))
                     except ValueError:  # validated at CreateRule; never expected
                         log.exception("rule %s no longer parses; skipped", record["RuleId"])
             after = rows[-1][0]
@@ -512,6 +528,8 @@ class RuleRunner:
         return queued
 
     def _act(self, tx: Transaction, contact: Contact, firing: Firing) -> bool:
+        if not any(action.get("ActionType") in (EVENT, NOTIFICATION, TASK) for action in firing.rule.actions):
+            return False  # a category (the segment says it) or an extraction: nothing to queue or record
         queued = False
         now = now_iso()
         instance_record = tx.get_instance(contact.instance_id)

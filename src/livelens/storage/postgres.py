@@ -498,7 +498,16 @@ class PostgresTransaction(PostgresClaims):
         return self._list_named("rules", instance_id, after, limit)
 
     def update_rule(self, rule_id: str, name: str, data: Record) -> None:
-        self._update_named("rules", rule_id, name, data)
+        self._exec("UPDATE rules SET name = %s, data = %s, revision = revision + 1 WHERE id = %s",
+                   (name, _dumps(data), rule_id))
+
+    def rules_fingerprint(self, instance_id: str) -> tuple[int, int, int]:
+        row = self._one(
+            "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(revision), 0) FROM rules WHERE instance_id = %s",
+            (instance_id,),
+        )
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
 
     def delete_rule(self, rule_id: str) -> None:
         self._exec("DELETE FROM rules WHERE id = %s", (rule_id,))

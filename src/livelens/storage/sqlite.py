@@ -568,7 +568,16 @@ class SqliteTransaction(SqliteClaims):
         return [(seq, _loads(data)) for seq, data in rows]
 
     def update_rule(self, rule_id: str, name: str, data: Record) -> None:
-        self.conn.execute("UPDATE rules SET name = ?, data = ? WHERE id = ?", (name, _dumps(data), rule_id))
+        self.conn.execute("UPDATE rules SET name = ?, data = ?, revision = revision + 1 WHERE id = ?",
+                          (name, _dumps(data), rule_id))
+
+    def rules_fingerprint(self, instance_id: str) -> tuple[int, int, int]:
+        row = self._one(
+            "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(revision), 0) FROM rules WHERE instance_id = ?",
+            (instance_id,),
+        )
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
 
     def delete_rule(self, rule_id: str) -> None:
         self.conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
