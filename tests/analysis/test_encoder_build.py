@@ -38,6 +38,50 @@ def test_the_build_is_made_in_the_model_cache_and_labelled() -> None:
     model = onnx.load(str(path))
     assert sum(node.op_type == "MatMulInteger" for node in model.graph.node) == 36
     assert not encoder_build.weight_groups(model)  # no weight product is left in float
+    kinds = [node.op_type for node in model.graph.node]
+    assert kinds.count("MultiHeadAttention") == 6 and kinds.count("BiasGelu") == 6
+    assert not {"Softmax", "Erf", "Transpose", "Where", "IsNaN"} & set(kinds)  # the plumbing is gone
+
+
+def test_fusion_keeps_the_function_and_the_ranges_tensor_names(tmp_path: Path) -> None:
+    """In float, before quantisation: the fused graph gives the unfused graph's vectors, and every tensor
+    the SmoothQuant ranges are keyed by is still there."""
+    import onnx
+
+    from livelens.analysis import encoder_fusion
+
+    source = source_model_file()
+    folded, small, fused = tmp_path / "folded.onnx", tmp_path / "small.onnx", tmp_path / "fused.onnx"
+    encoder_build.fold(source, folded)
+    encoder_build.int8_word_table(folded, source, small)
+    assert encoder_fusion.fuse(str(small), str(fused)) == {"MultiHeadAttention": 6, "BiasGelu": 6}
+    assert set(encoder_build.weight_groups(onnx.load(str(fused)))) == set(encoder_build.load_ranges(
+        encoder_build.ranges_file()))
+    texts = [*TEXTS, "Hi Priya, the refund of $42.10 for order 55120-884 went out this morning."]
+    before = Embedder(small, tokenizer_file()).embed(texts)
+    after = Embedder(fused, tokenizer_file()).embed(texts)
+    assert np.sum(before * after, axis=1).min() > 0.99999
+    padded = Embedder(fused, tokenizer_file())  # several texts of different lengths in one padded run
+    np.testing.assert_allclose(padded.embed(texts, batch_size=8), after, atol=1e-5)
+
+
+def test_an_unexpected_graph_is_refused_not_half_fused(tmp_path: Path) -> None:
+    import onnx
+
+    from livelens.analysis import encoder_fusion
+
+    source = source_model_file()
+    folded, broken = tmp_path / "folded.onnx", tmp_path / "broken.onnx"
+    encoder_build.fold(source, folded)
+    model = onnx.load(str(folded))
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if node.op_type == "FusedMatMul" and attribute.name == "alpha":
+                attribute.f = 0.5  # not the 1/sqrt(32) scale MultiHeadAttention applies
+    onnx.save(model, str(broken))
+    with pytest.raises(encoder_fusion.FusionError, match="attention scale"):
+        encoder_fusion.fuse(str(broken), str(tmp_path / "out.onnx"))
+    assert not (tmp_path / "out.onnx").exists()
 
 
 def test_processes_starting_together_build_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
