@@ -38,7 +38,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from livelens.storage.base import Record, StorageConflict, StorageUnavailable
 from livelens.storage.postgres_claims import PostgresClaims, _loads
-from livelens.storage.shared_sql import contact_update
+from livelens.storage.shared_sql import contact_update, rules_fingerprint
 from livelens.storage.shared_sql import dumps as _dumps
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.postgres"
@@ -502,12 +502,7 @@ class PostgresTransaction(PostgresClaims):
                    (name, _dumps(data), rule_id))
 
     def rules_fingerprint(self, instance_id: str) -> tuple[int, int, int]:
-        row = self._one(
-            "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(revision), 0) FROM rules WHERE instance_id = %s",
-            (instance_id,),
-        )
-        assert row is not None
-        return int(row[0]), int(row[1]), int(row[2])
+        return rules_fingerprint(self._one, "%s", instance_id)
 
     def delete_rule(self, rule_id: str) -> None:
         self._exec("DELETE FROM rules WHERE id = %s", (rule_id,))

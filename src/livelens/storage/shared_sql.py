@@ -45,6 +45,18 @@ def analysis_backlog(one: Callable[[str], tuple[Any, ...] | None]) -> Backlog:
     )
 
 
+def rules_fingerprint(one: Callable[[str, Sequence[Any]], tuple[Any, ...] | None], placeholder: str,
+                      instance_id: str) -> tuple[int, int, int]:
+    """:meth:`Transaction.rules_fingerprint`, read with the backend's one-row query function."""
+    row = one(
+        "SELECT COUNT(*), COALESCE(MAX(seq), 0), COALESCE(SUM(revision), 0) FROM rules"
+        f" WHERE instance_id = {placeholder}",
+        (instance_id,),
+    )
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def contact_update(
     contact_id: str,
     placeholder: str,

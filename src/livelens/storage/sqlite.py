@@ -23,7 +23,7 @@ from typing import Any
 
 from livelens.files import private_database
 from livelens.storage.base import Record
-from livelens.storage.shared_sql import contact_update
+from livelens.storage.shared_sql import contact_update, rules_fingerprint
 from livelens.storage.shared_sql import dumps as _dumps
 from livelens.storage.sqlite_claims import SqliteClaims
 
@@ -572,12 +572,7 @@ class SqliteTransaction(SqliteClaims):
                           (name, _dumps(data), rule_id))
 
     def rules_fingerprint(self, instance_id: str) -> tuple[int, int, int]:
-        row = self._one(
-            "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(revision), 0) FROM rules WHERE instance_id = ?",
-            (instance_id,),
-        )
-        assert row is not None
-        return int(row[0]), int(row[1]), int(row[2])
+        return rules_fingerprint(self._one, "?", instance_id)
 
     def delete_rule(self, rule_id: str) -> None:
         self.conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
