@@ -150,10 +150,11 @@ def fuse_gelu(graph: _Graph) -> dict[str, onnx.NodeProto]:
     fused: dict[str, onnx.NodeProto] = {}
     for erf in [n for n in graph.model.graph.node if n.op_type == "Erf"]:
         divisor, linear = graph.scalar_input(graph.made_by(erf.input[0], "Div"))
-        one, _ = graph.scalar_input(graph.only_consumer(erf.output[0], "Add"))
         add_one = graph.only_consumer(erf.output[0], "Add")
-        half, _ = graph.scalar_input(graph.only_consumer(add_one.output[0], "Mul"))
-        times_x = graph.only_consumer(graph.only_consumer(add_one.output[0], "Mul").output[0], "Mul")
+        one, _ = graph.scalar_input(add_one)
+        times_half = graph.only_consumer(add_one.output[0], "Mul")
+        half, _ = graph.scalar_input(times_half)
+        times_x = graph.only_consumer(times_half.output[0], "Mul")
         if not (np.isclose(divisor, np.sqrt(2.0)) and one == 1.0 and half == 0.5 and linear in times_x.input):
             raise FusionError(f"{erf.name} is not part of an erf GELU")
         matmul, bias = graph.weight_product(linear)

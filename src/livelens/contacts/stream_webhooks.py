@@ -28,12 +28,12 @@ def _subscribed(hooks: list[Record]) -> list[Record]:
     return [h for h in hooks if h.get("StreamEvents")]
 
 
-def _behind(tx: Transaction) -> list[str]:
-    """Instances with a stream-event webhook whose position is behind the log's end (one query over the
-    webhook configurations, however many instances have none)."""
+def _behind(tx: Transaction) -> list[tuple[str, Record]]:
+    """Instances with a stream-event webhook whose position is behind the log's end, with their webhook
+    configuration (one query over the configurations, however many instances have none)."""
     head = tx.last_instance_event()
     return [
-        instance_id
+        (instance_id, config)
         for instance_id, config in tx.list_webhooks()
         if any(int(h.get("Position", 0)) < head for h in _subscribed(config.get("Webhooks", [])))
     ]
@@ -48,27 +48,25 @@ def pump(storage: Storage, account_id: str, clock: Callable[[], float] = time.ti
     webhooks' lock would wait for a contact's row while a writer holding that row waits for the lock
     (a deadlock on PostgreSQL). A webhook that moved meanwhile is left for the next round.
     """
+    owed: dict[str, dict[tuple[str, tuple[str, ...], int], Batch]] = {}
     with storage.read() as tx:
-        instances = _behind(tx)
-    queued = 0
-    for instance_id in instances:
-        owed: dict[tuple[str, tuple[str, ...], int], Batch] = {}
-        with storage.read() as tx:
-            config = tx.get_webhooks(instance_id)
-            for hook in _subscribed((config or {}).get("Webhooks", [])):
-                position = int(hook.get("Position", 0))
-                owed[_where(hook)] = read_events(
-                    tx, account_id, instance_id, position, PUMP_ROWS,
+        for instance_id, config in _behind(tx):
+            owed[instance_id] = {
+                _where(hook): read_events(
+                    tx, account_id, instance_id, _where(hook)[2], PUMP_ROWS,
                     EventFilter(output_type="Redacted", event_types=frozenset(hook["StreamEvents"])))
-        if not owed:
-            continue
+                for hook in _subscribed(config.get("Webhooks", []))
+            }
+    queued = 0
+    for instance_id, batches in owed.items():
         with storage.write() as tx:
-            config = tx.get_webhooks(instance_id)
-            if not config:
+            current = tx.get_webhooks(instance_id)
+            if not current:
                 continue
             changed = False
-            for hook in _subscribed(config.get("Webhooks", [])):
-                batch = owed.get(_where(hook))
+            for hook in _subscribed(current.get("Webhooks", [])):
+                where = _where(hook)
+                batch = batches.get(where)
                 if batch is None:  # reconfigured or advanced since the read
                     continue
                 for event in batch.events:
@@ -82,11 +80,11 @@ def pump(storage: Storage, account_id: str, clock: Callable[[], float] = time.ti
                         "contact_id": event.contact_id,
                     })
                     queued += 1
-                if batch.position != int(hook.get("Position", 0)):
+                if batch.position != where[2]:
                     hook["Position"] = batch.position
                     changed = True
             if changed:
-                tx.put_webhooks(instance_id, config)
+                tx.put_webhooks(instance_id, current)
     return queued
 
 
