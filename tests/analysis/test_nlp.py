@@ -65,3 +65,19 @@ def test_a_policy_without_names_runs_no_ner() -> None:
 def test_openers_never_depend_on_a_tag() -> None:
     # The proper-name recogniser reads a capitalised word's POS only when the word is not English.
     assert [w for w in _OPENERS if not is_english_word(w) and w not in _NOT_NAMES] == []
+
+
+def test_spacy_multiplies_in_numpy_with_one_blas_thread() -> None:
+    """Not in BLIS, whose PyPI wheels fall back to their slowest kernels on CPUs they do not know, and
+    not in several OpenBLAS threads per process (two analysing processes on two cores oversubscribe)."""
+    from threadpoolctl import threadpool_info
+
+    nlp = load_spacy()
+    layers = [layer for _, component in nlp.pipeline if getattr(component, "model", None) is not None
+              for layer in component.model.walk()]
+    assert layers and all(getattr(layer.ops, "use_blis", None) is False for layer in layers)
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+    # the products give the entities BLIS gave
+    doc = analyse(["Please send the refund to Maria Gonzalez in Seattle."])[0]
+    assert {(ent.text, ent.label_) for ent in doc.ents} >= {("Maria Gonzalez", "PERSON"), ("Seattle", "GPE")}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -273,3 +274,47 @@ def test_a_fence_check_holds_off_a_takeover_until_commit(storage: Storage,
     with storage.write() as tx:
         assert not tx.holds_claim("c1", "old", old.fence)  # the old owner's next commit is refused
         assert tx.get_contact("c1")["analysed_seq"] == 1  # its earlier commit stands
+
+
+def test_contacts_are_claimed_by_how_long_their_next_item_has_waited(storage: Storage) -> None:
+    """Oldest pending item first, as the cursor moves: a contact whose early turns were analysed waits
+    behind contacts whose first pending turn came before its next one; a contact caught up and written
+    to again waits from its new item; a cursor moved back (mark_analysed) waits from the item after it."""
+    def turn(contact_id: str, text: str) -> None:
+        with storage.write() as tx:
+            tx.append_item(contact_id, f"{contact_id}-{text}", "MESSAGE", None, {"content": text})
+        time.sleep(0.002)  # items.accepted_at is the wall clock: appends a moment apart
+
+    for contact_id in ("a", "b", "c"):
+        add_contact(storage, contact_id)
+    turn("a", "a1")
+    turn("b", "b1")
+    turn("a", "a2")
+    turn("c", "c1")
+
+    def order(now: float) -> list[str]:
+        with storage.write() as tx:
+            claims = tx.claim_contacts("w", now=now, lease_seconds=1, limit=8)
+        return [c.contact_id for c in claims]
+
+    assert order(100.0) == ["a", "b", "c"]
+    with storage.write() as tx:  # a1 analysed: a now waits from a2, accepted after b1 and before c1
+        assert tx.advance_cursor("a", 0, 1)
+    assert order(200.0) == ["b", "a", "c"]
+    with storage.write() as tx:
+        assert tx.advance_cursor("a", 1, 2)  # a caught up
+        assert tx.advance_cursor("b", 0, 1)
+    assert order(300.0) == ["c"]
+    turn("a", "a3")
+    turn("b", "b2")
+    assert order(400.0) == ["c", "a", "b"]
+    with storage.write() as tx:
+        tx.mark_analysed("c", 1)
+        tx.mark_analysed("a", 1)  # back to a2, the oldest pending item of all
+    assert order(500.0) == ["a", "b"]
+    with storage.read() as tx:
+        backlog = tx.analysis_backlog()
+        first_a2 = tx.list_items("a", after=1, limit=1)[0]
+    assert backlog.pending_contacts == 2 and backlog.pending_items == 3
+    assert backlog.oldest_pending_accepted_at is not None
+    assert first_a2["id"] == "a-a2"

@@ -28,6 +28,33 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     storage.close()
 
 
+def test_migration_0012_dates_each_pending_contact_from_its_next_item(tmp_path: Path) -> None:
+    """A database from before 0012: each pending contact's pending_since becomes its next item's
+    accepted_at, and the claim query walks the new index."""
+    storage = SqliteStorage(tmp_path / "db.sqlite")
+    for contact_id in ("a", "b", "done"):
+        _contact(storage, contact_id)
+        with storage.write() as tx:
+            for n in range(2):
+                tx.append_item(contact_id, f"{contact_id}{n}", "MESSAGE", None, {"content": "hi"})
+    with storage.write() as tx:
+        assert tx.advance_cursor("a", 0, 1)
+        assert tx.advance_cursor("done", 0, 2)
+    conn = storage._writer
+    conn.execute("DROP INDEX contacts_claimable")
+    conn.execute("ALTER TABLE contacts DROP COLUMN pending_since")
+    conn.execute("DELETE FROM _migrations WHERE name = '0012_claim_order.sql'")
+    assert apply_migrations(conn) == ["0012_claim_order.sql"]
+    rows = dict(conn.execute("SELECT id, pending_since FROM contacts").fetchall())
+    accepted = dict(conn.execute("SELECT id, accepted_at FROM items").fetchall())
+    assert rows == {"a": accepted["a1"], "b": accepted["b0"], "done": 0}
+    plan = " ".join(str(r[-1]) for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM contacts INDEXED BY contacts_claimable WHERE last_item_seq > analysed_seq"
+        " AND lease_expires <= 1 AND retry_at <= 1 AND analysis_status != 'FAILED' ORDER BY pending_since LIMIT 8"))
+    assert "contacts_claimable" in plan and "TEMP B-TREE" not in plan
+    storage.close()
+
+
 def test_transcript_search_indexes_the_text_the_policy_shows(open_test_storage: Callable[[], Storage]) -> None:
     storage = open_test_storage()
     _contact(storage, "open")

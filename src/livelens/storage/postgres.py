@@ -38,8 +38,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from livelens.storage.base import Record, StorageConflict, StorageUnavailable
 from livelens.storage.postgres_claims import PostgresClaims, _loads
-from livelens.storage.shared_sql import contact_update, rules_fingerprint
+from livelens.storage.shared_sql import append_seq_sql, contact_update, move_cursor_sql, rules_fingerprint
 from livelens.storage.shared_sql import dumps as _dumps
+
+_APPEND_SEQ = append_seq_sql("%s") + " RETURNING last_item_seq"
+_MARK_ANALYSED = move_cursor_sql("%s") + " WHERE id = %s"
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.postgres"
 #: pg_advisory_lock key held while migrations run (nodes and workers starting together take turns).
@@ -246,17 +249,15 @@ class PostgresTransaction(PostgresClaims):
     # items ----------------------------------------------------------------
     def append_item(self, contact_id: str, item_id: str, kind: str, client_key: str | None, data: Record) -> int:
         # The UPDATE locks the contact row: appends to one contact take turns, seqs have no gaps.
-        row = self._one(
-            "UPDATE contacts SET last_item_seq = last_item_seq + 1 WHERE id = %s RETURNING last_item_seq",
-            (contact_id,),
-        )
+        accepted_at = time.time()
+        row = self._one(_APPEND_SEQ, (accepted_at, contact_id))
         if row is None:
             raise KeyError(contact_id)
         seq = int(row[0])
         self._exec(
             "INSERT INTO items (contact_id, seq, id, kind, client_key, data, accepted_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (contact_id, seq, item_id, kind, client_key, _dumps(data), time.time()),
+            (contact_id, seq, item_id, kind, client_key, _dumps(data), accepted_at),
         )
         return seq
 
@@ -314,7 +315,7 @@ class PostgresTransaction(PostgresClaims):
         return [contact_id for (contact_id,) in rows]
 
     def mark_analysed(self, contact_id: str, seq: int) -> None:
-        self._exec("UPDATE contacts SET analysed_seq = %s WHERE id = %s", (seq, contact_id))
+        self._exec(_MARK_ANALYSED, (seq, seq, contact_id))
 
     def live_contacts(self, instance_id: str | None = None) -> list[tuple[Record, str | None]]:
         rows = self._rows(

@@ -15,8 +15,10 @@ from typing import Any
 import psycopg
 
 from livelens.storage.base import Backlog, Claim, Record
-from livelens.storage.shared_sql import analysis_backlog
+from livelens.storage.shared_sql import analysis_backlog, move_cursor_sql
 from livelens.storage.shared_sql import dumps as _dumps
+
+_ADVANCE_CURSOR = move_cursor_sql("%s") + " WHERE id = %s AND analysed_seq = %s"
 
 #: How long a node owns the alerts it took for delivery before another node may retry them.
 ALERT_LEASE_SECONDS = 60.0
@@ -49,14 +51,13 @@ class PostgresClaims:
         expires = now + lease_seconds
         rows = self._rows(
             "WITH picked AS ("
-            " SELECT c.id, i.accepted_at FROM contacts c"
-            " JOIN items i ON i.contact_id = c.id AND i.seq = c.analysed_seq + 1"
-            " WHERE c.last_item_seq > c.analysed_seq AND c.lease_expires <= %s AND c.retry_at <= %s"
-            " AND c.analysis_status <> 'FAILED'"
-            " ORDER BY i.accepted_at LIMIT %s FOR UPDATE OF c SKIP LOCKED)"
+            " SELECT id, pending_since FROM contacts"
+            " WHERE last_item_seq > analysed_seq AND lease_expires <= %s AND retry_at <= %s"
+            " AND analysis_status <> 'FAILED'"
+            " ORDER BY pending_since LIMIT %s FOR UPDATE SKIP LOCKED)"
             " UPDATE contacts SET lease_owner = %s, lease_expires = %s, lease_fence = contacts.lease_fence + 1"
             " FROM picked WHERE contacts.id = picked.id"
-            " RETURNING contacts.id, contacts.lease_fence, contacts.analysis_failures, picked.accepted_at",
+            " RETURNING contacts.id, contacts.lease_fence, contacts.analysis_failures, picked.pending_since",
             (now, now, limit, worker_id, expires),
         )
         rows.sort(key=lambda row: row[3] or 0.0)
@@ -91,7 +92,7 @@ class PostgresClaims:
 
     def advance_cursor(self, contact_id: str, from_seq: int, to_seq: int) -> bool:
         return self._exec(
-            "UPDATE contacts SET analysed_seq = %s WHERE id = %s AND analysed_seq = %s", (to_seq, contact_id, from_seq)
+            _ADVANCE_CURSOR, (to_seq, to_seq, contact_id, from_seq)
         ) == 1
 
     def expire_claims(self, owner_prefix: str) -> int:

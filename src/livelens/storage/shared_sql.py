@@ -23,10 +23,8 @@ def dumps(value: Any) -> str:
 
 
 _PENDING = (
-    "SELECT COUNT(*), COALESCE(SUM(c.last_item_seq - c.analysed_seq), 0),"
-    " COUNT(c.lease_owner), MIN(i.accepted_at)"
-    " FROM contacts c LEFT JOIN items i ON i.contact_id = c.id AND i.seq = c.analysed_seq + 1"
-    " WHERE c.last_item_seq > c.analysed_seq AND c.analysis_status <> 'FAILED'"
+    "SELECT COUNT(*), COALESCE(SUM(last_item_seq - analysed_seq), 0), COUNT(lease_owner), MIN(pending_since)"
+    " FROM contacts WHERE last_item_seq > analysed_seq AND analysis_status <> 'FAILED'"
 )
 _TOTALS = "SELECT COALESCE(SUM(last_item_seq), 0), COALESCE(SUM(analysed_seq), 0) FROM contacts"
 
@@ -55,6 +53,24 @@ def rules_fingerprint(one: Callable[[str, Sequence[Any]], tuple[Any, ...] | None
     )
     assert row is not None
     return int(row[0]), int(row[1]), int(row[2])
+
+
+def append_seq_sql(placeholder: str) -> str:
+    """The ``UPDATE contacts`` that gives an appended item its seq; parameters: its ``accepted_at``, the
+    contact id. A contact that was caught up becomes pending since that item (``pending_since``)."""
+    return (
+        "UPDATE contacts SET last_item_seq = last_item_seq + 1, pending_since = CASE"
+        f" WHEN last_item_seq = analysed_seq THEN {placeholder} ELSE pending_since END WHERE id = {placeholder}"
+    )
+
+
+def move_cursor_sql(placeholder: str) -> str:
+    """``UPDATE contacts SET`` the analysis cursor (the seq is a parameter twice) and ``pending_since`` to
+    when the item after it was accepted (0 while there is none: its append sets it); the caller adds WHERE."""
+    return (
+        f"UPDATE contacts SET analysed_seq = {placeholder}, pending_since = COALESCE((SELECT i.accepted_at"
+        f" FROM items i WHERE i.contact_id = contacts.id AND i.seq = {placeholder} + 1), 0)"
+    )
 
 
 def contact_update(

@@ -23,9 +23,12 @@ from typing import Any
 
 from livelens.files import private_database
 from livelens.storage.base import Record
-from livelens.storage.shared_sql import contact_update, rules_fingerprint
+from livelens.storage.shared_sql import append_seq_sql, contact_update, move_cursor_sql, rules_fingerprint
 from livelens.storage.shared_sql import dumps as _dumps
 from livelens.storage.sqlite_claims import SqliteClaims
+
+_APPEND_SEQ = append_seq_sql("?") + " RETURNING last_item_seq"
+_MARK_ANALYSED = move_cursor_sql("?") + " WHERE id = ?"
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.sqlite"
 
@@ -351,16 +354,14 @@ class SqliteTransaction(SqliteClaims):
 
     # items ----------------------------------------------------------------
     def append_item(self, contact_id: str, item_id: str, kind: str, client_key: str | None, data: Record) -> int:
-        row = self._one(
-            "UPDATE contacts SET last_item_seq = last_item_seq + 1 WHERE id = ? RETURNING last_item_seq",
-            (contact_id,),
-        )
+        accepted_at = time.time()
+        row = self._one(_APPEND_SEQ, (accepted_at, contact_id))
         if row is None:
             raise KeyError(contact_id)
         seq = int(row[0])
         self.conn.execute(
             "INSERT INTO items (contact_id, seq, id, kind, client_key, data, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (contact_id, seq, item_id, kind, client_key, _dumps(data), time.time()),
+            (contact_id, seq, item_id, kind, client_key, _dumps(data), accepted_at),
         )
         return seq
 
@@ -418,7 +419,7 @@ class SqliteTransaction(SqliteClaims):
         return [contact_id for (contact_id,) in rows]
 
     def mark_analysed(self, contact_id: str, seq: int) -> None:
-        self.conn.execute("UPDATE contacts SET analysed_seq = ? WHERE id = ?", (seq, contact_id))
+        self.conn.execute(_MARK_ANALYSED, (seq, seq, contact_id))
 
     def live_contacts(self, instance_id: str | None = None) -> list[tuple[Record, str | None]]:
         rows = self.conn.execute(

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from livelens.storage.base import Backlog, Claim, Record
-from livelens.storage.shared_sql import analysis_backlog
+from livelens.storage.shared_sql import analysis_backlog, move_cursor_sql
+
+_ADVANCE_CURSOR = move_cursor_sql("?") + " WHERE id = ? AND analysed_seq = ? RETURNING id"
 
 
 class SqliteClaims:
@@ -24,10 +26,10 @@ class SqliteClaims:
 
     def claim_contacts(self, worker_id: str, now: float, lease_seconds: float, limit: int) -> list[Claim]:
         rows = self.conn.execute(
-            "SELECT c.id FROM contacts c JOIN items i ON i.contact_id = c.id AND i.seq = c.analysed_seq + 1"
-            " WHERE c.last_item_seq > c.analysed_seq AND c.lease_expires <= ? AND c.retry_at <= ?"
-            " AND c.analysis_status != 'FAILED'"
-            " ORDER BY i.accepted_at LIMIT ?",
+            "SELECT id FROM contacts INDEXED BY contacts_claimable"
+            " WHERE last_item_seq > analysed_seq AND lease_expires <= ? AND retry_at <= ?"
+            " AND analysis_status != 'FAILED'"
+            " ORDER BY pending_since LIMIT ?",
             (now, now, limit),
         ).fetchall()
         expires = now + lease_seconds
@@ -69,8 +71,8 @@ class SqliteClaims:
 
     def advance_cursor(self, contact_id: str, from_seq: int, to_seq: int) -> bool:
         row = self._one(
-            "UPDATE contacts SET analysed_seq = ? WHERE id = ? AND analysed_seq = ? RETURNING id",
-            (to_seq, contact_id, from_seq),
+            _ADVANCE_CURSOR,
+            (to_seq, to_seq, contact_id, from_seq),
         )
         return row is not None
 
