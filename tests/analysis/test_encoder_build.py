@@ -41,6 +41,28 @@ def test_the_build_is_made_in_the_model_cache_and_labelled() -> None:
     kinds = [node.op_type for node in model.graph.node]
     assert kinds.count("MultiHeadAttention") == 6 and kinds.count("BiasGelu") == 6
     assert not {"Softmax", "Erf", "Transpose", "Where", "IsNaN"} & set(kinds)  # the plumbing is gone
+    # residual adds and layer norms stay apart (cheaper than onnxruntime's SkipLayerNormalization kernel),
+    # also in the session that runs the model
+    assert "SkipLayerNormalization" not in kinds and kinds.count("LayerNormalization") == 13
+
+
+def test_the_running_session_does_not_fuse_the_layer_norms_back(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime's default optimisations would fuse them again when the model loads."""
+    import onnx
+    import onnxruntime as ort
+
+    optimised = tmp_path / "as-run.onnx"
+    real = ort.InferenceSession
+
+    def session(path: str, sess_options: ort.SessionOptions, **kwargs: object) -> ort.InferenceSession:
+        sess_options.optimized_model_filepath = str(optimised)
+        return real(path, sess_options=sess_options, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    Embedder(model_file(), tokenizer_file())
+    kinds = [node.op_type for node in onnx.load(str(optimised)).graph.node]
+    assert "SkipLayerNormalization" not in kinds and kinds.count("LayerNormalization") == 13
 
 
 def test_fusion_keeps_the_function_and_the_ranges_tensor_names(tmp_path: Path) -> None:

@@ -87,7 +87,10 @@ class Embedder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+        from livelens.analysis.encoder_build import UNFUSED
+
+        self._session = ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"],
+                                             disabled_optimizers=list(UNFUSED))
         self._input_names = {i.name for i in self._session.get_inputs()}
         self.rows_per_run = rows_per_run(self._session.get_modelmeta().custom_metadata_map)
         self.cache_entries = CACHE_ENTRIES
