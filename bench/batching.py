@@ -61,7 +61,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 
             mark = [0.0]
 
-            def observe(name: str, seconds: float, batch: int = batch) -> None:
+            def observe(name: str, seconds: float, batch: int = batch, mark: list[float] = mark) -> None:
                 # Stages run one after another, so a stage's CPU is the process time since the last mark.
                 now = time.process_time()
                 stages[batch][name] += now - mark[0]

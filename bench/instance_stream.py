@@ -283,8 +283,9 @@ def main() -> None:
             participant.send_message(ContentType="text/plain", ConnectionToken=chat.customer,
                                      Content="Hello, my internet bill looks wrong.")
         time.sleep(8)
+        commit = os.popen("git rev-parse --short HEAD").read().strip()
         report = {"N": N, "period_s": PERIOD, "turns_per_s": round(N / PERIOD, 1), "seconds": SECONDS,
-                  "analysis": ANALYSIS, "analysis_workers": WORKERS, "commit": os.popen("git rev-parse --short HEAD").read().strip()}
+                  "analysis": ANALYSIS, "analysis_workers": WORKERS, "commit": commit}
         if "push" in PHASES:
             report["push"] = push_phase(server, instance, chats)
         if "poll" in PHASES:

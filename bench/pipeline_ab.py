@@ -32,9 +32,9 @@ def _extract(ref: str, into: Path) -> Path:
 def _measure(src: Path, quick: bool) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
     code = (
-        "import json, sys, livelens; sys.path.insert(0, %r); import batching; "
-        "r = batching.run(%r); r['livelens'] = livelens.__file__; print('RESULT ' + json.dumps(r))"
-    ) % (str(BENCH), quick)
+        f"import json, sys, livelens; sys.path.insert(0, {str(BENCH)!r}); import batching; "
+        f"r = batching.run({quick!r}); r['livelens'] = livelens.__file__; print('RESULT ' + json.dumps(r))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line[len("RESULT "):])

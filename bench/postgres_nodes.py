@@ -124,8 +124,8 @@ def restart_postgres() -> dict[str, Any]:
         return {"command": None, "reason": f"not restarted: other clients connected to {', '.join(others)}"}
     began = time.perf_counter()
     done = subprocess.run(shlex.split(RESTART_POSTGRES), capture_output=True, text=True, timeout=120)
-    return {"command": RESTART_POSTGRES, "returncode": done.returncode, "seconds": round(time.perf_counter() - began, 1),
-            "output": (done.stdout + done.stderr).strip()[-300:]}
+    return {"command": RESTART_POSTGRES, "returncode": done.returncode,
+            "seconds": round(time.perf_counter() - began, 1), "output": (done.stdout + done.stderr).strip()[-300:]}
 
 
 # --- the scale runs ---------------------------------------------------------------------
@@ -267,7 +267,8 @@ def audit(url: str, run: latency.Run) -> dict[str, Any]:
         # once (the first still being retried) have none, for any client.
         "contacts_items_out_of_send_order": sum(1 for turns in sent_order.values() if _out_of_order(turns, seq_of)),
         "contacts_with_turns_in_flight_together": sum(
-            1 for turns in sent_order.values() if any(a.answered > b.sent for a, b in zip(turns, turns[1:]))),
+            1 for turns in sent_order.values()
+            if any(a.answered > b.sent for a, b in zip(turns, turns[1:], strict=False))),
     }
 
 

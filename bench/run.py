@@ -197,7 +197,8 @@ def pgnodes_rows(result: dict[str, Any]) -> list[Row]:
         rows.append((label, "acknowledged / stored / analysed / lost / duplicated",
                      f"{faults['acknowledged']} / {faults['stored']} / {faults['analysed']} / {faults['lost']} / "
                      f"{faults['duplicated']}", "0 lost, 0 dup", _verdict(ok)))
-        in_order = faults["contacts_segments_out_of_item_order"] == 0 and faults["contacts_items_out_of_send_order"] == 0
+        in_order = (faults["contacts_segments_out_of_item_order"] == 0
+                    and faults["contacts_items_out_of_send_order"] == 0)
         rows.append((label, "contacts COMPLETED; out of order",
                      f"{faults['completed']}/{faults['contacts']}; {faults['contacts_segments_out_of_item_order']}"
                      f" + {faults['contacts_items_out_of_send_order']}", "all, 0",

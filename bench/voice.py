@@ -192,8 +192,8 @@ def decode_cost(models: list[str], windows: list[str], batches: list[int]) -> di
             row[f"batch{size}_cpu_s_per_speech_s"] = round(cpu / speech_s, 3)
             row[f"batch{size}_vs_one_by_one"] = round(one_by_one / cpu, 2)
         results[f"{model} {window}"] = row
-        print(f"{model} {window}: decode CPU s per speech second {row} ({len(utterances)} utterances, {speech_s:.0f} s)",
-              flush=True)
+        print(f"{model} {window}: decode CPU s per speech second {row} ({len(utterances)} utterances, "
+              f"{speech_s:.0f} s)", flush=True)
     return results
 
 
@@ -269,7 +269,10 @@ def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: 
             lock = threading.Lock()
             done = threading.Event()
 
-            def call() -> None:
+            # The threads below end within this iteration; the defaults bind this round's state to them.
+            def call(lock: threading.Lock = lock, stored: list[float] = stored,
+                     pending: dict[str, tuple[str, float]] = pending,
+                     first_partials: dict[str, float] = first_partials) -> None:
                 # partials are sent only for contacts that are not redacted (docs/voice.md)
                 contact = connect.create_contact(InstanceId=instance, Channel="VOICE", InitiationMethod="INBOUND",
                                                  Attributes={"livelens:redaction": redaction})["ContactId"]
@@ -293,7 +296,8 @@ def concurrent_calls(counts: list[int], mode: str, model: str, partial_seconds: 
 
                 stream_pcm(signed, fmt, pcm, speed=1.0, on_event=on_event)
 
-            def poll() -> None:
+            def poll(lock: threading.Lock = lock, done: threading.Event = done, analysed: list[float] = analysed,
+                     pending: dict[str, tuple[str, float]] = pending) -> None:
                 while not (done.is_set() and not pending):
                     with lock:
                         contacts = {c for c, _ in pending.values()}

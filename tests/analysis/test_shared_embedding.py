@@ -89,7 +89,7 @@ def test_runs_group_similar_lengths() -> None:
     assert plan_runs([5, 5, 6, 6, 7, 7, 8, 60], 1000, 32) == [8]  # runs so dear that one is cheapest
     ends = plan_runs([9] * 70, 16, 32)
     assert len(ends) == 3 and ends[-1] == 70  # never more rows than the batch size
-    assert all(0 < b - a <= 32 for a, b in zip([0, *ends], ends))
+    assert all(0 < b - a <= 32 for a, b in zip([0, *ends], ends, strict=False))
     assert plan_runs([], 16, 32) == []
 
 

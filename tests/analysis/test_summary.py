@@ -71,7 +71,8 @@ def test_extractive_summary_structure_in_the_third_person(pipeline: Pipeline, an
         # An adverb between the subject and its verb; "would like"; "you" as a subject and as an object.
         ("I really want to learn something.", "CUSTOMER", "the customer really wants to learn something."),
         ("I'd like to buy a new phone.", "CUSTOMER", "the customer wants to buy a new phone."),
-        ("If you don't mind, I'll help you get it.", "AGENT", "If the customer doesn't mind, the agent will help the customer get it."),
+        ("If you don't mind, I'll help you get it.", "AGENT",
+         "If the customer doesn't mind, the agent will help the customer get it."),
     ],
 )
 def test_third_person(sentence: str, role: str, retold: str) -> None:
