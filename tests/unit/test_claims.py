@@ -318,3 +318,35 @@ def test_contacts_are_claimed_by_how_long_their_next_item_has_waited(storage: St
     assert backlog.pending_contacts == 2 and backlog.pending_items == 3
     assert backlog.oldest_pending_accepted_at is not None
     assert first_a2["id"] == "a-a2"
+
+
+def test_a_cursor_moved_while_an_item_is_appended_is_dated_from_that_item(
+        storage: Storage, open_test_storage: Callable[[], Storage]) -> None:
+    """The append holds the contact row (PostgreSQL) or the write lock (SQLite) while the worker's commit
+    moves the cursor past the last item it saw: the contact stays pending, dated from the new item (not
+    from nothing, which would show as the oldest pending item there is)."""
+    add_contact(storage, "c1")
+    add_turn(storage, "c1", "one")
+    appender, committer = open_test_storage(), open_test_storage()
+    appending = appender.write()
+    tx = appending.__enter__()
+    tx.append_item("c1", "c1-two", "MESSAGE", None, {"content": "two"})
+    moved = threading.Event()
+
+    def move() -> None:
+        with committer.write() as wtx:
+            assert wtx.advance_cursor("c1", 0, 1)
+        moved.set()
+
+    thread = threading.Thread(target=move)
+    thread.start()
+    time.sleep(0.3)
+    assert not moved.is_set()  # waiting for the append
+    appending.__exit__(None, None, None)
+    thread.join(10)
+    assert moved.is_set()
+    with storage.read() as rtx:
+        backlog = rtx.analysis_backlog()
+    assert backlog.pending_items == 1
+    assert backlog.oldest_pending_accepted_at is not None
+    assert time.time() - 60 < backlog.oldest_pending_accepted_at <= time.time()

@@ -38,11 +38,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from livelens.storage.base import Record, StorageConflict, StorageUnavailable
 from livelens.storage.postgres_claims import PostgresClaims, _loads
-from livelens.storage.shared_sql import append_seq_sql, contact_update, move_cursor_sql, rules_fingerprint
+from livelens.storage.shared_sql import append_seq_sql, contact_update, date_pending_sql, rules_fingerprint
 from livelens.storage.shared_sql import dumps as _dumps
 
 _APPEND_SEQ = append_seq_sql("%s") + " RETURNING last_item_seq"
-_MARK_ANALYSED = move_cursor_sql("%s") + " WHERE id = %s"
+_DATE_PENDING = date_pending_sql("%s")
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.postgres"
 #: pg_advisory_lock key held while migrations run (nodes and workers starting together take turns).
@@ -315,7 +315,8 @@ class PostgresTransaction(PostgresClaims):
         return [contact_id for (contact_id,) in rows]
 
     def mark_analysed(self, contact_id: str, seq: int) -> None:
-        self._exec(_MARK_ANALYSED, (seq, seq, contact_id))
+        self._exec("UPDATE contacts SET analysed_seq = %s WHERE id = %s", (seq, contact_id))
+        self._exec(_DATE_PENDING, (contact_id,))
 
     def live_contacts(self, instance_id: str | None = None) -> list[tuple[Record, str | None]]:
         rows = self._rows(

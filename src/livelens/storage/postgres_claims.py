@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 
 from livelens.storage.base import Backlog, Claim, Record
-from livelens.storage.shared_sql import analysis_backlog, move_cursor_sql
+from livelens.storage.shared_sql import analysis_backlog, date_pending_sql
 from livelens.storage.shared_sql import dumps as _dumps
 
-_ADVANCE_CURSOR = move_cursor_sql("%s") + " WHERE id = %s AND analysed_seq = %s"
+_DATE_PENDING = date_pending_sql("%s")
 
 #: How long a node owns the alerts it took for delivery before another node may retry them.
 ALERT_LEASE_SECONDS = 60.0
@@ -91,9 +91,12 @@ class PostgresClaims:
         )
 
     def advance_cursor(self, contact_id: str, from_seq: int, to_seq: int) -> bool:
-        return self._exec(
-            _ADVANCE_CURSOR, (to_seq, to_seq, contact_id, from_seq)
+        moved = self._exec(
+            "UPDATE contacts SET analysed_seq = %s WHERE id = %s AND analysed_seq = %s", (to_seq, contact_id, from_seq)
         ) == 1
+        if moved:
+            self._exec(_DATE_PENDING, (contact_id,))
+        return moved
 
     def expire_claims(self, owner_prefix: str) -> int:
         freed = self._exec(

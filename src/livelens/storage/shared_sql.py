@@ -64,12 +64,17 @@ def append_seq_sql(placeholder: str) -> str:
     )
 
 
-def move_cursor_sql(placeholder: str) -> str:
-    """``UPDATE contacts SET`` the analysis cursor (the seq is a parameter twice) and ``pending_since`` to
-    when the item after it was accepted (0 while there is none: its append sets it); the caller adds WHERE."""
+def date_pending_sql(placeholder: str) -> str:
+    """The ``UPDATE contacts`` that sets ``pending_since`` to when the item after the cursor was accepted
+    (0 while there is none: the append that adds it sets it); parameter: the contact id.
+
+    Run as its own statement after the cursor moves, not inside that ``UPDATE``: on PostgreSQL a statement
+    that waited for the contact row while an append held it still reads ``items`` as they were when it
+    began, so it would miss the very item that append added; a statement begun afterwards sees it.
+    """
     return (
-        f"UPDATE contacts SET analysed_seq = {placeholder}, pending_since = COALESCE((SELECT i.accepted_at"
-        f" FROM items i WHERE i.contact_id = contacts.id AND i.seq = {placeholder} + 1), 0)"
+        "UPDATE contacts SET pending_since = COALESCE((SELECT i.accepted_at FROM items i"
+        f" WHERE i.contact_id = contacts.id AND i.seq = contacts.analysed_seq + 1), 0) WHERE id = {placeholder}"
     )
 
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from livelens.storage.base import Backlog, Claim, Record
-from livelens.storage.shared_sql import analysis_backlog, move_cursor_sql
+from livelens.storage.shared_sql import analysis_backlog, date_pending_sql
 
-_ADVANCE_CURSOR = move_cursor_sql("?") + " WHERE id = ? AND analysed_seq = ? RETURNING id"
+_DATE_PENDING = date_pending_sql("?")
 
 
 class SqliteClaims:
@@ -71,10 +71,13 @@ class SqliteClaims:
 
     def advance_cursor(self, contact_id: str, from_seq: int, to_seq: int) -> bool:
         row = self._one(
-            _ADVANCE_CURSOR,
-            (to_seq, to_seq, contact_id, from_seq),
+            "UPDATE contacts SET analysed_seq = ? WHERE id = ? AND analysed_seq = ? RETURNING id",
+            (to_seq, contact_id, from_seq),
         )
-        return row is not None
+        if row is None:
+            return False
+        self.conn.execute(_DATE_PENDING, (contact_id,))
+        return True
 
     def expire_claims(self, owner_prefix: str) -> int:
         pattern = owner_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
