@@ -279,7 +279,7 @@ def test_a_fence_check_holds_off_a_takeover_until_commit(storage: Storage,
 def test_contacts_are_claimed_by_how_long_their_next_item_has_waited(storage: Storage) -> None:
     """Oldest pending item first, as the cursor moves: a contact whose early turns were analysed waits
     behind contacts whose first pending turn came before its next one; a contact caught up and written
-    to again waits from its new item; a cursor moved back (mark_analysed) waits from the item after it."""
+    to again waits from its new item; a cursor moved back waits from the item after it."""
     def turn(contact_id: str, text: str) -> None:
         with storage.write() as tx:
             tx.append_item(contact_id, f"{contact_id}-{text}", "MESSAGE", None, {"content": text})
@@ -309,8 +309,8 @@ def test_contacts_are_claimed_by_how_long_their_next_item_has_waited(storage: St
     turn("b", "b2")
     assert order(400.0) == ["c", "a", "b"]
     with storage.write() as tx:
-        tx.mark_analysed("c", 1)
-        tx.mark_analysed("a", 1)  # back to a2, the oldest pending item of all
+        assert tx.advance_cursor("c", 0, 1)
+        assert tx.advance_cursor("a", 2, 1)  # back to a2, the oldest pending item of all
     assert order(500.0) == ["a", "b"]
     with storage.read() as tx:
         backlog = tx.analysis_backlog()

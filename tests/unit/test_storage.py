@@ -116,7 +116,7 @@ def test_pending_contacts_follow_the_analysed_cursor(open_test_storage: Callable
         assert tx.pending_contacts(10) == ["c1"]
         assert tx.find_item("c1", client_key="p:t")["id"] == "item-1"
     with storage.write() as tx:
-        tx.mark_analysed("c1", seq)
+        assert tx.advance_cursor("c1", 0, seq)
     with storage.read() as tx:
         assert tx.pending_contacts(10) == []
     storage.close()

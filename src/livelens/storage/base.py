@@ -161,7 +161,6 @@ class Transaction(Protocol):
 
     # the analysis worker (see "Claims" above)
     def pending_contacts(self, limit: int) -> list[str]: ...
-    def mark_analysed(self, contact_id: str, seq: int) -> None: ...
     def claim_contacts(self, worker_id: str, now: float, lease_seconds: float, limit: int) -> list[Claim]:
         """Lease up to ``limit`` contacts with pending items whose lease is free or expired and whose
         back-off is over, oldest pending item first; each claim increments the contact's fence."""

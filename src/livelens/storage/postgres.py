@@ -38,11 +38,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from livelens.storage.base import Record, StorageConflict, StorageUnavailable
 from livelens.storage.postgres_claims import PostgresClaims, _loads
-from livelens.storage.shared_sql import append_seq_sql, contact_update, date_pending_sql, rules_fingerprint
+from livelens.storage.shared_sql import append_seq_sql, contact_update, rules_fingerprint
 from livelens.storage.shared_sql import dumps as _dumps
 
 _APPEND_SEQ = append_seq_sql("%s") + " RETURNING last_item_seq"
-_DATE_PENDING = date_pending_sql("%s")
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.postgres"
 #: pg_advisory_lock key held while migrations run (nodes and workers starting together take turns).
@@ -313,10 +312,6 @@ class PostgresTransaction(PostgresClaims):
     def pending_contacts(self, limit: int) -> list[str]:
         rows = self._rows("SELECT id FROM contacts WHERE last_item_seq > analysed_seq LIMIT %s", (limit,))
         return [contact_id for (contact_id,) in rows]
-
-    def mark_analysed(self, contact_id: str, seq: int) -> None:
-        self._exec("UPDATE contacts SET analysed_seq = %s WHERE id = %s", (seq, contact_id))
-        self._exec(_DATE_PENDING, (contact_id,))
 
     def live_contacts(self, instance_id: str | None = None) -> list[tuple[Record, str | None]]:
         rows = self._rows(

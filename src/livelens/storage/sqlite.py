@@ -23,12 +23,11 @@ from typing import Any
 
 from livelens.files import private_database
 from livelens.storage.base import Record
-from livelens.storage.shared_sql import append_seq_sql, contact_update, date_pending_sql, rules_fingerprint
+from livelens.storage.shared_sql import append_seq_sql, contact_update, rules_fingerprint
 from livelens.storage.shared_sql import dumps as _dumps
 from livelens.storage.sqlite_claims import SqliteClaims
 
 _APPEND_SEQ = append_seq_sql("?") + " RETURNING last_item_seq"
-_DATE_PENDING = date_pending_sql("?")
 
 MIGRATIONS_PACKAGE = "livelens.storage.migrations.sqlite"
 
@@ -417,10 +416,6 @@ class SqliteTransaction(SqliteClaims):
     def pending_contacts(self, limit: int) -> list[str]:
         rows = self.conn.execute("SELECT id FROM contacts WHERE last_item_seq > analysed_seq LIMIT ?", (limit,))
         return [contact_id for (contact_id,) in rows]
-
-    def mark_analysed(self, contact_id: str, seq: int) -> None:
-        self.conn.execute("UPDATE contacts SET analysed_seq = ? WHERE id = ?", (seq, contact_id))
-        self.conn.execute(_DATE_PENDING, (contact_id,))
 
     def live_contacts(self, instance_id: str | None = None) -> list[tuple[Record, str | None]]:
         rows = self.conn.execute(
