@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import NamedTuple
 
 from livelens.contacts.instance_events import Batch, EventFilter, read_events
 from livelens.storage.base import Record, Storage, Transaction
@@ -35,7 +36,7 @@ def _behind(tx: Transaction) -> list[tuple[str, Record]]:
     return [
         (instance_id, config)
         for instance_id, config in tx.list_webhooks()
-        if any(int(h.get("Position", 0)) < head for h in _subscribed(config.get("Webhooks", [])))
+        if any(_where(h).position < head for h in _subscribed(config.get("Webhooks", [])))
     ]
 
 
@@ -48,14 +49,14 @@ def pump(storage: Storage, account_id: str, clock: Callable[[], float] = time.ti
     webhooks' lock would wait for a contact's row while a writer holding that row waits for the lock
     (a deadlock on PostgreSQL). A webhook that moved meanwhile is left for the next round.
     """
-    owed: dict[str, dict[tuple[str, tuple[str, ...], int], Batch]] = {}
+    owed: dict[str, dict[_Place, Batch]] = {}
     with storage.read() as tx:
         for instance_id, config in _behind(tx):
+            places = [_where(hook) for hook in _subscribed(config.get("Webhooks", []))]
             owed[instance_id] = {
-                _where(hook): read_events(
-                    tx, account_id, instance_id, _where(hook)[2], PUMP_ROWS,
-                    EventFilter(output_type="Redacted", event_types=frozenset(hook["StreamEvents"])))
-                for hook in _subscribed(config.get("Webhooks", []))
+                place: read_events(tx, account_id, instance_id, place.position, PUMP_ROWS,
+                                   EventFilter(output_type="Redacted", event_types=frozenset(place.events)))
+                for place in places
             }
     queued = 0
     for instance_id, batches in owed.items():
@@ -80,7 +81,7 @@ def pump(storage: Storage, account_id: str, clock: Callable[[], float] = time.ti
                         "contact_id": event.contact_id,
                     })
                     queued += 1
-                if batch.position != where[2]:
+                if batch.position != where.position:
                     hook["Position"] = batch.position
                     changed = True
             if changed:
@@ -88,6 +89,13 @@ def pump(storage: Storage, account_id: str, clock: Callable[[], float] = time.ti
     return queued
 
 
-def _where(hook: Record) -> tuple[str, tuple[str, ...], int]:
+class _Place(NamedTuple):
     """A webhook's identity and place: its URL, its events and its position in the log."""
-    return hook["Url"], tuple(hook["StreamEvents"]), int(hook.get("Position", 0))
+
+    url: str
+    events: tuple[str, ...]
+    position: int
+
+
+def _where(hook: Record) -> _Place:
+    return _Place(hook["Url"], tuple(hook["StreamEvents"]), int(hook.get("Position", 0)))
