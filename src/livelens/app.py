@@ -47,7 +47,8 @@ from livelens.contacts.extraction import ExtractionBook
 from livelens.contacts.lifecycle import InactivityTimeouts, end_inactive_contacts
 from livelens.contacts.models import Contact
 from livelens.contacts.next_token import NextTokenCodec
-from livelens.contacts.rules import RuleBook, RuleRunner
+from livelens.contacts.rule_book import RuleBook
+from livelens.contacts.rule_runner import RuleRunner
 from livelens.contacts.search import ContactSearch
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter, InstanceDefaults

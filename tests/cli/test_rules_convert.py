@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from livelens.cli.rules import rules
+from livelens.cli.rule_commands import rules
 
 
 def test_convert_both_ways_and_from_a_file(tmp_path: Path) -> None:

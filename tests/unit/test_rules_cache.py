@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from livelens.contacts.models import Contact
-from livelens.contacts.rules import RuleRunner
+from livelens.contacts.rule_runner import RuleRunner
 from livelens.storage import Storage
 from tests.unit.test_claims import contact_record
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from livelens.api.auth import Caller
 from livelens.contacts.extraction import ExtractionBook
-from livelens.contacts.rules import RuleBook
+from livelens.contacts.rule_book import RuleBook
 from livelens.contacts.search import ContactSearch
 from livelens.contacts.segment_log import SegmentLog
 from livelens.contacts.service import ContactCenter

@@ -276,7 +276,7 @@ from livelens.cli.setup_commands import configure, doctor  # noqa: E402
 for _command in [*aws_commands.COMMANDS, cli_replay.replay, watch.watch, completion.completion, configure, doctor]:
     main.add_command(_command)
 
-from livelens.cli.rules import rules as rules_group  # noqa: E402
+from livelens.cli.rule_commands import rules as rules_group  # noqa: E402
 
 main.add_command(rules_group)
 from livelens.cli.eval import eval_command  # noqa: E402

@@ -34,7 +34,7 @@ from livelens.analysis.types import AnalysedTurn, Issue, Redaction, Summary, Tur
 from livelens.contacts import lifecycle
 from livelens.contacts import segments as render
 from livelens.contacts.models import FAILED, Contact
-from livelens.contacts.rules import RuleRunner
+from livelens.contacts.rule_runner import RuleRunner
 from livelens.contacts.segments import SegmentRow, whole_turn_redaction
 from livelens.contacts.service import (
     ATTACHMENT,

@@ -33,7 +33,7 @@ from starlette.routing import Route, Router
 
 from livelens.api.authz import Authorizer
 from livelens.api.stream import SegmentStream
-from livelens.contacts.rules import RuleBook
+from livelens.contacts.rule_book import RuleBook
 from livelens.contacts.search import ContactSearch
 from livelens.contacts.segment_log import SegmentLog
 from livelens.dashboard.history import search_history, transcript_turns

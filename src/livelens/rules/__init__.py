@@ -6,7 +6,7 @@
     alerts.py   the "Realtime Rules Matched" event, HMAC signing, delivery with backoff
 
 Nothing here knows HTTP or SQL: state and pending alerts are plain JSON
-records the domain (:mod:`livelens.contacts.rules`) persists.
+records the domain (:mod:`livelens.contacts.rule_runner`) persists.
 """
 
 from livelens.rules.parser import RuleSyntaxError, parse

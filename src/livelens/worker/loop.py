@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 
 from livelens.contacts.analysis_worker import Analyser, Commit, Failure, apply_commit, back_off, load_units
-from livelens.contacts.rules import RuleRunner
+from livelens.contacts.rule_runner import RuleRunner
 from livelens.storage.base import Claim, Storage, Transaction
 from livelens.worker.notify import Waker
 from livelens.worker.stats import WorkerStats

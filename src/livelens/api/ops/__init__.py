@@ -3,6 +3,15 @@
 Importing this package registers every handler with :data:`livelens.api.routing.registry`.
 """
 
-from livelens.api.ops import connect, contact_lens, extraction, native, participant, rules, search, tags
+from livelens.api.ops import (
+    connect,
+    connect_rules,
+    contact_lens,
+    extraction,
+    native,
+    participant,
+    search,
+    tags,
+)
 
-__all__ = ["connect", "contact_lens", "extraction", "native", "participant", "rules", "search", "tags"]
+__all__ = ["connect", "connect_rules", "contact_lens", "extraction", "native", "participant", "search", "tags"]

@@ -46,7 +46,7 @@ def load_transcript(path: Path) -> tuple[list[dict[str, Any]], str | None]:
 
 
 def _local(function: str, turns: list[dict[str, Any]], channel: str, attributes: dict[str, str]) -> dict[str, Any]:
-    from livelens.contacts.rules import RuleBook
+    from livelens.contacts.rule_book import RuleBook
     from livelens.errors import InvalidRequestException
     from livelens.rules.dryrun import dry_run, turn_facts
     from livelens.rules.parser import SentimentChange, SentimentRun

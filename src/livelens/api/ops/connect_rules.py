@@ -7,7 +7,7 @@ from typing import Any
 from livelens.api.context import RequestContext
 from livelens.api.routing import operation
 from livelens.api.serialize import parse_json_body
-from livelens.contacts.rules import RuleBook
+from livelens.contacts.rule_book import RuleBook
 
 Params = dict[str, Any]
 RULE_FIELDS = (
