@@ -85,3 +85,15 @@ def test_the_postgresql_cluster_benchmark_runs_and_audits_in_quick_mode(tmp_path
     assert faults["acknowledged"] > 0 and faults["lost"] == 0 and faults["duplicated"] == 0, faults
     assert faults["completed"] == faults["contacts"], faults
     assert len(faults["events"]) == 2, faults["events"]
+
+
+def test_the_interleaved_tok2vec_benchmark_runs_and_leaves_the_fused_networks_in_place() -> None:
+    import tok2vec_interleaved
+
+    from livelens.analysis.nlp import load_spacy
+
+    result = tok2vec_interleaved.run(passes=1, batch=8)
+    assert result["turns_per_side"] > 0 and result["thinc_cpu_ms_per_turn"] > 0 and result["fused_over_thinc"] > 0
+    nlp = load_spacy()
+    assert nlp.get_pipe("tok2vec").model.name == "fused_tok2vec"
+    assert nlp.get_pipe("ner").model.get_ref("tok2vec").layers[0].name == "fused_tok2vec"
