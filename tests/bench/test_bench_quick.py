@@ -97,3 +97,11 @@ def test_the_interleaved_tok2vec_benchmark_runs_and_leaves_the_fused_networks_in
     nlp = load_spacy()
     assert nlp.get_pipe("tok2vec").model.name == "fused_tok2vec"
     assert nlp.get_pipe("ner").model.get_ref("tok2vec").layers[0].name == "fused_tok2vec"
+
+
+def test_the_rule_state_rows_benchmark_counts_what_a_turn_writes() -> None:
+    import rule_state_rows
+
+    result = rule_state_rows.run()
+    assert result["turns"] > 0 and result["rules"] == 50
+    assert 1 <= result["rows_per_turn"] < result["rules"] + 1 and result["bytes_per_turn"] > 0

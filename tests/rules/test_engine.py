@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from livelens.analysis.types import CharSpan, PiiSpan, Redaction
-from livelens.rules.engine import CompiledRule, Evaluation, TurnFacts
+from livelens.rules.engine import CONTEXT, CompiledRule, Evaluation, TurnFacts
 
 
 def rule(source: str, name: str = "r") -> CompiledRule:
@@ -165,6 +165,64 @@ def test_state_survives_serialisation_mid_contact() -> None:
     got.append([f.rule.name for f in evaluation.on_end()])
     assert got == expected
     assert expected[4] == ["neg", "all"] and expected[-1] == ["bye"]
+
+
+def _bag_of_words(texts: list[str]) -> np.ndarray:
+    """A stand-in sentence embedding: hashed words, normalised (deterministic, no model)."""
+    out = np.zeros((len(texts), 64))
+    for row, text in enumerate(texts):
+        for word in text.lower().replace(",", " ").replace(".", " ").split():
+            out[row, sum(map(ord, word)) % 64] += 1.0
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+EVERY_KIND = [
+    rule('customer said "refund"', "said"),
+    rule('customer said all("charged", "cancel")', "all"),
+    rule('agent said "sorry" in first 3 turns', "first-turns"),
+    rule('customer said "cancel" in first 30 seconds', "first-seconds"),
+    rule('agent said "refund" in last 2 turns', "last-turns"),
+    rule('agent never said "goodbye"', "never"),
+    rule('agent never said "my name is" in first 2 turns', "never-first"),
+    rule("customer sentiment NEGATIVE for 3 turns", "run"),
+    rule("customer sentiment NEGATIVE for 2 turns in last 17 seconds", "run-last"),
+    rule("customer sentiment from NEGATIVE to POSITIVE", "change"),
+    rule("anyone sentiment from NEUTRAL to NEGATIVE", "change-neutral"),
+    rule('customer means ("I want my money back") threshold 0.3', "means"),
+    rule('attribute "queue" = "billing" and not agent said "manager"', "attribute"),
+    rule('customer said "nothing like this" or customer sentiment POSITIVE for 2 turns', "or"),
+]
+
+
+def test_only_what_a_turn_changed_is_persisted_and_that_is_enough() -> None:
+    """Each turn persists only the states it changed; a fresh Evaluation per turn from those
+    (as the worker runs, through JSON) fires exactly what one long-lived Evaluation fires."""
+    kw: dict[str, Any] = {"attributes": {"queue": "billing"}, "embed": _bag_of_words}
+    calls = [CALL, CALL[::-1], [t for t in CALL if t.role == "CUSTOMER"] + CALL, CALL + CALL]
+    for turns in calls:
+        straight = Evaluation(EVERY_KIND, **kw)
+        expected = [[f.rule.name for f in straight.on_turn(t)] for t in turns] + [
+            [f.rule.name for f in straight.on_end()]]
+        stored: dict[str, str] = {}
+        got, written = [], []
+        for t in turns:
+            evaluation = Evaluation(EVERY_KIND, {k: json.loads(v) for k, v in stored.items()}, **kw)
+            got.append([f.rule.name for f in evaluation.on_turn(t)])
+            written.append(set(evaluation.changed))
+            stored.update({k: json.dumps(v) for k, v in evaluation.changed.items()})
+        evaluation = Evaluation(EVERY_KIND, {k: json.loads(v) for k, v in stored.items()}, **kw)
+        got.append([f.rule.name for f in evaluation.on_end()])
+        stored.update({k: json.dumps(v) for k, v in evaluation.changed.items()})
+        assert got == expected
+        assert {k: json.loads(v) for k, v in stored.items()} == straight.states  # nothing changed went unwritten
+        assert sum(map(len, written)) < len(written) * (len(EVERY_KIND) + 1)  # and not everything every turn
+    # An agent turn that matches nothing writes the turn counter and the agent's own open conditions only.
+    evaluation = Evaluation([rule('customer said "refund"', "c"), rule('agent said "refund"', "a")])
+    evaluation.on_turn(turn(0, "CUSTOMER", "hello"))
+    assert set(evaluation.changed) == {CONTEXT, "c", "a"}  # first sight of each rule: its state is new
+    again = Evaluation(evaluation.rules, json.loads(json.dumps(evaluation.states)))
+    again.on_turn(turn(1, "AGENT", "how can I help?"))
+    assert set(again.changed) == {CONTEXT}
 
 
 def test_a_changed_function_starts_afresh_but_a_fired_rule_stays_fired() -> None:

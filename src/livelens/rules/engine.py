@@ -247,11 +247,14 @@ class Evaluation:
             state = self.state_of(rule)
             if state.get("fired") or state.get("done"):
                 continue
+            moved = False
             for leaf in rule.function.leaves:
                 slot = state["leaves"][leaf.index]
                 if slot.get("v") is None:
                     self.work += 1
-                    self._step(leaf, slot, turn, index)
+                    moved |= self._step(leaf, slot, turn, index)
+            if moved:  # a rule whose state this turn left as it was is not written again
+                self.changed[rule.id] = state
             firing = self._decide(rule, state, at_end=False)
             if firing is not None:
                 fired.append(firing)
@@ -269,13 +272,13 @@ class Evaluation:
                 if slot.get("v") is None:
                     self.work += 1
                     slot["v"] = self._end(leaf, slot)
+            self.changed[rule.id] = state
             firing = self._decide(rule, state, at_end=True)
             if firing is not None:
                 fired.append(firing)
         return fired
 
     def _decide(self, rule: CompiledRule, state: State, *, at_end: bool) -> Firing | None:
-        self.changed[rule.id] = state
         value = self._value(rule.function.root, state["leaves"])
         if value is True:
             points = self._points(rule.function.root, state["leaves"])
@@ -330,21 +333,29 @@ class Evaluation:
             return index >= window.amount
         return turn.begin_ms is not None and turn.begin_ms >= window.amount * 1000
 
-    def _step(self, leaf: Leaf, slot: State, turn: TurnFacts, index: int) -> None:
+    def _step(self, leaf: Leaf, slot: State, turn: TurnFacts, index: int) -> bool:
+        """Advance one open condition by one turn; whether its slot may have changed.
+
+        Conservative: a sentiment run or change keeps per-turn history in its slot, so a turn of
+        its speaker counts as a change even when the history ends up as it was.
+        """
         if isinstance(leaf, Attribute):
             slot["v"] = (self.attributes.get(leaf.key) == leaf.value) == leaf.equal
-            return
+            return True
         window: Window | None = getattr(leaf, "window", None)
         if window is not None and window.edge == "first" and not self._in_first(window, turn, index):
             if self._first_closed(window, turn, index):
                 slot["v"] = False
-            return
+                return True
+            return False
+        moved = isinstance(leaf, (SentimentRun, SentimentChange)) and _speaks(leaf, turn)
         for key, points in self._occurrences(leaf, slot, turn, index):
             found = slot.setdefault("found", {})
             if window is not None and window.edge == "last":
                 found[key] = points  # keep the latest: the best candidate for the final window
             else:
                 found.setdefault(key, points)
+            moved = True
         if window is None or window.edge == "first":
             found = slot.get("found", {})
             if len(found) >= _needed(leaf):
@@ -353,8 +364,11 @@ class Evaluation:
                 slot.pop("found", None)
                 slot.pop("run", None)
                 slot.pop("prev", None)
-            elif window is not None and self._first_closed(window, turn, index):
+                return True
+            if window is not None and self._first_closed(window, turn, index):
                 slot["v"] = False
+                return True
+        return moved
 
     def _end(self, leaf: Leaf, slot: State) -> bool:
         if isinstance(leaf, Attribute):
