@@ -89,3 +89,22 @@ def test_the_fused_layer_refuses_to_train() -> None:
 
 def test_fusing_twice_changes_nothing() -> None:
     assert fuse_tok2vecs(load_spacy()) == []
+
+
+def test_a_fused_network_that_fails_on_the_probes_leaves_thinc_in_place(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    import spacy
+
+    from livelens.analysis import spacy_tok2vec
+
+    def broken(model):  # type: ignore[no-untyped-def]
+        def forward(docs):  # type: ignore[no-untyped-def]
+            raise IndexError("boom")
+        return forward
+
+    monkeypatch.setattr(spacy_tok2vec, "compile_tok2vec", broken)
+    nlp = spacy.load(SPACY_MODEL, exclude=list(UNUSED_COMPONENTS))
+    with caplog.at_level("WARNING", logger="livelens.analysis"):
+        assert fuse_tok2vecs(nlp) == []
+    assert nlp.get_pipe("tok2vec").model.name != "fused_tok2vec"
+    assert "the fused one failed (IndexError: boom)" in caplog.text
+    assert [(e.text, e.label_) for e in nlp("Please call Maria Gonzalez.").ents] == [("Maria Gonzalez", "PERSON")]

@@ -119,7 +119,7 @@ def compile_tok2vec(model: Model[Any, Any]) -> Callable[[Sequence[Doc]], Vectors
         return out
 
     def forward(docs: Sequence[Doc]) -> Vectors:
-        features = [np.asarray(doc.to_array(columns), dtype="uint64") for doc in docs]
+        features = [_columns(np.asarray(doc.to_array(columns), dtype="uint64")) for doc in docs]
         lengths = [len(f) for f in features]
         if not sum(lengths):
             return [ops.alloc2f(0, width) for _ in docs]
@@ -136,6 +136,11 @@ def compile_tok2vec(model: Model[Any, Any]) -> Callable[[Sequence[Doc]], Vectors
         return ops.unflatten(x, ops.asarray1i(lengths), pad=pad)
 
     return forward
+
+
+def _columns(attrs: np.ndarray) -> np.ndarray:
+    """One row per token, as spaCy's feature extractor shapes a single attribute's array."""
+    return attrs.reshape((attrs.shape[0], 1)) if attrs.ndim == 1 else attrs
 
 
 def _inference_only(forward: Callable[[Sequence[Doc]], Vectors], network: Model[Any, Any]) -> Model[Any, Any]:
@@ -177,6 +182,10 @@ def fuse_tok2vecs(nlp: Language) -> list[str]:
                        for a, b in zip(network.predict(docs), forward(docs), strict=True))
         except UnsupportedArchitecture as exc:
             log.info("spaCy component %s keeps thinc's token-vector network (%s)", name, exc)
+            continue
+        except Exception as exc:  # a spaCy or thinc release that works otherwise: never worse than unfused
+            log.warning("spaCy component %s keeps thinc's token-vector network: the fused one failed (%s: %s)",
+                        name, type(exc).__name__, exc)
             continue
         if not same:
             log.warning("spaCy component %s keeps thinc's token-vector network: the fused one differs", name)
