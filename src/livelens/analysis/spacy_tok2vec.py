@@ -83,7 +83,8 @@ def compile_tok2vec(model: Model[Any, Any]) -> Callable[[Sequence[Doc]], Vectors
     _expect(len(model.layers) == 2, f"{model.name}: embed>>encode")
     embed, encode = model.layers
     names = [layer.name for layer in embed.layers]
-    _expect(len(names) == 5 and names[:2] == ["extract_features", "list2ragged"] and names[4] == "ragged2list",
+    _expect(len(names) == 5 and names[:2] == ["extract_features", "list2ragged"] and names[4] == "ragged2list"
+            and all(name.startswith("with_array") for name in names[2:4]),
             f"{embed.name}: extract_features>>list2ragged>>with_array(...)>>with_array(...)>>ragged2list")
     columns = embed.layers[0].attrs["columns"]
     concat = embed.layers[2].layers[0]
