@@ -40,3 +40,9 @@ class RequestContext:
     @property
     def region(self) -> str:
         return self.caller.region if self.caller else "us-east-1"
+
+    @property
+    def caller_arn(self) -> str:
+        """The IAM user ARN a write is recorded as (``LastUpdatedBy``)."""
+        key = self.caller.access_key if self.caller else "anonymous"
+        return f"arn:aws:iam::{self.services.center.account_id}:user/{key}"

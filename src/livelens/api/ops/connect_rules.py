@@ -30,15 +30,10 @@ def _book(ctx: RequestContext) -> RuleBook:
     return ctx.services.rules
 
 
-def _caller_arn(ctx: RequestContext) -> str:
-    key = ctx.caller.access_key if ctx.caller else "anonymous"
-    return f"arn:aws:iam::{ctx.services.center.account_id}:user/{key}"
-
-
 @operation("connect", "CreateRule")
 def create_rule(ctx: RequestContext, params: Params) -> dict[str, Any]:
     request = {k: v for k, v in params.items() if k != "ClientToken"}
-    return _book(ctx).create_rule(request, params.get("ClientToken"), _caller_arn(ctx))
+    return _book(ctx).create_rule(request, params.get("ClientToken"), ctx.caller_arn)
 
 
 @operation("connect", "ListRules")
@@ -75,7 +70,7 @@ def describe_rule(ctx: RequestContext, params: Params) -> dict[str, Any]:
 
 @operation("connect", "UpdateRule")
 def update_rule(ctx: RequestContext, params: Params) -> dict[str, Any]:
-    _book(ctx).update_rule(params, _caller_arn(ctx))
+    _book(ctx).update_rule(params, ctx.caller_arn)
     return {}
 
 

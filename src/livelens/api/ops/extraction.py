@@ -30,15 +30,10 @@ def _book(ctx: RequestContext) -> ExtractionBook:
     return ctx.services.extraction
 
 
-def _caller_arn(ctx: RequestContext) -> str:
-    key = ctx.caller.access_key if ctx.caller else "anonymous"
-    return f"arn:aws:iam::{ctx.services.center.account_id}:user/{key}"
-
-
 @operation("connect", "CreateExtractionDefinition")
 def create_extraction_definition(ctx: RequestContext, params: Params) -> dict[str, Any]:
     request = {k: v for k, v in params.items() if k != "ClientToken"}
-    return _book(ctx).create(request, params.get("ClientToken"), _caller_arn(ctx))
+    return _book(ctx).create(request, params.get("ClientToken"), ctx.caller_arn)
 
 
 @operation("connect", "DescribeExtractionDefinition")
@@ -55,7 +50,7 @@ def list_extraction_definitions(ctx: RequestContext, params: Params) -> dict[str
 
 @operation("connect", "UpdateExtractionDefinition")
 def update_extraction_definition(ctx: RequestContext, params: Params) -> dict[str, Any]:
-    _book(ctx).update(params, _caller_arn(ctx))
+    _book(ctx).update(params, ctx.caller_arn)
     return {}
 
 
