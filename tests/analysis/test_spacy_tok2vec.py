@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from livelens.analysis.nlp import SPACY_MODEL, UNUSED_COMPONENTS, load_spacy
-from livelens.analysis.spacy_tok2vec import PROBES, UnsupportedArchitecture, compile_tok2vec, fuse_tok2vecs
+from livelens.analysis.spacy_tok2vec import (
+    PROBES,
+    UnsupportedArchitecture,
+    _row_moments,
+    compile_tok2vec,
+    fuse_tok2vecs,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -108,3 +114,14 @@ def test_a_fused_network_that_fails_on_the_probes_leaves_thinc_in_place(monkeypa
     assert nlp.get_pipe("tok2vec").model.name != "fused_tok2vec"
     assert "the fused one failed (IndexError: boom)" in caplog.text
     assert [(e.text, e.label_) for e in nlp("Please call Maria Gonzalez.").ents] == [("Maria Gonzalez", "PERSON")]
+
+
+@pytest.mark.parametrize("rows,width", [(1, 96), (7, 96), (23, 288), (3, 1), (0, 96), (5, 1001)])
+def test_row_moments_are_numpys_mean_and_var_bit_for_bit(rows: int, width: int) -> None:
+    rng = np.random.default_rng(rows * 1000 + width)
+    for scale in (1e-3, 1.0, 1e4):
+        x = (rng.standard_normal((rows, width)) * scale + scale / 3).astype(np.float32)
+        mean, var = _row_moments(x)
+        assert mean.dtype == var.dtype == np.float32
+        assert mean.tobytes() == x.mean(axis=1, keepdims=True).tobytes()
+        assert var.tobytes() == x.var(axis=1, keepdims=True).tobytes()

@@ -183,6 +183,42 @@ def test_workers_analyse_every_item_once_in_order(storage: Storage, open_test_st
     assert sum(w.stats.counters["turns"] for w, _ in workers) == 12 * 15
 
 
+def test_a_busy_worker_claims_its_next_round_in_the_commit_and_hands_it_back_on_stop(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        add_contact(storage, f"c{n}")
+        add_turn(storage, f"c{n}", f"hello {n}")
+    writes: list[bool] = []
+    write = storage.write
+
+    def counted(*, durable: bool = True) -> Any:
+        writes.append(durable)
+        return write(durable=durable)
+
+    monkeypatch.setattr(storage, "write", counted)
+    worker = Worker(storage, Analyser(lambda contact: FakePipeline()), None, EventWaker(), batch=1, worker_id="w1")
+    assert worker.step() == 1
+    assert writes == [False, True]  # a claim of its own (nothing in hand), then the commit that claims the next
+    assert worker.step() == 1
+    assert writes == [False, True, True]  # busy: one write transaction per round
+    (held,) = worker.held()
+    monkeypatch.setattr(storage, "write", write)
+    worker.run(_set_event())  # stopped at once: the claimed round never runs
+    with storage.write() as tx:  # handed back: another worker claims it now, not after the lease
+        (taken,) = tx.claim_contacts("w2", now=time.time(), lease_seconds=10, limit=8)
+    assert taken.contact_id == held.contact_id
+    with storage.read() as tx:
+        assert tx.pending_contacts(10) == [held.contact_id]
+    assert [transcript(storage, f"c{n}") for n in range(3)].count([]) == 1
+
+
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 def test_the_claims_of_a_dead_worker_process_end_at_once(storage: Storage) -> None:
     add_contact(storage, "c1")
     add_turn(storage, "c1", "hello")

@@ -261,6 +261,25 @@ def test_concurrent_updates_of_one_item_both_survive(open_test_storage: Callable
     assert item is not None and item["read"] is True and item["analysed"] is True
 
 
+def test_an_item_analysis_is_set_into_the_item_as_it_is_now(open_test_storage: Callable[[], Storage]) -> None:
+    storage = open_test_storage()
+    _contact(storage)
+    with storage.write() as tx:
+        seq = tx.append_item("c1", "item-1", "MESSAGE", None, {"content": "héllo", "analysis": {"old": 1}})
+    with storage.write() as tx:  # a read receipt lands after the worker read its snapshot
+        item = tx.find_item("c1", item_id="item-1")
+        assert item is not None
+        tx.update_item("c1", seq, {**item, "read": True})
+    with storage.write() as tx:
+        tx.set_item_analysis("c1", seq, {"sentiment": "NEGATIVE", "issues": [[0, 5, "héllo"]]})
+        tx.set_item_analysis("c1", seq + 1, {"sentiment": "POSITIVE"})  # no such item: nothing happens
+    with storage.read() as tx:
+        item = tx.find_item("c1", item_id="item-1")
+        assert tx.list_items("c1") == [item]
+    assert item == {"seq": seq, "id": "item-1", "kind": "MESSAGE", "content": "héllo", "read": True,
+                    "analysis": {"sentiment": "NEGATIVE", "issues": [[0, 5, "héllo"]]}}
+
+
 def test_nodes_starting_together_agree_on_one_server_key(open_test_storage: Callable[[], Storage]) -> None:
     import time
 

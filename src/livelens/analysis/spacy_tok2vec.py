@@ -51,14 +51,40 @@ def _expect(condition: bool, what: str) -> None:
 
 
 class MaxoutNorm(NamedTuple):
-    """A maxout layer's weights and bias as its forward reshapes them, and its layer norm's gain and shift."""
+    """A maxout layer's weights and bias as its forward reshapes them, and its layer norm's gain and shift.
+
+    thinc multiplies by a transposed view of the weights (``gemm(x, W, trans2=True)``: numpy's
+    ``dot(x, W.T)``). OpenBLAS repacks such an operand on every call; from a contiguous copy of ``W.T``
+    the products of ~20 rows (one turn) take about half the time. They are the same bits only where
+    OpenBLAS takes the same path for both layouts, which depends on the row count and on the kernels it
+    picked for the CPU (here not for 1-7 rows). So :func:`_same_product_rows` finds, at load, the row
+    counts up to :data:`CHECKED_ROWS` for which they agree; any other count multiplies as thinc does.
+    """
 
     weights: Floats2d
+    weights_t: Floats2d
+    fast_rows: frozenset[int]
     bias: Floats1d
     n_out: int
     pieces: int
     gain: Floats1d
     shift: Floats1d
+
+
+#: Row counts checked for :attr:`MaxoutNorm.fast_rows`: one turn of up to ~60 tokens, with padding.
+CHECKED_ROWS = 64
+
+
+def _same_product_rows(weights: np.ndarray, weights_t: np.ndarray) -> frozenset[int]:
+    """The row counts ``m`` ≤ :data:`CHECKED_ROWS` for which ``dot(x, weights_t)`` is ``dot(x, weights.T)``
+    bit for bit (OpenBLAS' path depends on the shapes and layouts, not on the values)."""
+    rng = np.random.default_rng(0)
+    same = set()
+    for rows in range(1, CHECKED_ROWS + 1):
+        x = rng.standard_normal((rows, weights.shape[1])).astype(weights.dtype)
+        if np.dot(x, weights.T).tobytes() == np.dot(x, weights_t).tobytes():
+            same.add(rows)
+    return frozenset(same)
 
 
 def _maxout_norm(chain: Model[Any, Any]) -> MaxoutNorm:
@@ -69,9 +95,10 @@ def _maxout_norm(chain: Model[Any, Any]) -> MaxoutNorm:
     maxout, norm = inner.layers
     n_out, pieces, n_in = maxout.get_dim("nO"), maxout.get_dim("nP"), maxout.get_dim("nI")
     weights = maxout.ops.reshape2f(maxout.get_param("W"), n_out * pieces, n_in)
+    weights_t = cast("Floats2d", np.ascontiguousarray(weights.T))
     bias = maxout.ops.reshape1f(maxout.get_param("b"), n_out * pieces)
-    return MaxoutNorm(weights, bias, n_out, pieces, cast("Floats1d", norm.get_param("G")),
-                      cast("Floats1d", norm.get_param("b")))
+    return MaxoutNorm(weights, weights_t, _same_product_rows(weights, weights_t), bias, n_out, pieces,
+                      cast("Floats1d", norm.get_param("G")), cast("Floats1d", norm.get_param("b")))
 
 
 def compile_tok2vec(model: Model[Any, Any]) -> Callable[[Sequence[Doc]], Vectors]:
@@ -109,11 +136,14 @@ def compile_tok2vec(model: Model[Any, Any]) -> Callable[[Sequence[Doc]], Vectors
     width = model.get_dim("nO")
 
     def maxout_norm(x: Floats2d, layer: MaxoutNorm) -> Floats2d:
-        y = ops.gemm(x, layer.weights, trans2=True)  # thinc's maxout ...
+        if x.shape[0] in layer.fast_rows:  # thinc's maxout (see MaxoutNorm) ...
+            y = ops.gemm(x, layer.weights_t)
+        else:
+            y = ops.gemm(x, layer.weights, trans2=True)
         y += layer.bias
         best, _ = ops.maxout(ops.reshape3f(y, y.shape[0], layer.n_out, layer.pieces))
-        mean = best.mean(axis=1, keepdims=True)  # ... and layer norm, operation for operation
-        var = best.var(axis=1, keepdims=True) + 1e-08
+        mean, var = _row_moments(best)  # ... and layer norm, operation for operation
+        var = var + 1e-08
         normed = (best - mean) * var ** (-1.0 / 2.0)
         out = normed * layer.gain
         out += layer.shift
@@ -137,6 +167,24 @@ def compile_tok2vec(model: Model[Any, Any]) -> Callable[[Sequence[Doc]], Vectors
         return ops.unflatten(x, ops.asarray1i(lengths), pad=pad)
 
     return forward
+
+
+def _row_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x.mean(axis=1, keepdims=True)`` and ``x.var(axis=1, keepdims=True)`` of a float array, bit for bit.
+
+    The ufunc calls numpy's ``_mean`` and ``_var`` make, in their order, with the same divisor (the row
+    length as ``intp``) and casting, without their Python-level checks, which for a ~20 × 96 layer norm
+    cost more than the arithmetic. ``_var`` computes the mean the same way ``_mean`` does, so it is
+    computed once. The fused networks' test compares the vectors with thinc's own, bit for bit.
+    """
+    count = np.intp(x.shape[1])
+    mean = np.add.reduce(x, 1, None, None, True)
+    np.true_divide(mean, count, out=mean, casting="unsafe", subok=False)
+    deviations = np.subtract(x, mean)
+    np.square(deviations, out=deviations)
+    var = np.add.reduce(deviations, 1, None, None, True)
+    np.true_divide(var, count, out=var, casting="unsafe", subok=False)  # ddof 0
+    return mean, var
 
 
 def _columns(attrs: np.ndarray) -> np.ndarray:

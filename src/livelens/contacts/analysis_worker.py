@@ -400,12 +400,10 @@ def apply_commit(tx: Transaction, worker_id: str, commit: Commit, rules: RuleRun
         return False  # cannot happen while the fence holds; refuse rather than write twice
     if commit.segments:
         tx.append_segments(contact_id, commit.segments)
-    for seq, item_id, analysis in commit.item_analyses:
-        # Merge into the item as it is now: a read receipt may have been added to it
+    for seq, _item_id, analysis in commit.item_analyses:
+        # Into the item as it is now: a read receipt may have been added to it
         # while the turn was being analysed (writing back the snapshot would lose it).
-        latest = tx.find_item(contact_id, item_id=item_id)
-        if latest is not None:
-            tx.update_item(contact_id, seq, {**latest, "analysis": analysis})
+        tx.set_item_analysis(contact_id, seq, analysis)
     if rules is not None and (commit.rule_states or commit.firings):
         if rules.write(tx, commit.contact, commit.rule_states, commit.firings):
             rules.on_alert()

@@ -28,6 +28,7 @@ redacted output hides.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -75,7 +76,7 @@ class CompiledRule:
     actions: tuple[Mapping[str, Any], ...] = ()
     arn: str = ""
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
         return hashlib.sha256(self.function.source.encode()).hexdigest()[:16]
 
@@ -109,12 +110,20 @@ class TurnFacts:
     text_is_redacted: bool = False
     embedding: np.ndarray | None = None
     _words: list[Word] | None = field(default=None, repr=False)
+    _stems: frozenset[str] | None = field(default=None, repr=False)
 
     @property
     def words(self) -> list[Word]:
         if self._words is None:
             self._words = words(self.text)
         return self._words
+
+    @property
+    def stems(self) -> frozenset[str]:
+        """The turn's distinct stems: a phrase whose first stem is not among them cannot occur."""
+        if self._stems is None:
+            self._stems = frozenset(word.stem for word in self.words)
+        return self._stems
 
 
 @dataclass(frozen=True)
@@ -229,10 +238,10 @@ class Evaluation:
     def state_of(self, rule: CompiledRule) -> State:
         state = self.states.get(rule.id)
         if state is None or (state.get("v") != rule.version and not state.get("fired")):
-            # New rule, or its Function changed before it fired: start afresh.
+            # New rule, or its Function changed before it fired: start afresh. Not marked changed:
+            # a fresh state that no turn moved is what the next evaluation would start from anyway.
             state = {"v": rule.version, "fired": False, "leaves": [{} for _ in rule.function.leaves]}
             self.states[rule.id] = state
-            self.changed[rule.id] = state
         return state
 
     # steps -----------------------------------------------------------------
@@ -395,8 +404,9 @@ class Evaluation:
             if not _speaks(leaf, turn):
                 return []
             out = []
+            present = turn.stems
             for i, stems in enumerate(leaf.stems):
-                span = find(stems, turn.words)
+                span = find(stems, turn.words) if stems and stems[0] in present else None
                 if span is not None:
                     out.append((str(i), [point(turn, index, leaf.index, span, phrase=leaf.phrases[i])]))
             return out

@@ -308,6 +308,13 @@ class PostgresTransaction(PostgresClaims):
         clean = {k: v for k, v in data.items() if k not in ("seq", "id", "kind")}
         self._exec("UPDATE items SET data = %s WHERE contact_id = %s AND seq = %s", (_dumps(clean), contact_id, seq))
 
+    def set_item_analysis(self, contact_id: str, seq: int, analysis: Record) -> None:
+        self._exec(
+            "UPDATE items SET data = jsonb_set(data::jsonb, '{analysis}', %s::jsonb)::text"
+            " WHERE contact_id = %s AND seq = %s",
+            (_dumps(analysis), contact_id, seq),
+        )
+
     # worker ---------------------------------------------------------------
     def pending_contacts(self, limit: int) -> list[str]:
         rows = self._rows("SELECT id FROM contacts WHERE last_item_seq > analysed_seq LIMIT %s", (limit,))

@@ -412,6 +412,12 @@ class SqliteTransaction(SqliteClaims):
             "UPDATE items SET data = ? WHERE contact_id = ? AND seq = ?", (_dumps(clean), contact_id, seq)
         )
 
+    def set_item_analysis(self, contact_id: str, seq: int, analysis: Record) -> None:
+        self.conn.execute(
+            "UPDATE items SET data = json_set(data, '$.analysis', json(?)) WHERE contact_id = ? AND seq = ?",
+            (_dumps(analysis), contact_id, seq),
+        )
+
     # worker ---------------------------------------------------------------
     def pending_contacts(self, limit: int) -> list[str]:
         rows = self.conn.execute("SELECT id FROM contacts WHERE last_item_seq > analysed_seq LIMIT ?", (limit,))

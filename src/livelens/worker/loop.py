@@ -1,14 +1,18 @@
 """One analysis worker: claim → analyse → commit, with a heartbeat that keeps its leases.
 
-Each round the worker, in one write transaction, claims up to ``batch``
-contacts with pending items (oldest pending item first) and reads their
-snapshots (:func:`~livelens.contacts.analysis_worker.load_units`). Outside any
+Each round the worker claims up to ``batch`` contacts with pending items
+(oldest pending item first) and reads their snapshots
+(:func:`~livelens.contacts.analysis_worker.load_units`). Outside any
 transaction it analyses the whole batch
 (:meth:`~livelens.contacts.analysis_worker.Analyser.analyse`), then writes
 every contact's :class:`~livelens.contacts.analysis_worker.Commit` in one
 write transaction, each inside its own savepoint and behind its own claim
 check: one fsync for the batch, each contact atomic on its own, and a
-contact whose claim was lost meanwhile writes nothing.
+contact whose claim was lost meanwhile writes nothing. The same transaction
+claims the next round's contacts, so a busy worker begins and commits one
+write transaction per round; only a worker that found nothing to do claims
+in a transaction of its own (without fsync: a claim lost in a crash is one
+nobody holds).
 
 A heartbeat thread extends the leases of the contacts in hand every
 ``lease_seconds / 3`` and records the worker's counters and histograms in the
@@ -28,13 +32,23 @@ import time
 import uuid
 from collections.abc import Callable
 
-from livelens.contacts.analysis_worker import Analyser, Commit, Failure, apply_commit, back_off, load_units
+from livelens.contacts.analysis_worker import (
+    Analyser,
+    Commit,
+    Failure,
+    WorkUnit,
+    apply_commit,
+    back_off,
+    load_units,
+)
 from livelens.contacts.rule_runner import RuleRunner
 from livelens.storage.base import Claim, Storage, Transaction
 from livelens.worker.notify import Waker
 from livelens.worker.stats import WorkerStats
 
 log = logging.getLogger("livelens.worker")
+
+PUBLISH_SECONDS = 0.25  # a busy worker records its figures at most this often (and at each heartbeat)
 
 
 def new_worker_id() -> str:
@@ -71,6 +85,8 @@ class Worker:
         self.analyser.observe = self.stats.observe
         self._held: dict[str, int] = {}
         self._held_lock = threading.Lock()
+        self._next: tuple[list[Claim], list[WorkUnit]] | None = None  # claimed in the last commit
+        self._published_at = 0.0
 
     # the loop ------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -101,14 +117,15 @@ class Worker:
 
     def step(self) -> int:
         """One round; the number of items committed (0: nothing was pending)."""
-        now = self.clock()
-        with self.storage.write(durable=False) as tx:  # a claim lost in a crash is one nobody holds
-            claims = tx.claim_contacts(self.id, now, self.lease_seconds, self.batch)
-            units = load_units(tx, claims, self.rules, self.items_per_contact) if claims else []
-        if not claims:
-            return 0
-        with self._held_lock:
-            self._held = {c.contact_id: c.fence for c in claims}
+        if self._next is not None:
+            claims, units = self._next
+            self._next = None
+        else:
+            with self.storage.write(durable=False) as tx:  # a claim lost in a crash is one nobody holds
+                claims, units = self._claim(tx)
+            if not claims:
+                return 0
+            self._hold(claims)
         try:
             results = self.analyser.analyse(units)
             committed = 0
@@ -131,11 +148,23 @@ class Worker:
                         tx.release_claim(claim.contact_id, self.id, claim.fence)
                 self.stats.count("batches")
                 self.stats.count("items", committed)
-                self._publish(tx)  # the figures in /livelens/v1/metrics are as fresh as the commits
+                following = self._claim(tx)
+                if not following[0] or self.clock() - self._published_at >= PUBLISH_SECONDS:
+                    self._publish(tx)  # /livelens/v1/metrics: up to date once idle, at most this far behind when busy
+            if following[0]:
+                self._next = following
             return max(committed, 1)
         finally:
-            with self._held_lock:
-                self._held = {}
+            self._hold(self._next[0] if self._next is not None else [])
+
+    def _claim(self, tx: Transaction) -> tuple[list[Claim], list[WorkUnit]]:
+        claims = tx.claim_contacts(self.id, self.clock(), self.lease_seconds, self.batch)
+        return claims, (load_units(tx, claims, self.rules, self.items_per_contact) if claims else [])
+
+    def _hold(self, claims: list[Claim]) -> None:
+        """The claims the heartbeat keeps alive."""
+        with self._held_lock:
+            self._held = {c.contact_id: c.fence for c in claims}
 
     def _write(self, tx: Transaction, result: Commit | Failure) -> int:
         if isinstance(result, Commit):
@@ -172,11 +201,16 @@ class Worker:
             self._publish(tx)
 
     def _publish(self, tx: Transaction) -> None:
+        self._published_at = self.clock()
         tx.put_worker(self.id, socket.gethostname(), os.getpid(), self.started_at, self.clock(), self.stats.snapshot())
 
     def _release_all(self) -> None:
+        """Deregister, and hand back the contacts claimed for a round that will not run."""
+        unstarted, self._next = self._next, None
         try:
             with self.storage.write() as tx:
+                for claim in unstarted[0] if unstarted is not None else []:
+                    tx.release_claim(claim.contact_id, self.id, claim.fence)
                 tx.delete_worker(self.id)
         except Exception as exc:
             log.warning("analysis worker %s: could not deregister: %s", self.id, exc)
