@@ -97,7 +97,8 @@ def _maxout_norm(chain: Model[Any, Any]) -> MaxoutNorm:
     weights = maxout.ops.reshape2f(maxout.get_param("W"), n_out * pieces, n_in)
     weights_t = cast("Floats2d", np.ascontiguousarray(weights.T))
     bias = maxout.ops.reshape1f(maxout.get_param("b"), n_out * pieces)
-    return MaxoutNorm(weights, weights_t, _same_product_rows(weights, weights_t), bias, n_out, pieces,
+    fast_rows = _same_product_rows(np.asarray(weights), np.asarray(weights_t))
+    return MaxoutNorm(weights, weights_t, fast_rows, bias, n_out, pieces,
                       cast("Floats1d", norm.get_param("G")), cast("Floats1d", norm.get_param("b")))
 
 
@@ -142,12 +143,12 @@ def compile_tok2vec(model: Model[Any, Any]) -> Callable[[Sequence[Doc]], Vectors
             y = ops.gemm(x, layer.weights, trans2=True)
         y += layer.bias
         best, _ = ops.maxout(ops.reshape3f(y, y.shape[0], layer.n_out, layer.pieces))
-        mean, var = _row_moments(best)  # ... and layer norm, operation for operation
+        mean, var = _row_moments(np.asarray(best))  # ... and layer norm, operation for operation
         var = var + 1e-08
         normed = (best - mean) * var ** (-1.0 / 2.0)
         out = normed * layer.gain
         out += layer.shift
-        return out
+        return cast("Floats2d", out)
 
     def forward(docs: Sequence[Doc]) -> Vectors:
         features = [_columns(np.asarray(doc.to_array(columns), dtype="uint64")) for doc in docs]
@@ -178,11 +179,11 @@ def _row_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     computed once. The fused networks' test compares the vectors with thinc's own, bit for bit.
     """
     count = np.intp(x.shape[1])
-    mean = np.add.reduce(x, 1, None, None, True)
+    mean = np.add.reduce(x, axis=1, keepdims=True)
     np.true_divide(mean, count, out=mean, casting="unsafe", subok=False)
     deviations = np.subtract(x, mean)
     np.square(deviations, out=deviations)
-    var = np.add.reduce(deviations, 1, None, None, True)
+    var = np.add.reduce(deviations, axis=1, keepdims=True)
     np.true_divide(var, count, out=var, casting="unsafe", subok=False)  # ddof 0
     return mean, var
 
