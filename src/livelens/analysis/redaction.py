@@ -153,13 +153,13 @@ class PiiDetector:
         nlp_engine.nlp = {"en": load_spacy()}  # type: ignore[assignment]
         registry = RecognizerRegistry(supported_languages=["en"])
         for recognizer in (
-            CreditCardRecognizer(),
-            EmailRecognizer(),
+            _gated(CreditCardRecognizer()),
+            _gated(EmailRecognizer()),
             IpRecognizer(),
-            IbanRecognizer(),
-            _digit_gated(PhoneRecognizer(supported_regions=("US", "GB", "CA", "DE", "FR", "IN", "AU", "IE"))),
-            UsSsnRecognizer(),
-            AbaRoutingRecognizer(),
+            _gated(IbanRecognizer()),
+            _gated(PhoneRecognizer(supported_regions=("US", "GB", "CA", "DE", "FR", "IN", "AU", "IE"))),
+            _gated(UsSsnRecognizer()),
+            _gated(AbaRoutingRecognizer()),
             SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
             ContextRecognizer(),
             StreetRecognizer(),
@@ -261,16 +261,32 @@ def _unescape_line_breaks(text: str) -> str:
     return text.replace("\\n", " \n")
 
 
-def _digit_gated(recognizer: Any, digits: int = 6) -> Any:
-    """Skip ``recognizer`` on text with fewer than ``digits`` digits.
+#: What a text must hold before each gated presidio recogniser can find anything in it: the fewest digits
+#: a match has (from its patterns' ``\\d`` and ``[0-9]``; phone numbers: ``phonenumbers`` knows none
+#: shorter than six digits), and a character every match has. ``tests/analysis/test_redaction_gates.py``
+#: checks them against strings generated from the patterns.
+GATES: dict[str, tuple[int, str]] = {
+    "CreditCardRecognizer": (13, ""),
+    "EmailRecognizer": (0, "@"),
+    "IbanRecognizer": (2, ""),
+    "PhoneRecognizer": (6, ""),
+    "UsSsnRecognizer": (9, ""),
+    "AbaRoutingRecognizer": (9, ""),
+}
 
-    presidio's phone recogniser runs ``phonenumbers``' matcher once per region (eight passes) on
-    every turn; most turns hold no number at all, and no phone number has fewer than six digits.
+
+def _gated(recognizer: Any) -> Any:
+    """Skip ``recognizer`` on a text that cannot hold a match (:data:`GATES`).
+
+    Every turn runs every recogniser, and most turns hold no number and no e-mail address: presidio's
+    phone recogniser alone runs ``phonenumbers``' matcher once per region (eight passes). The gate is
+    exact: ``str.isdigit`` holds for every character ``\\d`` matches, so a text it turns away has no match.
     """
+    digits, needs = GATES[type(recognizer).__name__]
     analyze = recognizer.analyze
 
     def gated(text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-        if sum(map(str.isdigit, text)) < digits:
+        if (needs and needs not in text) or (digits and sum(map(str.isdigit, text)) < digits):
             return []
         return list(analyze(text, entities, nlp_artifacts))
 
