@@ -49,6 +49,10 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+    # Savepoints' undo journals (every writer of a group commit and every contact of a worker's commit
+    # runs in one) in memory: they serve ROLLBACK TO inside a transaction and nothing after it, and on
+    # disk each write transaction created, wrote the pages it changed into, and deleted a temporary file.
+    conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
 
