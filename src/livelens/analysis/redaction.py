@@ -171,7 +171,8 @@ class PiiDetector:
             PostalAddressRecognizer(),
         ):
             registry.add_recognizer(recognizer)
-        self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
+        self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=_remembering(registry),
+                                        supported_languages=["en"])
         self._supported = frozenset(self._analyzer.get_supported_entities(language="en"))
 
     def _presidio_entities(self, wanted: frozenset[str]) -> list[str]:
@@ -292,6 +293,26 @@ def _gated(recognizer: Any) -> Any:
 
     recognizer.analyze = gated
     return recognizer
+
+
+def _remembering(registry: Any) -> Any:
+    """``registry`` (complete: nothing is added to it later) answering each request for the recognisers
+    of a language and entity types from memory after the first: presidio filters its whole list on every
+    ``analyze`` call, for the same few requests."""
+    choose = registry.get_recognizers
+    chosen: dict[tuple[str, tuple[str, ...], bool], list[Any]] = {}
+
+    def get_recognizers(language: str, entities: list[str] | None = None, all_fields: bool = False,
+                        ad_hoc_recognizers: list[Any] | None = None) -> list[Any]:
+        if ad_hoc_recognizers:
+            return list(choose(language, entities, all_fields, ad_hoc_recognizers))
+        key = (language, tuple(entities or ()), all_fields)
+        if key not in chosen:
+            chosen[key] = list(choose(language, entities, all_fields, None))
+        return list(chosen[key])
+
+    registry.get_recognizers = get_recognizers
+    return registry
 
 
 def _trim(text: str, begin: int, end: int) -> tuple[int, int]:

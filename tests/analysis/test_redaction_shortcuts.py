@@ -1,4 +1,5 @@
-"""The redactor's gates skip a presidio recogniser only on text where it cannot find anything."""
+"""The redactor's shortcuts around presidio change nothing it finds: gates skip a recogniser only on text
+where it cannot find anything, and the registry remembers its answers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import predefined_recognizers
 
-from livelens.analysis.redaction import GATES, _gated
+from livelens.analysis.redaction import GATES, _gated, _remembering
 
 PATTERNED = [name for name in GATES if getattr(getattr(predefined_recognizers, name)(), "patterns", None)]
 
@@ -51,3 +52,34 @@ def test_a_gate_turns_away_only_text_without_a_match(name: str) -> None:
         assert [(r.start, r.end, r.entity_type) for r in gated.analyze(text, entities, None)] == found, text
         if sum(map(str.isdigit, text)) < digits or needs not in text:
             assert found == [], text
+
+
+def test_the_remembering_registry_answers_as_presidio_does_and_filters_once_per_request() -> None:
+    from presidio_analyzer import RecognizerRegistry
+
+    def registry() -> RecognizerRegistry:
+        built = RecognizerRegistry(supported_languages=["en"])
+        for name in PATTERNED:
+            built.add_recognizer(getattr(predefined_recognizers, name)())
+        return built
+
+    plain, counted = registry(), registry()
+    filtered: list[tuple[object, ...]] = []
+    choose = counted.get_recognizers
+
+    def counting(*args: object) -> object:
+        filtered.append(args)
+        return choose(*args)
+
+    counted.get_recognizers = counting
+    remembering = _remembering(counted)
+    requests = [("en", ["CREDIT_CARD"], False), ("en", ["US_SSN", "EMAIL_ADDRESS"], False), ("en", None, True)]
+    for language, entities, all_fields in requests * 3:
+        got = remembering.get_recognizers(language, entities, all_fields)
+        want = plain.get_recognizers(language, entities, all_fields)
+        assert sorted(type(r).__name__ for r in got) == sorted(type(r).__name__ for r in want)
+        got.clear()  # a caller's list is its own: the next answer is whole
+    assert len(filtered) == len(requests)
+    ad_hoc = predefined_recognizers.IpRecognizer()
+    assert ad_hoc in remembering.get_recognizers("en", ["IP_ADDRESS"], False, [ad_hoc])  # never remembered
+    assert len(filtered) == len(requests) + 1
