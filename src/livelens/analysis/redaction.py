@@ -264,7 +264,7 @@ def _unescape_line_breaks(text: str) -> str:
 
 #: What a text must hold before each gated presidio recogniser can find anything in it: the fewest digits
 #: a match has (from its patterns' ``\\d`` and ``[0-9]``; phone numbers: ``phonenumbers`` knows none
-#: shorter than six digits), and a character every match has. ``tests/analysis/test_redaction_gates.py``
+#: shorter than six digits), and a character every match has. ``tests/analysis/test_redaction_shortcuts.py``
 #: checks them against strings generated from the patterns.
 GATES: dict[str, tuple[int, str]] = {
     "CreditCardRecognizer": (13, ""),

@@ -57,8 +57,9 @@ class MaxoutNorm(NamedTuple):
     ``dot(x, W.T)``). OpenBLAS repacks such an operand on every call; from a contiguous copy of ``W.T``
     the products of ~20 rows (one turn) take about half the time. They are the same bits only where
     OpenBLAS takes the same path for both layouts, which depends on the row count and on the kernels it
-    picked for the CPU (on an AMD EPYC, not for 1-4 rows, 1-6 for a 576-wide input). So :func:`_same_product_rows` finds, at load, the row
-    counts up to :data:`CHECKED_ROWS` for which they agree; any other count multiplies as thinc does.
+    picked for the CPU (on an AMD EPYC, not for 1-4 rows, 1-6 for a 576-wide input). So
+    :func:`_same_product_rows` finds, at load, the row counts up to :data:`CHECKED_ROWS` for which they
+    agree; any other count multiplies as thinc does.
     """
 
     weights: Floats2d

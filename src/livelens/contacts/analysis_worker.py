@@ -95,7 +95,7 @@ class Commit:
     from_seq: int
     to_seq: int
     segments: list[SegmentRow] = field(default_factory=list)
-    item_analyses: list[tuple[int, str, Record]] = field(default_factory=list)  # (seq, item id, analysis)
+    item_analyses: list[tuple[int, Record]] = field(default_factory=list)  # (seq, analysis)
     rule_states: dict[str, Record] = field(default_factory=dict)
     firings: list[Firing] = field(default_factory=list)
     status: str | None = None
@@ -290,7 +290,7 @@ class Analyser:
                 if contact.redacts and contact.keeps_original and redaction is not None:
                     # The summary reads this, so that a redacting contact's original text never reaches it.
                     record["redaction"] = render.redaction_to_record(redaction)
-                commit.item_analyses.append((item["seq"], item["id"], record))
+                commit.item_analyses.append((item["seq"], record))
                 commit.turns += 1
             elif kind == EVENT and item.get("content_type") in SEGMENT_EVENTS:
                 commit.segments.append(render.event_segment(contact, item))
@@ -400,7 +400,7 @@ def apply_commit(tx: Transaction, worker_id: str, commit: Commit, rules: RuleRun
         return False  # cannot happen while the fence holds; refuse rather than write twice
     if commit.segments:
         tx.append_segments(contact_id, commit.segments)
-    for seq, _item_id, analysis in commit.item_analyses:
+    for seq, analysis in commit.item_analyses:
         # Into the item as it is now: a read receipt may have been added to it
         # while the turn was being analysed (writing back the snapshot would lose it).
         tx.set_item_analysis(contact_id, seq, analysis)
