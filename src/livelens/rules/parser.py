@@ -27,6 +27,7 @@ it under the source. See docs/rules.md for the semantics and examples.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, Union
@@ -165,7 +166,7 @@ class Function:
             for leaf in self.leaves
         )
 
-    @property
+    @functools.cached_property
     def semantic(self) -> tuple[Means, ...]:
         return tuple(leaf for leaf in self.leaves if isinstance(leaf, Means))
 
