@@ -105,3 +105,14 @@ def test_the_rule_state_rows_benchmark_counts_what_a_turn_writes() -> None:
     result = rule_state_rows.run()
     assert result["turns"] > 0 and result["rules"] == 50
     assert 1 <= result["rows_per_turn"] < result["rules"] + 1 and result["bytes_per_turn"] > 0
+
+
+def test_the_interleaved_worker_benchmark_steps_two_workers_and_swaps_their_roles() -> None:
+    import worker_interleaved
+
+    result = worker_interleaved.run("temp_store=MEMORY", "temp_store=DEFAULT", rounds=6, batch=1)
+    first, second = result["runs"]
+    assert (first["first"], first["second"]) == (second["second"], second["first"]) == (
+        "temp_store=DEFAULT", "temp_store=MEMORY")
+    assert all(ms > 0 for run in result["runs"] for ms in run["cpu_ms_per_turn"] + run["wall_ms_per_turn"])
+    assert 0.2 < result["cpu_setting_over_against"] < 5  # a ratio of two measured costs, not a verdict
