@@ -16,6 +16,7 @@ fused layer refuses to train.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
@@ -76,13 +77,20 @@ class MaxoutNorm(NamedTuple):
 CHECKED_ROWS = 64
 
 
-def _same_product_rows(weights: np.ndarray, weights_t: np.ndarray) -> frozenset[int]:
-    """The row counts ``m`` ≤ :data:`CHECKED_ROWS` for which ``dot(x, weights_t)`` is ``dot(x, weights.T)``
-    bit for bit (OpenBLAS' path depends on the shapes and layouts, not on the values)."""
+@functools.cache
+def _same_product_rows(n_out: int, n_in: int, dtype: str) -> frozenset[int]:
+    """The row counts ``m`` ≤ :data:`CHECKED_ROWS` for which ``dot(x, W_t)`` is ``dot(x, W.T)`` bit for bit,
+    ``W`` an ``n_out × n_in`` matrix and ``W_t`` a contiguous copy of its transpose.
+
+    OpenBLAS' path depends on the shapes and layouts, not on the values, so random matrices of the shape
+    answer for every layer of it (both networks share most shapes: checked once each at load).
+    """
     rng = np.random.default_rng(0)
+    weights = rng.standard_normal((n_out, n_in)).astype(dtype)
+    weights_t = np.ascontiguousarray(weights.T)
     same = set()
     for rows in range(1, CHECKED_ROWS + 1):
-        x = rng.standard_normal((rows, weights.shape[1])).astype(weights.dtype)
+        x = rng.standard_normal((rows, n_in)).astype(dtype)
         if np.dot(x, weights.T).tobytes() == np.dot(x, weights_t).tobytes():
             same.add(rows)
     return frozenset(same)
@@ -98,7 +106,7 @@ def _maxout_norm(chain: Model[Any, Any]) -> MaxoutNorm:
     weights = maxout.ops.reshape2f(maxout.get_param("W"), n_out * pieces, n_in)
     weights_t = cast("Floats2d", np.ascontiguousarray(weights.T))
     bias = maxout.ops.reshape1f(maxout.get_param("b"), n_out * pieces)
-    fast_rows = _same_product_rows(np.asarray(weights), np.asarray(weights_t))
+    fast_rows = _same_product_rows(n_out * pieces, n_in, str(np.asarray(weights).dtype))
     return MaxoutNorm(weights, weights_t, fast_rows, bias, n_out, pieces,
                       cast("Floats1d", norm.get_param("G")), cast("Floats1d", norm.get_param("b")))
 
